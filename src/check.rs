@@ -1,0 +1,87 @@
+//! `familydns check`: the decision for one client and name, and exactly why.
+
+use std::fmt::Write;
+use std::net::IpAddr;
+
+use crate::config::{BlockAnswer, Config};
+use crate::lists::RuleKind;
+use crate::policy::{Action, Reason};
+use crate::snapshot::Snapshot;
+
+/// Explains the decision for `client` asking for `name`. The snapshot must have been built
+/// with provenance so that the rule's line can be named.
+pub fn explain(config: &Config, snapshot: &Snapshot, client: IpAddr, name: &str) -> String {
+    let mut out = String::new();
+    let qname = crate::name::normalize(name).unwrap_or_else(|_| name.to_ascii_lowercase());
+    if !snapshot.is_allowed(client) {
+        let _ = writeln!(out, "REFUSED: {client} is outside server.allow_clients");
+        return out;
+    }
+    let profile = snapshot.profile_for(client);
+    let config_profile = config.profiles.iter().find(|p| p.name == profile.name);
+    let how = match client_name(config, client) {
+        Some(c) => format!("client `{c}`"),
+        None => "default_profile".to_owned(),
+    };
+    let _ = writeln!(out, "name:     {qname}");
+    let _ = writeln!(out, "client:   {client} -> profile `{}` (by {how})", profile.name);
+    let decision = snapshot.decide_name(profile, &qname);
+    let verdict = match decision.action {
+        Action::Allow => "ALLOW (forwarded upstream)".to_owned(),
+        Action::Block => format!("BLOCK (answer: {})", describe_answer(profile.block_answer)),
+    };
+    let _ = writeln!(out, "decision: {verdict}");
+    let matched = |labels: usize| -> String {
+        let parts: Vec<&str> = qname.split('.').collect();
+        parts[parts.len().saturating_sub(labels)..].join(".")
+    };
+    let profile_file = config_profile.map_or_else(String::new, |p| p.file.display().to_string());
+    let reason = match decision.reason {
+        Reason::NoMatch => "no rule matched in the profile or its blocked categories".to_owned(),
+        Reason::ProfileAllow { labels } => {
+            format!("`{}` is on the allow list of profile `{}` ({profile_file})", matched(labels), profile.name)
+        }
+        Reason::ProfileDeny { labels } => {
+            format!("`{}` is on the deny list of profile `{}` ({profile_file})", matched(labels), profile.name)
+        }
+        Reason::List(hit) => {
+            let list = &snapshot.blocklists.lists[usize::from(hit.list)];
+            let line = snapshot
+                .blocklists
+                .line_of(&hit)
+                .map_or_else(String::new, |l| format!(":{l}"));
+            let rule = match hit.kind {
+                RuleKind::Block => format!("`{}` (and its subdomains)", matched(hit.labels)),
+                RuleKind::BlockSubdomains => format!("`*.{}`", matched(hit.labels)),
+                RuleKind::Allow => format!("exception `@@||{}^`", matched(hit.labels)),
+            };
+            format!(
+                "rule {rule} in list `{}` (category `{}`) at {}{line}",
+                list.name,
+                list.category,
+                list.source.display()
+            )
+        }
+    };
+    let _ = writeln!(out, "reason:   {reason}");
+    out
+}
+
+fn client_name(config: &Config, client: IpAddr) -> Option<&str> {
+    let client = client.to_canonical();
+    config
+        .clients
+        .iter()
+        .flat_map(|c| c.networks.iter().map(move |n| (c, n)))
+        .filter(|(_, n)| n.contains(&client))
+        .max_by_key(|(_, n)| n.prefix_len())
+        .map(|(c, _)| c.name.as_str())
+}
+
+fn describe_answer(how: BlockAnswer) -> String {
+    match how {
+        BlockAnswer::NxDomain => "NXDOMAIN".into(),
+        BlockAnswer::Null => "0.0.0.0 / ::".into(),
+        BlockAnswer::Ip(ip) => ip.to_string(),
+    }
+}

@@ -1,0 +1,154 @@
+//! The configuration contract (DESIGN.md): `familydns.toml` plus one file per profile.
+//!
+//! Loading is two steps: serde reads the TOML into `raw` types (syntax, types and unknown
+//! keys, with the line of the first error per file), then [`load`] checks meaning (addresses,
+//! prefixes, references between clients, profiles and list categories) and collects *every*
+//! error with file, line and key, so `familydns validate` can list them all at once.
+
+mod error;
+mod raw;
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+pub use error::{ConfigError, ConfigErrors};
+
+use crate::lists::Format;
+
+/// Default for `server.allow_clients`: loopback and private ranges only, so that a resolver
+/// started with an incomplete config is never an open resolver.
+pub const PRIVATE_NETWORKS: &[&str] = &[
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "fc00::/7",
+    "fe80::/10",
+];
+
+/// A loaded and validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: PathBuf,
+    pub server: ServerConfig,
+    pub upstream: UpstreamConfig,
+    pub metrics: Option<MetricsConfig>,
+    pub lists: Vec<ListConfig>,
+    pub clients: Vec<ClientConfig>,
+    pub default_profile: String,
+    pub profiles: Vec<ProfileConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: Vec<SocketAddr>,
+    pub allow_clients: Vec<IpNet>,
+    pub trusted_forwarders: Vec<IpNet>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    pub servers: Vec<Upstream>,
+    pub timeout: Duration,
+    pub cache_entries: u64,
+}
+
+/// Transport to an upstream resolver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamProtocol {
+    Udp,
+    Tcp,
+    Tls,
+    Https,
+}
+
+/// One `upstream.servers` URL: `udp://ip:port`, `tcp://…`, `tls://ip:port#tls-name`,
+/// `https://host[:port]/path[#tls-name]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub url: String,
+    pub protocol: UpstreamProtocol,
+    /// An IP literal, or a host name resolved once at start-up (HTTPS URLs).
+    pub host: String,
+    pub port: u16,
+    pub tls_name: Option<String>,
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListConfig {
+    pub name: String,
+    pub category: String,
+    pub source: PathBuf,
+    pub format: Format,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub name: String,
+    pub networks: Vec<IpNet>,
+    pub profile: String,
+}
+
+/// What a blocked name gets back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockAnswer {
+    NxDomain,
+    /// 0.0.0.0 for A, :: for AAAA, NODATA for other types.
+    Null,
+    /// A block-page address: A or AAAA depending on its family, NODATA for the other.
+    Ip(IpAddr),
+}
+
+/// One child's (or household's) policy, from `profiles_dir/<name>.toml`.
+#[derive(Debug, Clone)]
+pub struct ProfileConfig {
+    pub name: String,
+    pub file: PathBuf,
+    /// Categories blocked at all times.
+    pub block: Vec<String>,
+    /// Names (and their subdomains) that resolve whatever the lists say.
+    pub allow: Vec<String>,
+    /// Names (and their subdomains) blocked whatever the lists say.
+    pub deny: Vec<String>,
+    pub block_answer: BlockAnswer,
+}
+
+impl Config {
+    /// Every category some list declares.
+    pub fn categories(&self) -> BTreeSet<&str> {
+        self.lists.iter().map(|l| l.category.as_str()).collect()
+    }
+}
+
+/// Loads `path` and its profiles, returning every error found.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    raw::load(path)
+}
+
+/// Parses a duration such as `24h`, `90m`, `30s`, `1d`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}

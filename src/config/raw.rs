@@ -1,0 +1,515 @@
+//! Serde shapes of the TOML files and their conversion into a validated [`Config`].
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    BlockAnswer, ClientConfig, Config, ConfigError, ConfigErrors, ListConfig, MetricsConfig,
+    PRIVATE_NETWORKS, ProfileConfig, ServerConfig, Upstream, UpstreamConfig, UpstreamProtocol,
+    parse_duration,
+};
+use crate::lists::Format;
+use crate::name;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    upstream: RawUpstream,
+    metrics: Option<RawMetrics>,
+    #[serde(default, rename = "list")]
+    lists: Vec<RawList>,
+    profiles_dir: Option<Spanned<String>>,
+    #[serde(default, rename = "client")]
+    clients: Vec<RawClient>,
+    default_profile: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<Vec<Spanned<String>>>,
+    allow_clients: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    trusted_forwarders: Vec<Spanned<String>>,
+    /// Used by schedules; accepted now so configs written for them load.
+    #[serde(default, rename = "timezone")]
+    _timezone: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUpstream {
+    servers: Vec<Spanned<String>>,
+    #[serde(default = "default_timeout_ms")]
+    timeout_ms: Spanned<u64>,
+    #[serde(default = "default_cache_entries")]
+    cache_entries: u64,
+}
+
+impl Default for RawUpstream {
+    fn default() -> Self {
+        RawUpstream {
+            servers: Vec::new(),
+            timeout_ms: default_timeout_ms(),
+            cache_entries: default_cache_entries(),
+        }
+    }
+}
+
+fn default_timeout_ms() -> Spanned<u64> {
+    Spanned::new(0..0, 1500)
+}
+
+fn default_cache_entries() -> u64 {
+    100_000
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawList {
+    name: Spanned<String>,
+    category: Spanned<String>,
+    source: Spanned<String>,
+    #[serde(default)]
+    format: Format,
+    refresh: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    name: String,
+    #[serde(rename = "match")]
+    matches: Vec<Spanned<String>>,
+    profile: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    #[serde(default)]
+    block: Vec<Spanned<String>>,
+    #[serde(default)]
+    allow: Vec<Spanned<String>>,
+    #[serde(default)]
+    deny: Vec<Spanned<String>>,
+    block_answer: Option<Spanned<String>>,
+}
+
+/// Collects errors for one file.
+struct Check<'a> {
+    file: &'a Path,
+    source: &'a str,
+    errors: &'a mut Vec<ConfigError>,
+}
+
+impl Check<'_> {
+    fn err<T>(&mut self, at: &Spanned<T>, key: Option<&str>, message: impl Into<String>) {
+        self.errors
+            .push(ConfigError::at(self.file, self.source, at.span(), key, message));
+    }
+
+    fn networks(&mut self, key: &str, values: &[Spanned<String>]) -> Vec<IpNet> {
+        values
+            .iter()
+            .filter_map(|v| match parse_network(v.get_ref()) {
+                Some(net) => Some(net),
+                None => {
+                    self.err(v, Some(key), format!("`{}` is not an IP address or CIDR prefix (expected e.g. 192.168.1.0/24 or ::1)", v.get_ref()));
+                    None
+                }
+            })
+            .collect()
+    }
+
+    fn socket_addr(&mut self, key: &str, v: &Spanned<String>) -> Option<SocketAddr> {
+        match v.get_ref().parse() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.err(v, Some(key), format!("`{}` is not an address with a port (expected e.g. 127.0.0.1:5353 or [::1]:5353)", v.get_ref()));
+                None
+            }
+        }
+    }
+}
+
+fn parse_network(s: &str) -> Option<IpNet> {
+    s.parse::<IpNet>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
+        .map(|n| n.trunc())
+}
+
+/// A MAC address in any common notation (`aa:bb:…`, `aa-bb-…`, `aabb.ccdd.eeff`).
+fn is_mac(s: &str) -> bool {
+    let hex: String = s.chars().filter(|c| !matches!(c, ':' | '-' | '.')).collect();
+    hex.len() == 12 && hex.chars().all(|c| c.is_ascii_hexdigit()) && hex.len() != s.len()
+}
+
+fn read_toml<T: for<'de> Deserialize<'de>>(
+    file: &Path,
+    errors: &mut Vec<ConfigError>,
+) -> Option<(T, String)> {
+    let source = match std::fs::read_to_string(file) {
+        Ok(s) => s,
+        Err(e) => {
+            errors.push(ConfigError::file(file, format!("cannot read: {e}")));
+            return None;
+        }
+    };
+    match toml::from_str(&source) {
+        Ok(v) => Some((v, source)),
+        Err(e) => {
+            errors.push(ConfigError::from_toml(file, &source, &e));
+            None
+        }
+    }
+}
+
+pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let mut errors = Vec::new();
+    let Some((raw, source)) = read_toml::<RawConfig>(path, &mut errors) else {
+        return Err(ConfigErrors(errors));
+    };
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut c = Check {
+        file: path,
+        source: &source,
+        errors: &mut errors,
+    };
+
+    let listen = match &raw.server.listen {
+        Some(v) => v.iter().filter_map(|a| c.socket_addr("listen", a)).collect(),
+        None => vec![SocketAddr::from(([127, 0, 0, 1], 5353))],
+    };
+    let allow_clients = match &raw.server.allow_clients {
+        Some(v) => c.networks("allow_clients", v),
+        None => PRIVATE_NETWORKS
+            .iter()
+            .filter_map(|n| n.parse().ok())
+            .collect(),
+    };
+    let trusted_forwarders = c.networks("trusted_forwarders", &raw.server.trusted_forwarders);
+
+    let servers: Vec<Upstream> = raw
+        .upstream
+        .servers
+        .iter()
+        .filter_map(|s| match parse_upstream(s.get_ref()) {
+            Ok(u) => Some(u),
+            Err(msg) => {
+                c.err(s, Some("servers"), msg);
+                None
+            }
+        })
+        .collect();
+    if raw.upstream.servers.is_empty() {
+        c.errors.push(ConfigError::file(
+            path,
+            "`upstream.servers` is empty: at least one upstream resolver is needed (e.g. \"udp://9.9.9.9:53\")",
+        ));
+    }
+    if *raw.upstream.timeout_ms.get_ref() == 0 {
+        c.err(&raw.upstream.timeout_ms, Some("timeout_ms"), "must be more than 0");
+    }
+
+    let metrics = raw
+        .metrics
+        .as_ref()
+        .and_then(|m| c.socket_addr("listen", &m.listen))
+        .map(|listen| MetricsConfig { listen });
+
+    let mut lists = Vec::new();
+    let mut list_names = BTreeSet::new();
+    for l in &raw.lists {
+        if !list_names.insert(l.name.get_ref().clone()) {
+            c.err(&l.name, Some("name"), format!("list `{}` is defined twice", l.name.get_ref()));
+        }
+        if let Some(r) = &l.refresh {
+            if parse_duration(r.get_ref()).is_none() {
+                c.err(r, Some("refresh"), "expected a duration such as \"24h\", \"90m\" or \"1d\"");
+            }
+        }
+        let src = l.source.get_ref();
+        if src.starts_with("http://") || src.starts_with("https://") {
+            c.err(&l.source, Some("source"), "downloading lists is not supported yet: download the file and give its path");
+            continue;
+        }
+        let source_path = base.join(src);
+        if !source_path.is_file() {
+            c.err(&l.source, Some("source"), format!("list file {} does not exist", source_path.display()));
+        }
+        lists.push(ListConfig {
+            name: l.name.get_ref().clone(),
+            category: l.category.get_ref().clone(),
+            source: source_path,
+            format: l.format,
+        });
+    }
+    if lists.len() > crate::filter::MAX_LISTS {
+        c.errors.push(ConfigError::file(path, format!("{} lists configured; at most {} are supported", lists.len(), crate::filter::MAX_LISTS)));
+    }
+    let categories: BTreeSet<String> = lists.iter().map(|l| l.category.clone()).collect();
+
+    let profiles_dir = base.join(raw.profiles_dir.as_ref().map_or("profiles", |d| d.get_ref().as_str()));
+    let default_profile = raw
+        .default_profile
+        .as_ref()
+        .map_or_else(|| "default".to_owned(), |p| p.get_ref().clone());
+
+    let mut clients = Vec::new();
+    for client in &raw.clients {
+        let mut networks = Vec::new();
+        for m in &client.matches {
+            if let Some(net) = parse_network(m.get_ref()) {
+                networks.push(net);
+            } else if is_mac(m.get_ref()) {
+                tracing::warn!(client = %client.name, mac = %m.get_ref(), "matching clients by MAC address is not supported yet; entry ignored");
+            } else {
+                c.err(m, Some("match"), format!("`{}` is not an IP address, CIDR prefix or MAC address", m.get_ref()));
+            }
+        }
+        clients.push(ClientConfig {
+            name: client.name.clone(),
+            networks,
+            profile: client.profile.get_ref().clone(),
+        });
+    }
+
+    let profiles = load_profiles(&profiles_dir, &categories, c.errors);
+
+    // References into the profile set.
+    let known: BTreeSet<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
+    let mut c = Check {
+        file: path,
+        source: &source,
+        errors: &mut errors,
+    };
+    let missing = |name: &str| format!("profile `{name}` does not exist (profiles found in {}: {})", profiles_dir.display(), known.iter().copied().collect::<Vec<_>>().join(", "));
+    for client in &raw.clients {
+        if !known.contains(client.profile.get_ref().as_str()) {
+            c.err(&client.profile, Some("profile"), missing(client.profile.get_ref()));
+        }
+    }
+    if !known.contains(default_profile.as_str()) {
+        match &raw.default_profile {
+            Some(p) => c.err(p, Some("default_profile"), missing(&default_profile)),
+            None => c.errors.push(ConfigError::file(path, format!("`default_profile` is not set and there is no profile named `default` in {}", profiles_dir.display()))),
+        }
+    }
+
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    Ok(Config {
+        file: path.to_owned(),
+        server: ServerConfig {
+            listen,
+            allow_clients,
+            trusted_forwarders,
+        },
+        upstream: UpstreamConfig {
+            servers,
+            timeout: Duration::from_millis(*raw.upstream.timeout_ms.get_ref()),
+            cache_entries: raw.upstream.cache_entries,
+        },
+        metrics,
+        lists,
+        clients,
+        default_profile,
+        profiles,
+    })
+}
+
+fn load_profiles(
+    dir: &Path,
+    categories: &BTreeSet<String>,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<ProfileConfig> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(ConfigError::file(dir, format!("cannot read profiles directory: {e}")));
+            return Vec::new();
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .filter_map(|file| load_profile(file, categories, errors))
+        .collect()
+}
+
+fn load_profile(
+    file: &Path,
+    categories: &BTreeSet<String>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<ProfileConfig> {
+    let (raw, source) = read_toml::<RawProfile>(file, errors)?;
+    let name = file.file_stem()?.to_string_lossy().into_owned();
+    let before = errors.len();
+    let mut c = Check {
+        file,
+        source: &source,
+        errors,
+    };
+    for cat in &raw.block {
+        if !categories.contains(cat.get_ref()) {
+            let known: Vec<&str> = categories.iter().map(String::as_str).collect();
+            c.err(cat, Some("block"), format!("no list has category `{}` (known categories: {})", cat.get_ref(), known.join(", ")));
+        }
+    }
+    let mut names = |key: &str, values: &[Spanned<String>]| -> Vec<String> {
+        values
+            .iter()
+            .filter_map(|v| match name::normalize(v.get_ref()) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    c.err(v, Some(key), format!("`{}` is not a domain name: {e}", v.get_ref()));
+                    None
+                }
+            })
+            .collect()
+    };
+    let allow = names("allow", &raw.allow);
+    let deny = names("deny", &raw.deny);
+    let block_answer = match &raw.block_answer {
+        None => BlockAnswer::NxDomain,
+        Some(v) => match v.get_ref().as_str() {
+            "nxdomain" => BlockAnswer::NxDomain,
+            "null" => BlockAnswer::Null,
+            other => match other.parse::<IpAddr>() {
+                Ok(ip) => BlockAnswer::Ip(ip),
+                Err(_) => {
+                    c.err(v, Some("block_answer"), "expected \"nxdomain\", \"null\" or an IP address");
+                    BlockAnswer::NxDomain
+                }
+            },
+        },
+    };
+    (errors.len() == before).then(|| ProfileConfig {
+        name,
+        file: file.to_owned(),
+        block: raw.block.iter().map(|c| c.get_ref().clone()).collect(),
+        allow,
+        deny,
+        block_answer,
+    })
+}
+
+fn parse_upstream(url: &str) -> Result<Upstream, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("`{url}` has no scheme (expected udp://, tcp://, tls:// or https://)"))?;
+    let (protocol, default_port) = match scheme {
+        "udp" => (UpstreamProtocol::Udp, 53),
+        "tcp" => (UpstreamProtocol::Tcp, 53),
+        "tls" => (UpstreamProtocol::Tls, 853),
+        "https" => (UpstreamProtocol::Https, 443),
+        _ => return Err(format!("unknown scheme `{scheme}` (expected udp, tcp, tls or https)")),
+    };
+    let (rest, tls_name) = match rest.split_once('#') {
+        Some((r, n)) => (r, Some(n.to_owned())),
+        None => (rest, None),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], Some(rest[i..].to_owned())),
+        None => (rest, None),
+    };
+    let (host, port) = split_host_port(authority, default_port)
+        .ok_or_else(|| format!("`{url}`: bad host or port"))?;
+    let host_is_ip = host.parse::<IpAddr>().is_ok();
+    match protocol {
+        UpstreamProtocol::Udp | UpstreamProtocol::Tcp if !host_is_ip => {
+            return Err(format!("`{url}`: plain DNS upstreams need an IP address"));
+        }
+        UpstreamProtocol::Tls if tls_name.is_none() && !host_is_ip => {}
+        UpstreamProtocol::Tls if tls_name.is_none() => {
+            return Err(format!("`{url}`: DNS-over-TLS needs the server's TLS name, e.g. tls://1.1.1.1:853#cloudflare-dns.com"));
+        }
+        _ => {}
+    }
+    let tls_name = match protocol {
+        UpstreamProtocol::Tls | UpstreamProtocol::Https => {
+            tls_name.or_else(|| (!host_is_ip).then(|| host.clone()))
+        }
+        _ => None,
+    };
+    if matches!(protocol, UpstreamProtocol::Https) && tls_name.is_none() {
+        return Err(format!("`{url}`: DNS-over-HTTPS to an IP needs the TLS name after `#`"));
+    }
+    Ok(Upstream {
+        url: url.to_owned(),
+        protocol,
+        host,
+        port,
+        tls_name,
+        path: path.filter(|_| protocol == UpstreamProtocol::Https),
+    })
+}
+
+fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None if after.is_empty() => default_port,
+            None => return None,
+        };
+        return Some((host.to_owned(), port));
+    }
+    if authority.parse::<IpAddr>().is_ok() {
+        return Some((authority.to_owned(), default_port));
+    }
+    match authority.rsplit_once(':') {
+        Some((h, p)) => Some((h.to_owned(), p.parse().ok()?)),
+        None if !authority.is_empty() => Some((authority.to_owned(), default_port)),
+        None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_upstream_urls() {
+        let u = parse_upstream("tls://1.1.1.1:853#cloudflare-dns.com").unwrap();
+        assert_eq!((u.protocol, u.host.as_str(), u.port), (UpstreamProtocol::Tls, "1.1.1.1", 853));
+        assert_eq!(u.tls_name.as_deref(), Some("cloudflare-dns.com"));
+        let u = parse_upstream("https://dns.quad9.net/dns-query").unwrap();
+        assert_eq!((u.host.as_str(), u.port, u.path.as_deref()), ("dns.quad9.net", 443, Some("/dns-query")));
+        assert_eq!(u.tls_name.as_deref(), Some("dns.quad9.net"));
+        let u = parse_upstream("udp://[::1]:5300").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("::1", 5300));
+        assert!(parse_upstream("udp://dns.google").is_err());
+        assert!(parse_upstream("ftp://1.1.1.1").is_err());
+    }
+
+    #[test]
+    fn recognises_macs() {
+        assert!(is_mac("aa:bb:cc:dd:ee:ff"));
+        assert!(is_mac("AA-BB-CC-DD-EE-FF"));
+        assert!(is_mac("aabb.ccdd.eeff"));
+        assert!(!is_mac("aabbccddeeff0"));
+    }
+}

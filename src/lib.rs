@@ -1,0 +1,17 @@
+//! familydns: a family content-filtering DNS resolver.
+//!
+//! The crate is split into a pure core (names, lists, filter, policy, clients, snapshot)
+//! that decides, and thin I/O edges (server, upstream, metrics, app) that move packets.
+
+pub mod app;
+pub mod check;
+pub mod clients;
+pub mod config;
+pub mod filter;
+pub mod lists;
+pub mod metrics;
+pub mod name;
+pub mod policy;
+pub mod server;
+pub mod snapshot;
+pub mod upstream;

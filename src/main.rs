@@ -1,0 +1,144 @@
+//! The `familydns` command line: serve, check, validate.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use familydns::{app, check, config, snapshot::Snapshot};
+
+#[derive(Parser)]
+#[command(version, about = "A family content-filtering DNS resolver")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the resolver until SIGTERM or Ctrl-C; SIGHUP reloads the config and lists.
+    Serve {
+        #[arg(long, default_value = "config/familydns.toml")]
+        config: PathBuf,
+    },
+    /// Print the decision for a client asking for a name, and the rule behind it.
+    Check {
+        #[arg(long, default_value = "config/familydns.toml")]
+        config: PathBuf,
+        /// The client's IP address.
+        #[arg(long)]
+        client: IpAddr,
+        /// The name asked for.
+        name: String,
+    },
+    /// Load the config, profiles and lists; print every error with file and line.
+    Validate {
+        #[arg(long, default_value = "config/familydns.toml")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("FAMILYDNS_LOG")
+                // hickory-server logs every response at info: keep it quiet by default.
+                .unwrap_or_else(|_| EnvFilter::new("info,hickory_server=warn,hickory_net=warn,hickory_resolver=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => serve(config),
+        Command::Check {
+            config,
+            client,
+            name,
+        } => with_config(&config, |cfg| {
+            let snapshot = Snapshot::build(cfg, true).map_err(|e| e.to_string())?;
+            print!("{}", check::explain(cfg, &snapshot, client, &name));
+            Ok(())
+        }),
+        Command::Validate { config } => with_config(&config, |cfg| {
+            let snapshot = Snapshot::build(cfg, false).map_err(|e| e.to_string())?;
+            for list in &snapshot.blocklists.lists {
+                println!(
+                    "list {} ({}): {} rules, {} lines skipped",
+                    list.name,
+                    list.category,
+                    list.stats.rules,
+                    list.stats.skipped_total()
+                );
+                for (reason, count) in &list.stats.skipped {
+                    let first = list.stats.first_skipped.get(reason).copied().unwrap_or(0);
+                    println!(
+                        "  skipped {count}: {} (first at {}:{first})",
+                        reason.describe(),
+                        list.source.display()
+                    );
+                }
+            }
+            println!("{}: OK", cfg.file.display());
+            Ok(())
+        }),
+    }
+}
+
+fn with_config(path: &std::path::Path, f: impl FnOnce(&config::Config) -> Result<(), String>) -> ExitCode {
+    let result = config::load(path)
+        .map_err(|e| e.to_string())
+        .and_then(|cfg| f(&cfg));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: PathBuf) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let running = match app::start(&config).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        for addr in &running.dns_addrs {
+            tracing::info!(%addr, "serving DNS on UDP and TCP");
+        }
+        if let Some(addr) = running.metrics_addr {
+            tracing::info!(%addr, "serving /metrics and /health");
+        }
+        wait_for_signals(&running).await;
+        running.stop();
+        ExitCode::SUCCESS
+    })
+}
+
+/// Reloads on SIGHUP; returns on SIGTERM or Ctrl-C.
+async fn wait_for_signals(running: &app::Running) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut hup), Ok(mut term)) = (signal(SignalKind::hangup()), signal(SignalKind::terminate())) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = hup.recv() => { let _ = running.reload().await; }
+            _ = term.recv() => return,
+            _ = tokio::signal::ctrl_c() => return,
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Prometheus metrics and the `/metrics` + `/health` HTTP endpoint.
+//!
+//! Counters are registered once, in one struct (encrypted-dns-server's `varz` pattern), and
+//! their labels stay low-cardinality: profile and decision, never the query name.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+use crate::snapshot::Snapshot;
+
+pub struct Metrics {
+    registry: Registry,
+    /// Queries by profile and decision (allowed, blocked, refused, servfail, formerr).
+    pub queries: IntCounterVec,
+    pub latency: Histogram,
+    pub upstream_errors: IntCounter,
+    pub cache_hits: IntCounter,
+    pub cache_misses: IntCounter,
+    pub cache_entries: IntGauge,
+    pub list_entries: IntGaugeVec,
+    pub list_skipped: IntGaugeVec,
+    pub reload_failures: IntCounter,
+    /// The last reload error, shown by `/health` until a reload succeeds.
+    last_reload_error: Mutex<Option<String>>,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let queries = IntCounterVec::new(
+            Opts::new("familydns_queries_total", "Queries answered, by profile and decision"),
+            &["profile", "decision"],
+        )
+        .expect("valid metric");
+        let latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "familydns_query_duration_seconds",
+                "Time from a parsed query to its answer being handed to the socket",
+            )
+            .buckets(vec![
+                0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
+                0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+        )
+        .expect("valid metric");
+        let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
+        let upstream_errors = counter(
+            "familydns_upstream_errors_total",
+            "Forwarded queries that failed or timed out (answered SERVFAIL)",
+        );
+        let cache_hits = counter("familydns_cache_hits_total", "Allowed queries answered from the cache");
+        let cache_misses = counter("familydns_cache_misses_total", "Allowed queries forwarded upstream");
+        let reload_failures = counter(
+            "familydns_reload_failures_total",
+            "Reloads rejected because the new config or a list was bad",
+        );
+        let cache_entries =
+            IntGauge::new("familydns_cache_entries", "Answers held in the cache").expect("valid metric");
+        let list_entries = IntGaugeVec::new(
+            Opts::new("familydns_list_entries", "Rules accepted from each list"),
+            &["list", "category"],
+        )
+        .expect("valid metric");
+        let list_skipped = IntGaugeVec::new(
+            Opts::new("familydns_list_skipped_lines", "Lines of each list that produced no rule"),
+            &["list", "category"],
+        )
+        .expect("valid metric");
+        for c in [&upstream_errors, &cache_hits, &cache_misses, &reload_failures] {
+            registry.register(Box::new(c.clone())).expect("unique metric");
+        }
+        registry.register(Box::new(queries.clone())).expect("unique metric");
+        registry.register(Box::new(latency.clone())).expect("unique metric");
+        registry.register(Box::new(cache_entries.clone())).expect("unique metric");
+        registry.register(Box::new(list_entries.clone())).expect("unique metric");
+        registry.register(Box::new(list_skipped.clone())).expect("unique metric");
+        Metrics {
+            registry,
+            queries,
+            latency,
+            upstream_errors,
+            cache_hits,
+            cache_misses,
+            cache_entries,
+            list_entries,
+            list_skipped,
+            reload_failures,
+            last_reload_error: Mutex::new(None),
+        }
+    }
+
+    /// Records the lists of a snapshot that has just gone live.
+    pub fn snapshot_loaded(&self, snapshot: &Snapshot) {
+        self.list_entries.reset();
+        self.list_skipped.reset();
+        for list in &snapshot.blocklists.lists {
+            let labels = [list.name.as_str(), list.category.as_str()];
+            self.list_entries
+                .with_label_values(&labels)
+                .set(i64::try_from(list.stats.rules).unwrap_or(i64::MAX));
+            self.list_skipped
+                .with_label_values(&labels)
+                .set(i64::try_from(list.stats.skipped_total()).unwrap_or(i64::MAX));
+        }
+        *self.last_reload_error.lock().expect("not poisoned") = None;
+    }
+
+    pub fn reload_failed(&self, error: String) {
+        self.reload_failures.inc();
+        *self.last_reload_error.lock().expect("not poisoned") = Some(error);
+    }
+
+    fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding cannot fail");
+        String::from_utf8(buf).expect("prometheus text is UTF-8")
+    }
+
+    fn health(&self) -> String {
+        match &*self.last_reload_error.lock().expect("not poisoned") {
+            None => "ok\n".to_owned(),
+            Some(e) => format!("ok (serving the last good config)\nlast reload failed:\n{e}\n"),
+        }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Serves `GET /metrics` and `GET /health` on `listener` until the task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, cache_entries: impl Fn() -> u64 + Send + Sync + 'static) {
+    let cache_entries = Arc::new(cache_entries);
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(move |State(m): State<Arc<Metrics>>| {
+                let cache_entries = cache_entries.clone();
+                async move {
+                    m.cache_entries.set(i64::try_from(cache_entries()).unwrap_or(i64::MAX));
+                    (
+                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        m.render(),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/health",
+            get(|State(m): State<Arc<Metrics>>| async move { (StatusCode::OK, m.health()).into_response() }),
+        )
+        .with_state(metrics);
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!(error = %e, "metrics endpoint stopped");
+    }
+}
+
+/// Binds the metrics listener.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}

@@ -1,0 +1,207 @@
+//! Domain-name normalisation and the suffix fingerprints every matcher shares.
+//!
+//! Names are compared lowercased, without the trailing dot, in ASCII (punycode) form
+//! (DESIGN.md, "Matching semantics"). Lists are normalised once at load; query names arrive
+//! from the wire already in ASCII and are lowercased by hickory's `LowerName`, so the hot path
+//! only hashes bytes.
+
+/// Longest name allowed in presentation form without the trailing dot (RFC 1035).
+const MAX_NAME_LEN: usize = 253;
+const MAX_LABEL_LEN: usize = 63;
+
+/// Why a token is not a usable domain name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NameError {
+    Empty,
+    TooLong,
+    EmptyLabel,
+    LabelTooLong,
+    BadCharacter,
+    Idna,
+}
+
+impl NameError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NameError::Empty => "empty name",
+            NameError::TooLong => "name longer than 253 bytes",
+            NameError::EmptyLabel => "empty label",
+            NameError::LabelTooLong => "label longer than 63 bytes",
+            NameError::BadCharacter => "character not allowed in a domain name",
+            NameError::Idna => "invalid internationalised name",
+        }
+    }
+}
+
+impl std::fmt::Display for NameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Normalises a name: ASCII-lowercase, no trailing dot, IDN converted to punycode.
+///
+/// Underscores are accepted because real lists carry them (`_dmarc`, tracking hosts) and DNS
+/// itself allows any byte in a label.
+pub fn normalize(input: &str) -> Result<String, NameError> {
+    let trimmed = input.strip_suffix('.').unwrap_or(input);
+    if trimmed.is_empty() {
+        return Err(NameError::Empty);
+    }
+    let ascii = if trimmed.is_ascii() {
+        trimmed.to_ascii_lowercase()
+    } else {
+        idna::domain_to_ascii(trimmed).map_err(|_| NameError::Idna)?
+    };
+    validate(&ascii)?;
+    Ok(ascii)
+}
+
+fn validate(name: &str) -> Result<(), NameError> {
+    if name.len() > MAX_NAME_LEN {
+        return Err(NameError::TooLong);
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err(NameError::EmptyLabel);
+        }
+        if label.len() > MAX_LABEL_LEN {
+            return Err(NameError::LabelTooLong);
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        {
+            return Err(NameError::BadCharacter);
+        }
+    }
+    Ok(())
+}
+
+/// Incremental FNV-1a over a name read right to left, one label at a time.
+///
+/// The state after each label is the fingerprint of that suffix, so one pass over a query
+/// name yields the fingerprints of all of its parent domains: the suffix walk costs one
+/// hash of the name, not one per parent.
+#[derive(Clone, Copy)]
+pub struct SuffixHasher(u64);
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+impl SuffixHasher {
+    pub fn new() -> Self {
+        SuffixHasher(FNV_OFFSET)
+    }
+
+    /// Feeds the next label to the left; returns the fingerprint of the suffix so far.
+    #[inline]
+    pub fn push_label(&mut self, label: &[u8]) -> u64 {
+        let mut h = self.0;
+        if h != FNV_OFFSET {
+            h = (h ^ u64::from(b'.')).wrapping_mul(FNV_PRIME);
+        }
+        for &b in label {
+            h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
+        }
+        self.0 = h;
+        finish(h)
+    }
+}
+
+impl Default for SuffixHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Final avalanche (murmur3 fmix64) so that table slots spread evenly; never returns 0,
+/// which the fingerprint table uses for an empty slot.
+#[inline]
+fn finish(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    h.max(1)
+}
+
+/// Fingerprint of a normalised name (as its own suffix).
+pub fn fingerprint(name: &str) -> u64 {
+    let mut hasher = SuffixHasher::new();
+    let mut h = 0;
+    for label in name.rsplit('.') {
+        h = hasher.push_label(label.as_bytes());
+    }
+    h
+}
+
+/// DNS names have at most 127 labels.
+pub const MAX_LABELS: usize = 128;
+
+/// The fingerprints of every suffix of one query name, shortest (the TLD) first.
+///
+/// Computed once per query and shared by every matcher the query meets (the profile's own
+/// names, then the lists).
+pub struct SuffixFingerprints {
+    fps: [u64; MAX_LABELS],
+    len: usize,
+}
+
+impl SuffixFingerprints {
+    /// From wire labels, left to right.
+    #[inline]
+    pub fn from_labels<'a, I>(labels: I) -> Self
+    where
+        I: DoubleEndedIterator<Item = &'a [u8]>,
+    {
+        let mut fps = [0u64; MAX_LABELS];
+        let mut hasher = SuffixHasher::new();
+        let mut len = 0;
+        for label in labels.rev().take(MAX_LABELS) {
+            fps[len] = hasher.push_label(label);
+            len += 1;
+        }
+        SuffixFingerprints { fps, len }
+    }
+
+    /// From a name in presentation form (any case, optional trailing dot).
+    pub fn from_name(name: &str) -> Self {
+        let name = name.strip_suffix('.').unwrap_or(name);
+        Self::from_labels(name.split('.').map(str::as_bytes))
+    }
+
+    #[inline]
+    pub fn as_slice(&self) -> &[u64] {
+        &self.fps[..self.len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_case_dot_and_idn() {
+        assert_eq!(normalize("WWW.Example.COM.").unwrap(), "www.example.com");
+        assert_eq!(normalize("яндекс.рф").unwrap(), "xn--d1acpjx3f.xn--p1ai");
+        assert_eq!(normalize("a..b"), Err(NameError::EmptyLabel));
+        assert_eq!(normalize("a b.com"), Err(NameError::BadCharacter));
+        assert_eq!(normalize("_dmarc.example.com").unwrap(), "_dmarc.example.com");
+    }
+
+    #[test]
+    fn suffix_fingerprints_match_whole_name_fingerprints() {
+        let name = "a.b.example.com";
+        let fps = SuffixFingerprints::from_name(name);
+        let out = fps.as_slice();
+        assert_eq!(out.len(), 4);
+        assert_eq!(out[0], fingerprint("com"));
+        assert_eq!(out[1], fingerprint("example.com"));
+        assert_eq!(out[3], fingerprint("a.b.example.com"));
+        // Case-insensitive on the wire side.
+        let upper = SuffixFingerprints::from_name("A.B.Example.COM.");
+        assert_eq!(out, upper.as_slice());
+    }
+}

@@ -1,0 +1,97 @@
+//! Building the records and EDNS of our own answers: blocks, and the EDE that says why.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use hickory_proto::op::{Edns, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, SOA};
+use hickory_proto::rr::rdata::opt::EdnsOption;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use crate::config::BlockAnswer;
+
+/// TTL of block answers: short, so that a parent's change reaches devices quickly.
+pub const BLOCK_TTL: u32 = 60;
+/// RFC 8914 option code.
+const EDE_OPTION: u16 = 15;
+/// Longest EDE text we send: a large OPT shrinks the room left for answers (Blocky caps at
+/// 200 bytes too).
+const EDE_TEXT_MAX: usize = 200;
+/// Largest UDP payload we advertise (DNS flag day 2020).
+pub const MAX_UDP_PAYLOAD: u16 = 1232;
+
+/// RFC 8914 info codes we use.
+#[derive(Debug, Clone, Copy)]
+pub enum EdeCode {
+    /// 15: blocked by the operator's policy (malware, phishing).
+    Blocked = 15,
+    /// 17: filtered because the client (a parent) asked for it.
+    Filtered = 17,
+}
+
+/// Records of a block answer for `qname`/`qtype`.
+pub struct BlockRecords {
+    pub rcode: ResponseCode,
+    pub answers: Vec<Record>,
+    pub authorities: Vec<Record>,
+}
+
+pub fn block_records(qname: &Name, qtype: RecordType, how: BlockAnswer) -> BlockRecords {
+    let address = match (how, qtype) {
+        (BlockAnswer::NxDomain, _) => {
+            return BlockRecords {
+                rcode: ResponseCode::NXDomain,
+                answers: vec![],
+                authorities: vec![soa(qname)],
+            };
+        }
+        (BlockAnswer::Null, RecordType::A) => Some(RData::A(A(Ipv4Addr::UNSPECIFIED))),
+        (BlockAnswer::Null, RecordType::AAAA) => Some(RData::AAAA(AAAA(Ipv6Addr::UNSPECIFIED))),
+        (BlockAnswer::Ip(std::net::IpAddr::V4(ip)), RecordType::A) => Some(RData::A(A(ip))),
+        (BlockAnswer::Ip(std::net::IpAddr::V6(ip)), RecordType::AAAA) => Some(RData::AAAA(AAAA(ip))),
+        _ => None,
+    };
+    match address {
+        Some(rdata) => BlockRecords {
+            rcode: ResponseCode::NoError,
+            answers: vec![Record::from_rdata(qname.clone(), BLOCK_TTL, rdata)],
+            authorities: vec![],
+        },
+        // NODATA: the name "exists" but has nothing of this type.
+        None => BlockRecords {
+            rcode: ResponseCode::NoError,
+            answers: vec![],
+            authorities: vec![soa(qname)],
+        },
+    }
+}
+
+/// A synthetic SOA so that downstream caches keep the negative answer only `BLOCK_TTL`.
+fn soa(qname: &Name) -> Record {
+    let mname = Name::from_ascii("familydns.invalid.").expect("valid name");
+    let rname = Name::from_ascii("hostmaster.familydns.invalid.").expect("valid name");
+    let rdata = SOA::new(mname, rname, 1, 3600, 600, 86400, BLOCK_TTL);
+    Record::from_rdata(qname.clone(), BLOCK_TTL, RData::SOA(rdata))
+}
+
+/// The OPT of a response to a request that carried `request` EDNS: the client's payload
+/// size (capped), and an EDE when there is one.
+pub fn response_edns(request: &Edns, ede: Option<(EdeCode, &str)>) -> Edns {
+    let mut edns = Edns::new();
+    edns.set_max_payload(request.max_payload().clamp(512, MAX_UDP_PAYLOAD));
+    if let Some((code, text)) = ede {
+        let mut text = text;
+        if text.len() > EDE_TEXT_MAX {
+            let mut end = EDE_TEXT_MAX;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text = &text[..end];
+        }
+        let mut data = Vec::with_capacity(2 + text.len());
+        data.extend_from_slice(&(code as u16).to_be_bytes());
+        data.extend_from_slice(text.as_bytes());
+        edns.options_mut()
+            .insert(EdnsOption::Unknown(EDE_OPTION, data));
+    }
+    edns
+}

@@ -1,0 +1,85 @@
+//! Everything a query needs that a reload can change, compiled into one immutable value.
+//!
+//! The server holds the current `Snapshot` in an `ArcSwap`: a query loads it once and keeps
+//! that `Arc` to the end, so a reload never changes the rules under a query in flight.
+
+use std::net::IpAddr;
+
+use crate::clients::NetworkTable;
+use crate::config::Config;
+use crate::filter::Blocklists;
+use crate::name::SuffixFingerprints;
+use crate::policy::{self, Decision, Profile};
+
+#[derive(Debug)]
+pub struct Snapshot {
+    pub blocklists: Blocklists,
+    pub profiles: Vec<Profile>,
+    default_profile: usize,
+    clients: NetworkTable<usize>,
+    allowed: NetworkTable<()>,
+}
+
+/// A list that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.join("\n"))]
+pub struct SnapshotError(pub Vec<String>);
+
+impl Snapshot {
+    /// Reads every list and compiles the config. Fails if any list cannot be read, so that a
+    /// reload never swaps in a snapshot that silently filters less.
+    pub fn build(config: &Config, keep_provenance: bool) -> Result<Snapshot, SnapshotError> {
+        let blocklists = Blocklists::load(&config.lists, keep_provenance);
+        let errors: Vec<String> = blocklists
+            .lists
+            .iter()
+            .filter_map(|l| l.error.clone())
+            .collect();
+        if !errors.is_empty() {
+            return Err(SnapshotError(errors));
+        }
+        let profiles: Vec<Profile> = config
+            .profiles
+            .iter()
+            .map(|p| Profile::compile(p, &blocklists))
+            .collect();
+        let index = |name: &str| profiles.iter().position(|p| p.name == name);
+        let default_profile =
+            index(&config.default_profile).expect("config validation checks default_profile");
+        let mut clients = NetworkTable::default();
+        for client in &config.clients {
+            let profile = index(&client.profile).expect("config validation checks profiles");
+            for &net in &client.networks {
+                clients.insert(net, profile);
+            }
+        }
+        Ok(Snapshot {
+            blocklists,
+            default_profile,
+            clients,
+            allowed: config.server.allow_clients.iter().copied().collect(),
+            profiles,
+        })
+    }
+
+    /// Whether `ip` may use the resolver at all (`server.allow_clients`).
+    pub fn is_allowed(&self, ip: IpAddr) -> bool {
+        self.allowed.contains(ip)
+    }
+
+    /// The profile for a client address: its most specific `[[client]]` match, else the
+    /// default profile.
+    pub fn profile_for(&self, ip: IpAddr) -> &Profile {
+        let i = self.clients.lookup(ip).copied().unwrap_or(self.default_profile);
+        &self.profiles[i]
+    }
+
+    pub fn profile_named(&self, name: &str) -> Option<&Profile> {
+        self.profiles.iter().find(|p| p.name == name)
+    }
+
+    /// Decides a name (presentation form) for a profile.
+    pub fn decide_name(&self, profile: &Profile, name: &str) -> Decision {
+        policy::decide(&self.blocklists, profile, &SuffixFingerprints::from_name(name))
+    }
+}
