@@ -46,7 +46,14 @@ impl ConfigError {
     /// Converts a TOML syntax or type error.
     pub fn from_toml(file: &Path, source: &str, err: &toml::de::Error) -> Self {
         let span = err.span().unwrap_or(0..0);
-        Self::at(file, source, span, None, err.message())
+        let mut message = err.message().to_owned();
+        if ["`profiles_dir`", "`default_profile`"]
+            .iter()
+            .any(|k| message.starts_with(&format!("unknown field {k}")))
+        {
+            message.push_str(" (top-level keys must come before the first [table] or [[table]])");
+        }
+        Self::at(file, source, span, None, message)
     }
 }
 

@@ -52,7 +52,7 @@ impl Forwarder {
         let mut name_servers = Vec::new();
         for upstream in &config.servers {
             for ip in upstream_ips(upstream)? {
-                name_servers.push(NameServerConfig::new(ip, true, vec![connection(upstream)]));
+                name_servers.push(NameServerConfig::new(ip, true, connections(upstream)));
             }
         }
         let mut builder = Resolver::builder_with_config(
@@ -118,18 +118,22 @@ impl Forwarder {
     }
 }
 
-fn connection(upstream: &Upstream) -> ConnectionConfig {
+/// Plain DNS gets UDP and TCP, so that a truncated UDP answer is retried over TCP.
+fn connections(upstream: &Upstream) -> Vec<ConnectionConfig> {
     let name = || Arc::<str>::from(upstream.tls_name.clone().unwrap_or_default());
-    let mut c = match upstream.protocol {
-        UpstreamProtocol::Udp => ConnectionConfig::udp(),
-        UpstreamProtocol::Tcp => ConnectionConfig::tcp(),
-        UpstreamProtocol::Tls => ConnectionConfig::tls(name()),
-        UpstreamProtocol::Https => {
-            ConnectionConfig::https(name(), upstream.path.as_deref().map(Arc::from))
-        }
+    let mut connections = match upstream.protocol {
+        UpstreamProtocol::Udp => vec![ConnectionConfig::udp(), ConnectionConfig::tcp()],
+        UpstreamProtocol::Tcp => vec![ConnectionConfig::tcp()],
+        UpstreamProtocol::Tls => vec![ConnectionConfig::tls(name())],
+        UpstreamProtocol::Https => vec![ConnectionConfig::https(
+            name(),
+            upstream.path.as_deref().map(Arc::from),
+        )],
     };
-    c.port = upstream.port;
-    c
+    for c in &mut connections {
+        c.port = upstream.port;
+    }
+    connections
 }
 
 /// An upstream's addresses. Host names (DoH URLs) are resolved once, at start-up, by the

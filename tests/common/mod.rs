@@ -1,0 +1,253 @@
+//! Test harness: a real authoritative upstream on loopback, familydns started exactly as
+//! `familydns serve` starts it (on ephemeral ports), and a real DNS client over UDP and TCP.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Header, HeaderCounts, Message, MessageType, Metadata, OpCode, Query};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT};
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+use hickory_server::Server;
+use hickory_server::net::runtime::Time;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::store::in_memory::InMemoryZoneHandler;
+use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+
+pub use familydns::app::Running;
+
+/// `../shared/data`, the team's real public lists.
+pub fn data(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(path)
+}
+
+/// Every client query in tests is bounded by this.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the upstream saw of one query.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub name: String,
+    pub rtype: RecordType,
+    pub edns: Option<Edns>,
+}
+
+/// The in-process upstream: an authoritative hickory server for `example.test.` that
+/// records every query it receives and can be told to stop answering.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    pub silent: Arc<AtomicBool>,
+    _server: Server<Recording>,
+}
+
+impl Upstream {
+    pub fn queries_for(&self, name: &str) -> usize {
+        self.seen.lock().unwrap().iter().filter(|s| s.name == name).count()
+    }
+}
+
+pub struct Recording {
+    catalog: Catalog,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    silent: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Recording {
+    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, response: R) -> ResponseInfo {
+        if let Some(q) = request.queries.queries().first() {
+            self.seen.lock().unwrap().push(Seen {
+                name: q.name().to_string(),
+                rtype: q.query_type(),
+                edns: request.edns.clone(),
+            });
+        }
+        if self.silent.load(Ordering::SeqCst) {
+            return ResponseInfo::from(Header {
+                metadata: Metadata::response_from_request(&request.metadata),
+                counts: HeaderCounts::default(),
+            });
+        }
+        self.catalog.handle_request::<R, T>(request, response).await
+    }
+}
+
+fn n(s: &str) -> Name {
+    Name::from_str(s).unwrap()
+}
+
+/// The test zone. TTLs differ per record so that tests can tell them apart.
+pub fn zone_records() -> Vec<Record> {
+    let rec = |name: &str, ttl, rdata| Record::from_rdata(n(name), ttl, rdata);
+    let mut records = vec![
+        rec("example.test.", 3600, RData::SOA(SOA::new(n("ns.example.test."), n("admin.example.test."), 1, 3600, 600, 86400, 120))),
+        rec("example.test.", 3600, RData::NS(NS(n("ns.example.test.")))),
+        rec("ns.example.test.", 3600, RData::A(A(Ipv4Addr::new(192, 0, 2, 53)))),
+        rec("www.example.test.", 300, RData::A(A(Ipv4Addr::new(192, 0, 2, 1)))),
+        rec("www.example.test.", 300, RData::AAAA(AAAA(Ipv6Addr::from_str("2001:db8::1").unwrap()))),
+        rec("alias.example.test.", 300, RData::CNAME(CNAME(n("www.example.test.")))),
+        rec("example.test.", 300, RData::MX(MX::new(10, n("mail.example.test.")))),
+        rec("txt.example.test.", 300, RData::TXT(TXT::new(vec!["hello family".into()]))),
+        rec("_sip._udp.example.test.", 300, RData::SRV(SRV::new(10, 5, 5060, n("sip.example.test.")))),
+        rec("ptr.example.test.", 300, RData::PTR(PTR(n("www.example.test.")))),
+        rec("short.example.test.", 2, RData::A(A(Ipv4Addr::new(192, 0, 2, 2)))),
+    ];
+    // 40 TXT strings of 100 bytes: about 4 KB, more than any UDP buffer we allow.
+    for i in 0..40 {
+        records.push(rec("big.example.test.", 300, RData::TXT(TXT::new(vec![format!("{i:03}{}", "x".repeat(97))]))));
+    }
+    records
+}
+
+pub async fn start_upstream() -> Upstream {
+    let origin = n("example.test.");
+    let mut zone = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::empty(origin.clone(), ZoneType::Primary, AxfrPolicy::Deny);
+    for r in zone_records() {
+        zone.upsert_mut(r, 1);
+    }
+    let mut catalog = Catalog::new();
+    catalog.upsert(LowerName::new(&origin), vec![Arc::new(zone)]);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let silent = Arc::new(AtomicBool::new(false));
+    let mut server = Server::new(Recording {
+        catalog,
+        seen: seen.clone(),
+        silent: silent.clone(),
+    });
+    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = udp.local_addr().unwrap();
+    let tcp = tokio::net::TcpListener::bind(addr).await.unwrap();
+    server.register_socket(udp);
+    server.register_listener(tcp, Duration::from_secs(5), 16);
+    Upstream {
+        addr,
+        seen,
+        silent,
+        _server: server,
+    }
+}
+
+/// A config directory for one test: `familydns.toml` and `profiles/`.
+pub struct TestConfig {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestConfig {
+    /// Writes `main` (with `{UPSTREAM}` replaced) and the given profiles.
+    pub fn new(main: &str, upstream: SocketAddr, profiles: &[(&str, &str)]) -> TestConfig {
+        let dir = tempfile::tempdir().unwrap();
+        let main = main
+            .replace("{UPSTREAM}", &upstream.to_string())
+            .replace("{DATA}", data("").to_str().unwrap());
+        std::fs::write(dir.path().join("familydns.toml"), main).unwrap();
+        std::fs::create_dir(dir.path().join("profiles")).unwrap();
+        for (name, body) in profiles {
+            std::fs::write(dir.path().join("profiles").join(format!("{name}.toml")), body).unwrap();
+        }
+        TestConfig { dir }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("familydns.toml")
+    }
+
+    pub async fn start(&self) -> Running {
+        familydns::app::start(&self.path()).await.expect("familydns starts")
+    }
+}
+
+/// A config head with ephemeral ports and the test upstream.
+pub const HEAD: &str = r#"
+default_profile = "family"
+[server]
+listen = ["127.0.0.1:0"]
+[upstream]
+servers = ["udp://{UPSTREAM}"]
+timeout_ms = 500
+cache_entries = 1000
+[metrics]
+listen = "127.0.0.1:0"
+"#;
+
+fn query_message(name: &str, rtype: RecordType, edns_payload: Option<u16>) -> Message {
+    let mut m = Message::new(rand_id(), MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(n(name), rtype));
+    if let Some(size) = edns_payload {
+        let mut edns = Edns::new();
+        edns.set_max_payload(size);
+        m.set_edns(edns);
+    }
+    m
+}
+
+fn rand_id() -> u16 {
+    use std::sync::atomic::AtomicU16;
+    static NEXT: AtomicU16 = AtomicU16::new(1);
+    NEXT.fetch_add(7919, Ordering::Relaxed)
+}
+
+/// Sends a query over UDP from `from` (any 127.0.0.0/8 address) and returns the answer.
+pub async fn udp_from(server: SocketAddr, from: IpAddr, name: &str, rtype: RecordType, edns_payload: Option<u16>) -> Message {
+    let m = query_message(name, rtype, edns_payload);
+    let sock = UdpSocket::bind(SocketAddr::new(from, 0)).await.unwrap();
+    sock.send_to(&m.to_vec().unwrap(), server).await.unwrap();
+    let mut buf = vec![0u8; 65535];
+    let (len, _) = tokio::time::timeout(CLIENT_TIMEOUT, sock.recv_from(&mut buf))
+        .await
+        .expect("answer within the client timeout")
+        .unwrap();
+    let answer = Message::from_vec(&buf[..len]).expect("answer parses");
+    assert_eq!(answer.metadata.id, m.metadata.id);
+    answer
+}
+
+pub async fn udp(server: SocketAddr, name: &str, rtype: RecordType) -> Message {
+    udp_from(server, "127.0.0.1".parse().unwrap(), name, rtype, Some(1232)).await
+}
+
+/// Sends a query over TCP and returns the answer.
+pub async fn tcp(server: SocketAddr, name: &str, rtype: RecordType) -> Message {
+    let m = query_message(name, rtype, Some(1232)).to_vec().unwrap();
+    let fut = async {
+        let mut s = TcpStream::connect(server).await.unwrap();
+        s.write_all(&(m.len() as u16).to_be_bytes()).await.unwrap();
+        s.write_all(&m).await.unwrap();
+        let len = s.read_u16().await.unwrap();
+        let mut buf = vec![0u8; usize::from(len)];
+        s.read_exact(&mut buf).await.unwrap();
+        Message::from_vec(&buf).expect("answer parses")
+    };
+    tokio::time::timeout(CLIENT_TIMEOUT, fut).await.expect("TCP answer within the client timeout")
+}
+
+/// GET a path from the metrics endpoint.
+pub async fn http_get(addr: SocketAddr, path: &str) -> String {
+    let fut = async {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out
+    };
+    tokio::time::timeout(CLIENT_TIMEOUT, fut).await.expect("HTTP answer")
+}
+
+/// The EDE (RFC 8914) of an answer: info code and text.
+pub fn ede(m: &Message) -> Option<(u16, String)> {
+    use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+    match m.edns.as_ref()?.option(EdnsCode::Unknown(15))? {
+        EdnsOption::Unknown(15, data) if data.len() >= 2 => Some((
+            u16::from_be_bytes([data[0], data[1]]),
+            String::from_utf8_lossy(&data[2..]).into_owned(),
+        )),
+        _ => None,
+    }
+}
