@@ -25,7 +25,10 @@ pub enum StartError {
     #[error("{0}")]
     Upstream(#[from] UpstreamError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 /// A running resolver.
@@ -72,12 +75,13 @@ pub async fn start_with(config: Config) -> Result<Running, StartError> {
     };
 
     let handler = Handler::new(snapshot.clone(), forwarder, metrics.clone());
-    let (mut dns, dns_addrs) = server::bind(handler, &config.server.listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: format!("{:?}", config.server.listen),
-            source,
-        })?;
+    let (mut dns, dns_addrs) =
+        server::bind(handler, &config.server.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: format!("{:?}", config.server.listen),
+                source,
+            })?;
     let server = tokio::spawn(async move {
         if let Err(e) = dns.block_until_done().await {
             tracing::error!(error = %e, "DNS server stopped");

@@ -24,7 +24,11 @@ pub fn explain(config: &Config, snapshot: &Snapshot, client: IpAddr, name: &str)
         None => "default_profile".to_owned(),
     };
     let _ = writeln!(out, "name:     {qname}");
-    let _ = writeln!(out, "client:   {client} -> profile `{}` (by {how})", profile.name);
+    let _ = writeln!(
+        out,
+        "client:   {client} -> profile `{}` (by {how})",
+        profile.name
+    );
     let decision = snapshot.decide_name(profile, &qname);
     let verdict = match decision.action {
         Action::Allow => "ALLOW (forwarded upstream)".to_owned(),
@@ -39,10 +43,18 @@ pub fn explain(config: &Config, snapshot: &Snapshot, client: IpAddr, name: &str)
     let reason = match decision.reason {
         Reason::NoMatch => "no rule matched in the profile or its blocked categories".to_owned(),
         Reason::ProfileAllow { labels } => {
-            format!("`{}` is on the allow list of profile `{}` ({profile_file})", matched(labels), profile.name)
+            format!(
+                "`{}` is on the allow list of profile `{}` ({profile_file})",
+                matched(labels),
+                profile.name
+            )
         }
         Reason::ProfileDeny { labels } => {
-            format!("`{}` is on the deny list of profile `{}` ({profile_file})", matched(labels), profile.name)
+            format!(
+                "`{}` is on the deny list of profile `{}` ({profile_file})",
+                matched(labels),
+                profile.name
+            )
         }
         Reason::List(hit) => {
             let list = &snapshot.blocklists.lists[usize::from(hit.list)];

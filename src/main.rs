@@ -45,7 +45,11 @@ fn main() -> ExitCode {
         .with_env_filter(
             EnvFilter::try_from_env("FAMILYDNS_LOG")
                 // hickory-server logs every response at info: keep it quiet by default.
-                .unwrap_or_else(|_| EnvFilter::new("info,hickory_server=warn,hickory_net=warn,hickory_resolver=warn")),
+                .unwrap_or_else(|_| {
+                    EnvFilter::new(
+                        "info,hickory_server=warn,hickory_net=warn,hickory_resolver=warn",
+                    )
+                }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -86,7 +90,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn with_config(path: &std::path::Path, f: impl FnOnce(&config::Config) -> Result<(), String>) -> ExitCode {
+fn with_config(
+    path: &std::path::Path,
+    f: impl FnOnce(&config::Config) -> Result<(), String>,
+) -> ExitCode {
     let result = config::load(path)
         .map_err(|e| e.to_string())
         .and_then(|cfg| f(&cfg));
@@ -100,7 +107,10 @@ fn with_config(path: &std::path::Path, f: impl FnOnce(&config::Config) -> Result
 }
 
 fn serve(config: PathBuf) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -130,7 +140,10 @@ fn serve(config: PathBuf) -> ExitCode {
 /// Reloads on SIGHUP; returns on SIGTERM or Ctrl-C.
 async fn wait_for_signals(running: &app::Running) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut hup), Ok(mut term)) = (signal(SignalKind::hangup()), signal(SignalKind::terminate())) else {
+    let (Ok(mut hup), Ok(mut term)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+    ) else {
         let _ = tokio::signal::ctrl_c().await;
         return;
     };

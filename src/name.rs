@@ -188,7 +188,10 @@ mod tests {
         assert_eq!(normalize("яндекс.рф").unwrap(), "xn--d1acpjx3f.xn--p1ai");
         assert_eq!(normalize("a..b"), Err(NameError::EmptyLabel));
         assert_eq!(normalize("a b.com"), Err(NameError::BadCharacter));
-        assert_eq!(normalize("_dmarc.example.com").unwrap(), "_dmarc.example.com");
+        assert_eq!(
+            normalize("_dmarc.example.com").unwrap(),
+            "_dmarc.example.com"
+        );
     }
 
     #[test]

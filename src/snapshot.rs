@@ -70,7 +70,11 @@ impl Snapshot {
     /// The profile for a client address: its most specific `[[client]]` match, else the
     /// default profile.
     pub fn profile_for(&self, ip: IpAddr) -> &Profile {
-        let i = self.clients.lookup(ip).copied().unwrap_or(self.default_profile);
+        let i = self
+            .clients
+            .lookup(ip)
+            .copied()
+            .unwrap_or(self.default_profile);
         &self.profiles[i]
     }
 
@@ -80,6 +84,10 @@ impl Snapshot {
 
     /// Decides a name (presentation form) for a profile.
     pub fn decide_name(&self, profile: &Profile, name: &str) -> Decision {
-        policy::decide(&self.blocklists, profile, &SuffixFingerprints::from_name(name))
+        policy::decide(
+            &self.blocklists,
+            profile,
+            &SuffixFingerprints::from_name(name),
+        )
     }
 }

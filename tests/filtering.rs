@@ -35,7 +35,14 @@ fn is_blocked(m: &Message) -> bool {
 const LOCALHOST: &str = "127.0.0.1";
 
 async fn ask(fdns: &Running, from: &str, name: &str) -> Message {
-    udp_from(fdns.dns_addrs[0], from.parse::<IpAddr>().unwrap(), &format!("{name}."), RecordType::A, Some(1232)).await
+    udp_from(
+        fdns.dns_addrs[0],
+        from.parse::<IpAddr>().unwrap(),
+        &format!("{name}."),
+        RecordType::A,
+        Some(1232),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -98,7 +105,10 @@ profile = "wild"
         &format!("{HEAD}{lists}"),
         upstream.addr,
         &[
-            ("family", "block = [\"hosts\", \"domains\", \"adblock\", \"wildcard\", \"auto\"]\n"),
+            (
+                "family",
+                "block = [\"hosts\", \"domains\", \"adblock\", \"wildcard\", \"auto\"]\n",
+            ),
             // The same nsfw list is also loaded as domains: test `*.x` on its own.
             ("wild", "block = [\"wildcard\"]\n"),
         ],
@@ -107,12 +117,26 @@ profile = "wild"
 
     let second_token = |l: &str| l.split_whitespace().nth(1).map(str::to_owned);
     let hosts = pick("hosts/sinfonietta-gambling-hosts", second_token);
-    let multi = pick("hosts/hagezi-doh-compressed.multihost.hosts", |l| l.split_whitespace().nth(3).map(str::to_owned));
+    let multi = pick("hosts/hagezi-doh-compressed.multihost.hosts", |l| {
+        l.split_whitespace().nth(3).map(str::to_owned)
+    });
     let domain = pick("domains/hagezi-nsfw.domains", |l| Some(l.to_owned()));
-    let abp = pick("adblock/oisd-nsfw-small.abp.txt", |l| l.strip_prefix("||")?.strip_suffix('^').map(str::to_owned));
-    let wildcard = pick("wildcard/hagezi-nsfw.wildcard", |l| l.strip_prefix("*.").map(str::to_owned));
-    let rpz = pick("rpz/hagezi-social.rpz", |l| l.strip_suffix(" CNAME .").filter(|n| !n.starts_with('*')).map(str::to_owned));
-    let dnsmasq = pick("dnsmasq/hagezi-social.dnsmasq", |l| l.strip_prefix("local=/")?.strip_suffix('/').map(str::to_owned));
+    let abp = pick("adblock/oisd-nsfw-small.abp.txt", |l| {
+        l.strip_prefix("||")?.strip_suffix('^').map(str::to_owned)
+    });
+    let wildcard = pick("wildcard/hagezi-nsfw.wildcard", |l| {
+        l.strip_prefix("*.").map(str::to_owned)
+    });
+    let rpz = pick("rpz/hagezi-social.rpz", |l| {
+        l.strip_suffix(" CNAME .")
+            .filter(|n| !n.starts_with('*'))
+            .map(str::to_owned)
+    });
+    let dnsmasq = pick("dnsmasq/hagezi-social.dnsmasq", |l| {
+        l.strip_prefix("local=/")?
+            .strip_suffix('/')
+            .map(str::to_owned)
+    });
 
     for name in [&hosts, &multi, &domain, &abp, &rpz, &dnsmasq] {
         let m = ask(&fdns, LOCALHOST, name).await;
@@ -121,8 +145,13 @@ profile = "wild"
         assert!(is_blocked(&m), "subdomains of {name} are blocked");
     }
     // `*.x` blocks the subdomains of x, not x itself (DESIGN.md).
-    assert!(is_blocked(&ask(&fdns, "127.0.0.5", &format!("www.{wildcard}")).await));
-    assert!(!is_blocked(&ask(&fdns, "127.0.0.5", &wildcard).await), "{wildcard} itself is not blocked by *.{wildcard}");
+    assert!(is_blocked(
+        &ask(&fdns, "127.0.0.5", &format!("www.{wildcard}")).await
+    ));
+    assert!(
+        !is_blocked(&ask(&fdns, "127.0.0.5", &wildcard).await),
+        "{wildcard} itself is not blocked by *.{wildcard}"
+    );
 
     // A gzip-compressed CRLF hosts file read with `auto`.
     assert!(is_blocked(&ask(&fdns, LOCALHOST, "pornhub.com").await));
@@ -138,8 +167,13 @@ profile = "wild"
         .find(|n| blocked_tlds.iter().any(|t| n.ends_with(&format!(".{t}"))))
         .expect("an exception under a blocked TLD");
     let tld = excepted.rsplit('.').next().unwrap();
-    assert!(is_blocked(&ask(&fdns, LOCALHOST, &format!("anything-else.{tld}")).await));
-    assert!(!is_blocked(&ask(&fdns, LOCALHOST, &excepted).await), "{excepted} is excepted by @@");
+    assert!(is_blocked(
+        &ask(&fdns, LOCALHOST, &format!("anything-else.{tld}")).await
+    ));
+    assert!(
+        !is_blocked(&ask(&fdns, LOCALHOST, &excepted).await),
+        "{excepted} is excepted by @@"
+    );
 
     // Allowed names reach the upstream and resolve.
     let m = ask(&fdns, LOCALHOST, "www.example.test").await;
@@ -150,8 +184,17 @@ profile = "wild"
     let snapshot_lists = familydns::config::load(&cfg.path()).unwrap();
     let snap = familydns::snapshot::Snapshot::build(&snapshot_lists, false).unwrap();
     let family = snap.profile_named("family").unwrap();
-    for name in ["localhost", "localhost.localdomain", "broadcasthost", "0.0.0.0"] {
-        assert_eq!(snap.decide_name(family, name).action, familydns::policy::Action::Allow, "{name}");
+    for name in [
+        "localhost",
+        "localhost.localdomain",
+        "broadcasthost",
+        "0.0.0.0",
+    ] {
+        assert_eq!(
+            snap.decide_name(family, name).action,
+            familydns::policy::Action::Allow,
+            "{name}"
+        );
     }
 }
 
@@ -179,15 +222,25 @@ profile = "null-answers"
 #[tokio::test]
 async fn profiles_follow_the_source_address() {
     let upstream = start_upstream().await;
-    let adult = pick("domains/stevenblack-porn-only-2026-06.domains", |l| Some(l.to_owned()));
-    let gambling = pick("domains/stevenblack-gambling-only-2026-06.domains", |l| Some(l.to_owned()));
+    let adult = pick("domains/stevenblack-porn-only-2026-06.domains", |l| {
+        Some(l.to_owned())
+    });
+    let gambling = pick("domains/stevenblack-gambling-only-2026-06.domains", |l| {
+        Some(l.to_owned())
+    });
     let cfg = TestConfig::new(
         &format!("{HEAD}{PROFILES_HEAD}"),
         upstream.addr,
         &[
             ("family", "block = [\"gambling\"]\n"),
-            ("kids", "block = [\"adult\", \"gambling\"]\nblock_answer = \"nxdomain\"\n"),
-            ("null-answers", "block = [\"adult\"]\nblock_answer = \"null\"\n"),
+            (
+                "kids",
+                "block = [\"adult\", \"gambling\"]\nblock_answer = \"nxdomain\"\n",
+            ),
+            (
+                "null-answers",
+                "block = [\"adult\"]\nblock_answer = \"null\"\n",
+            ),
         ],
     );
     let fdns = cfg.start().await;
@@ -197,60 +250,111 @@ async fn profiles_follow_the_source_address() {
     // 127.0.0.3: the /29 → null answers for adult, gambling not blocked.
     let m = ask(&fdns, "127.0.0.3", &adult).await;
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
-    assert!(matches!(m.answers[0].data, RData::A(a) if a.0.is_unspecified()), "{:?}", m.answers);
+    assert!(
+        matches!(m.answers[0].data, RData::A(a) if a.0.is_unspecified()),
+        "{:?}",
+        m.answers
+    );
     assert!(ede(&m).is_some());
-    let m6 = udp_from(fdns.dns_addrs[0], "127.0.0.3".parse().unwrap(), &format!("{adult}."), RecordType::AAAA, Some(1232)).await;
+    let m6 = udp_from(
+        fdns.dns_addrs[0],
+        "127.0.0.3".parse().unwrap(),
+        &format!("{adult}."),
+        RecordType::AAAA,
+        Some(1232),
+    )
+    .await;
     assert!(matches!(m6.answers[0].data, RData::AAAA(a) if a.0.is_unspecified()));
     assert!(!is_blocked(&ask(&fdns, "127.0.0.3", &gambling).await));
-    assert!(upstream.queries_for(&format!("{gambling}.")) > 0, "forwarded for the lab profile");
+    assert!(
+        upstream.queries_for(&format!("{gambling}.")) > 0,
+        "forwarded for the lab profile"
+    );
     // 127.0.0.9: nobody → default profile `family`.
     assert!(is_blocked(&ask(&fdns, "127.0.0.9", &gambling).await));
     assert!(!is_blocked(&ask(&fdns, "127.0.0.9", &adult).await));
 
     let metrics = http_get(fdns.metrics_addr.unwrap(), "/metrics").await;
-    assert!(metrics.contains("familydns_queries_total{decision=\"blocked\",profile=\"kids\"} 2"), "{metrics}");
-    assert!(metrics.contains("familydns_list_entries{category=\"adult\",list=\"stevenblack-porn\"}"));
+    assert!(
+        metrics.contains("familydns_queries_total{decision=\"blocked\",profile=\"kids\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("familydns_list_entries{category=\"adult\",list=\"stevenblack-porn\"}")
+    );
 }
 
 #[tokio::test]
 async fn allow_beats_deny_and_lists() {
     let upstream = start_upstream().await;
-    let adult = pick("domains/stevenblack-porn-only-2026-06.domains", |l| Some(l.to_owned()));
+    let adult = pick("domains/stevenblack-porn-only-2026-06.domains", |l| {
+        Some(l.to_owned())
+    });
     let kids = format!(
         "block = [\"adult\"]\nallow = [\"www.example.test\", \"{adult}\"]\ndeny = [\"example.test\"]\n"
     );
     let cfg = TestConfig::new(
         &format!("{HEAD}{PROFILES_HEAD}"),
         upstream.addr,
-        &[("family", "block = []\n"), ("kids", &kids), ("null-answers", "block = []\n")],
+        &[
+            ("family", "block = []\n"),
+            ("kids", &kids),
+            ("null-answers", "block = []\n"),
+        ],
     );
     let fdns = cfg.start().await;
     let m = ask(&fdns, "127.0.0.2", "www.example.test").await;
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
-    assert!(!m.answers.is_empty(), "allow wins over the deny of its parent");
+    assert!(
+        !m.answers.is_empty(),
+        "allow wins over the deny of its parent"
+    );
     let m = ask(&fdns, "127.0.0.2", "txt.example.test").await;
     assert!(is_blocked(&m), "deny blocks the rest of example.test");
     assert!(ede(&m).unwrap().1.contains("deny list of profile kids"));
-    assert!(!is_blocked(&ask(&fdns, "127.0.0.2", &adult).await), "allow wins over the adult list");
+    assert!(
+        !is_blocked(&ask(&fdns, "127.0.0.2", &adult).await),
+        "allow wins over the adult list"
+    );
     assert!(upstream.queries_for(&format!("{adult}.")) > 0, "forwarded");
 }
 
 #[tokio::test]
 async fn blocked_answers_carry_ede_only_with_edns() {
     let upstream = start_upstream().await;
-    let adult = pick("domains/stevenblack-porn-only-2026-06.domains", |l| Some(l.to_owned()));
+    let adult = pick("domains/stevenblack-porn-only-2026-06.domains", |l| {
+        Some(l.to_owned())
+    });
     let cfg = TestConfig::new(
         &format!("{HEAD}{PROFILES_HEAD}"),
         upstream.addr,
-        &[("family", "block = []\n"), ("kids", "block = [\"adult\"]\n"), ("null-answers", "block = []\n")],
+        &[
+            ("family", "block = []\n"),
+            ("kids", "block = [\"adult\"]\n"),
+            ("null-answers", "block = []\n"),
+        ],
     );
     let fdns = cfg.start().await;
     let m = ask(&fdns, "127.0.0.2", &adult).await;
     let (code, text) = ede(&m).expect("EDE on a blocked answer");
     assert_eq!(code, 17, "Filtered");
-    assert!(text.contains("category adult") && text.contains("stevenblack-porn"), "{text}");
-    assert!(m.authorities.iter().any(|r| r.record_type() == RecordType::SOA && r.ttl <= 60));
-    let plain = udp_from(fdns.dns_addrs[0], "127.0.0.2".parse().unwrap(), &format!("{adult}."), RecordType::A, None).await;
+    assert!(
+        text.contains("category adult") && text.contains("stevenblack-porn"),
+        "{text}"
+    );
+    assert!(
+        m.authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::SOA && r.ttl <= 60)
+    );
+    let plain = udp_from(
+        fdns.dns_addrs[0],
+        "127.0.0.2".parse().unwrap(),
+        &format!("{adult}."),
+        RecordType::A,
+        None,
+    )
+    .await;
     assert_eq!(plain.metadata.response_code, ResponseCode::NXDomain);
     assert!(plain.edns.is_none(), "no OPT to a client that sent none");
 }
@@ -262,15 +366,33 @@ fn check_names_profile_list_and_line() {
     let cfg = TestConfig::new(
         &format!("{HEAD}{PROFILES_HEAD}"),
         "127.0.0.1:53".parse().unwrap(),
-        &[("family", "block = []\n"), ("kids", "block = [\"adult\"]\n"), ("null-answers", "block = []\n")],
+        &[
+            ("family", "block = []\n"),
+            ("kids", "block = [\"adult\"]\n"),
+            ("null-answers", "block = []\n"),
+        ],
     );
     let config = familydns::config::load(&cfg.path()).unwrap();
     let snap = familydns::snapshot::Snapshot::build(&config, true).unwrap();
-    let out = familydns::check::explain(&config, &snap, "127.0.0.2".parse().unwrap(), &format!("www.{}", name.to_uppercase()));
-    assert!(out.contains("profile `kids` (by client `kid-tablet`)"), "{out}");
+    let out = familydns::check::explain(
+        &config,
+        &snap,
+        "127.0.0.2".parse().unwrap(),
+        &format!("www.{}", name.to_uppercase()),
+    );
+    assert!(
+        out.contains("profile `kids` (by client `kid-tablet`)"),
+        "{out}"
+    );
     assert!(out.contains("BLOCK"), "{out}");
-    assert!(out.contains(&format!("stevenblack-porn-only-2026-06.domains:{line}")), "{out}");
+    assert!(
+        out.contains(&format!("stevenblack-porn-only-2026-06.domains:{line}")),
+        "{out}"
+    );
     assert!(out.contains("category `adult`"), "{out}");
     let out = familydns::check::explain(&config, &snap, "127.0.0.9".parse().unwrap(), &name);
-    assert!(out.contains("ALLOW") && out.contains("default_profile"), "{out}");
+    assert!(
+        out.contains("ALLOW") && out.contains("default_profile"),
+        "{out}"
+    );
 }

@@ -34,7 +34,11 @@ async fn forwards_every_record_type() {
     ];
     for (name, rtype) in cases {
         let m = udp(s, name, rtype).await;
-        assert_eq!(m.metadata.response_code, ResponseCode::NoError, "{name} {rtype}");
+        assert_eq!(
+            m.metadata.response_code,
+            ResponseCode::NoError,
+            "{name} {rtype}"
+        );
         assert!(m.metadata.recursion_available);
         assert!(
             m.answers.iter().any(|r| r.record_type() == rtype),
@@ -44,7 +48,11 @@ async fn forwards_every_record_type() {
     }
     // A CNAME comes back with the chain and the target's address.
     let m = udp(s, "alias.example.test.", RecordType::A).await;
-    assert!(matches!(m.answers[0].data, RData::CNAME(_)), "{:?}", m.answers);
+    assert!(
+        matches!(m.answers[0].data, RData::CNAME(_)),
+        "{:?}",
+        m.answers
+    );
     assert!(m.answers.iter().any(|r| matches!(r.data, RData::A(_))));
 }
 
@@ -56,7 +64,9 @@ async fn negative_answers_stay_faithful() {
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
     assert!(m.answers.is_empty());
     assert!(
-        m.authorities.iter().any(|r| r.record_type() == RecordType::SOA),
+        m.authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::SOA),
         "NXDOMAIN carries the upstream SOA: {:?}",
         m.authorities
     );
@@ -64,7 +74,11 @@ async fn negative_answers_stay_faithful() {
     let m = udp(s, "txt.example.test.", RecordType::MX).await;
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert!(m.answers.is_empty());
-    assert!(m.authorities.iter().any(|r| r.record_type() == RecordType::SOA));
+    assert!(
+        m.authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::SOA)
+    );
 }
 
 #[tokio::test]
@@ -75,12 +89,20 @@ async fn cache_serves_repeats_and_counts_ttls_down() {
     assert_eq!(first.answers[0].ttl, 2);
     let again = udp(s, "www.example.test.", RecordType::A).await;
     let cached = udp(s, "www.example.test.", RecordType::A).await;
-    assert_eq!(up.queries_for("www.example.test."), 1, "the repeat came from the cache");
+    assert_eq!(
+        up.queries_for("www.example.test."),
+        1,
+        "the repeat came from the cache"
+    );
     assert!(cached.answers[0].ttl <= again.answers[0].ttl && again.answers[0].ttl <= 300);
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let later = udp(s, "short.example.test.", RecordType::A).await;
-    assert!(later.answers[0].ttl < 2, "TTL counted down, never raised: {}", later.answers[0].ttl);
+    assert!(
+        later.answers[0].ttl < 2,
+        "TTL counted down, never raised: {}",
+        later.answers[0].ttl
+    );
     assert_eq!(up.queries_for("short.example.test."), 1);
     // Once expired, the answer is fetched again.
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -89,7 +111,10 @@ async fn cache_serves_repeats_and_counts_ttls_down() {
     assert_eq!(up.queries_for("short.example.test."), 2);
 
     let metrics = http_get(fdns.metrics_addr.unwrap(), "/metrics").await;
-    assert!(metrics.contains("familydns_cache_hits_total 2"), "{metrics}");
+    assert!(
+        metrics.contains("familydns_cache_hits_total 2"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -97,10 +122,20 @@ async fn large_answer_truncates_over_udp_then_tcp_gets_it_all() {
     let (_up, _cfg, fdns) = setup().await;
     let s = fdns.dns_addrs[0];
     let m = udp(s, "big.example.test.", RecordType::TXT).await;
-    assert!(m.metadata.truncation, "TC set when the answer exceeds the client's buffer");
+    assert!(
+        m.metadata.truncation,
+        "TC set when the answer exceeds the client's buffer"
+    );
     assert!(m.to_vec().unwrap().len() <= 1232);
     // Without EDNS the limit is 512 bytes.
-    let m = udp_from(s, "127.0.0.1".parse().unwrap(), "big.example.test.", RecordType::TXT, None).await;
+    let m = udp_from(
+        s,
+        "127.0.0.1".parse().unwrap(),
+        "big.example.test.",
+        RecordType::TXT,
+        None,
+    )
+    .await;
     assert!(m.metadata.truncation);
     assert!(m.edns.is_none(), "no OPT for a client that sent none");
     let m = tcp(s, "big.example.test.", RecordType::TXT).await;
@@ -115,27 +150,50 @@ async fn dead_upstream_gives_servfail_within_the_timeout() {
     let m = udp(fdns.dns_addrs[0], "www.example.test.", RecordType::A).await;
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
     let metrics = http_get(fdns.metrics_addr.unwrap(), "/metrics").await;
-    assert!(metrics.contains("familydns_upstream_errors_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("familydns_upstream_errors_total 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
 async fn clients_outside_allow_clients_are_refused() {
     let upstream = start_upstream().await;
-    let head = HEAD.replace("[upstream]", "allow_clients = [\"127.0.0.1/32\", \"127.0.0.2/32\"]\n[upstream]");
+    let head = HEAD.replace(
+        "[upstream]",
+        "allow_clients = [\"127.0.0.1/32\", \"127.0.0.2/32\"]\n[upstream]",
+    );
     let cfg = TestConfig::new(&head, upstream.addr, PROFILES);
     let fdns = cfg.start().await;
     let s = fdns.dns_addrs[0];
-    let m = udp_from(s, "127.0.0.9".parse().unwrap(), "www.example.test.", RecordType::A, Some(1232)).await;
+    let m = udp_from(
+        s,
+        "127.0.0.9".parse().unwrap(),
+        "www.example.test.",
+        RecordType::A,
+        Some(1232),
+    )
+    .await;
     assert_eq!(m.metadata.response_code, ResponseCode::Refused);
     assert!(m.answers.is_empty());
     assert_eq!(upstream.queries_for("www.example.test."), 0);
-    let m = udp_from(s, "127.0.0.2".parse().unwrap(), "www.example.test.", RecordType::A, Some(1232)).await;
+    let m = udp_from(
+        s,
+        "127.0.0.2".parse().unwrap(),
+        "www.example.test.",
+        RecordType::A,
+        Some(1232),
+    )
+    .await;
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
 }
 
 #[tokio::test]
 async fn default_allow_clients_is_not_an_open_resolver() {
-    let cfg = familydns::config::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/familydns.toml")).unwrap();
+    let cfg = familydns::config::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/familydns.toml"),
+    )
+    .unwrap();
     let snap = familydns::snapshot::Snapshot::build(&cfg, false).unwrap();
     assert!(snap.is_allowed("192.168.1.10".parse().unwrap()));
     assert!(!snap.is_allowed("8.8.8.8".parse().unwrap()));
@@ -149,7 +207,10 @@ async fn malformed_datagrams_do_not_stop_the_server() {
     let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let valid = {
         let mut m = hickory_proto::op::Message::query();
-        m.add_query(hickory_proto::op::Query::query("www.example.test.".parse().unwrap(), RecordType::A));
+        m.add_query(hickory_proto::op::Query::query(
+            "www.example.test.".parse().unwrap(),
+            RecordType::A,
+        ));
         m.to_vec().unwrap()
     };
     // Deterministic junk: empty, short, truncated valid queries, random bytes, bad counts.
@@ -180,7 +241,10 @@ async fn malformed_datagrams_do_not_stop_the_server() {
     }
     // Drain whatever came back (FORMERR or nothing), bounded in time.
     let mut buf = [0u8; 2048];
-    while tokio::time::timeout(Duration::from_millis(200), sock.recv_from(&mut buf)).await.is_ok() {}
+    while tokio::time::timeout(Duration::from_millis(200), sock.recv_from(&mut buf))
+        .await
+        .is_ok()
+    {}
     let m = udp(s, "www.example.test.", RecordType::A).await;
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert!(!m.answers.is_empty());
@@ -205,5 +269,8 @@ async fn metrics_and_health_are_served() {
     assert!(metrics.contains("familydns_query_duration_seconds_count 3"));
     assert!(metrics.contains("familydns_cache_misses_total 1"));
     let health = http_get(addr, "/health").await;
-    assert!(health.contains("200 OK") && health.ends_with("ok\n"), "{health}");
+    assert!(
+        health.contains("200 OK") && health.ends_with("ok\n"),
+        "{health}"
+    );
 }

@@ -18,7 +18,13 @@ pub struct ConfigError {
 
 impl ConfigError {
     /// An error at a byte span of `source`.
-    pub fn at(file: &Path, source: &str, span: Range<usize>, key: Option<&str>, message: impl Into<String>) -> Self {
+    pub fn at(
+        file: &Path,
+        source: &str,
+        span: Range<usize>,
+        key: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
         let (line, column) = line_col(source, span.start);
         let key = key
             .map(str::to_owned)
@@ -103,7 +109,9 @@ fn line_col(source: &str, offset: usize) -> (usize, usize) {
 fn key_on_line(source: &str, offset: usize) -> Option<String> {
     let offset = offset.min(source.len());
     let start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let end = source[offset..].find('\n').map_or(source.len(), |i| offset + i);
+    let end = source[offset..]
+        .find('\n')
+        .map_or(source.len(), |i| offset + i);
     let line = &source[start..end];
     let eq = line.find('=')?;
     (start + eq < offset).then(|| line[..eq].trim().to_owned())
@@ -117,6 +125,9 @@ mod tests {
     fn names_line_column_and_key() {
         let src = "a = 1\nsafe_search = 3\n";
         let e = ConfigError::at(Path::new("p.toml"), src, 20..21, None, "expected a boolean");
-        assert_eq!(e.to_string(), "p.toml:2:15: `safe_search`: expected a boolean");
+        assert_eq!(
+            e.to_string(),
+            "p.toml:2:15: `safe_search`: expected a boolean"
+        );
     }
 }

@@ -120,8 +120,13 @@ struct Check<'a> {
 
 impl Check<'_> {
     fn err<T>(&mut self, at: &Spanned<T>, key: Option<&str>, message: impl Into<String>) {
-        self.errors
-            .push(ConfigError::at(self.file, self.source, at.span(), key, message));
+        self.errors.push(ConfigError::at(
+            self.file,
+            self.source,
+            at.span(),
+            key,
+            message,
+        ));
     }
 
     fn networks(&mut self, key: &str, values: &[Spanned<String>]) -> Vec<IpNet> {
@@ -157,7 +162,10 @@ fn parse_network(s: &str) -> Option<IpNet> {
 
 /// A MAC address in any common notation (`aa:bb:…`, `aa-bb-…`, `aabb.ccdd.eeff`).
 fn is_mac(s: &str) -> bool {
-    let hex: String = s.chars().filter(|c| !matches!(c, ':' | '-' | '.')).collect();
+    let hex: String = s
+        .chars()
+        .filter(|c| !matches!(c, ':' | '-' | '.'))
+        .collect();
     hex.len() == 12 && hex.chars().all(|c| c.is_ascii_hexdigit()) && hex.len() != s.len()
 }
 
@@ -194,7 +202,10 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
     };
 
     let listen = match &raw.server.listen {
-        Some(v) => v.iter().filter_map(|a| c.socket_addr("listen", a)).collect(),
+        Some(v) => v
+            .iter()
+            .filter_map(|a| c.socket_addr("listen", a))
+            .collect(),
         None => vec![SocketAddr::from(([127, 0, 0, 1], 5353))],
     };
     let allow_clients = match &raw.server.allow_clients {
@@ -225,7 +236,11 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         ));
     }
     if *raw.upstream.timeout_ms.get_ref() == 0 {
-        c.err(&raw.upstream.timeout_ms, Some("timeout_ms"), "must be more than 0");
+        c.err(
+            &raw.upstream.timeout_ms,
+            Some("timeout_ms"),
+            "must be more than 0",
+        );
     }
 
     let metrics = raw
@@ -238,21 +253,37 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let mut list_names = BTreeSet::new();
     for l in &raw.lists {
         if !list_names.insert(l.name.get_ref().clone()) {
-            c.err(&l.name, Some("name"), format!("list `{}` is defined twice", l.name.get_ref()));
+            c.err(
+                &l.name,
+                Some("name"),
+                format!("list `{}` is defined twice", l.name.get_ref()),
+            );
         }
-        if let Some(r) = &l.refresh {
-            if parse_duration(r.get_ref()).is_none() {
-                c.err(r, Some("refresh"), "expected a duration such as \"24h\", \"90m\" or \"1d\"");
-            }
+        if let Some(r) = &l.refresh
+            && parse_duration(r.get_ref()).is_none()
+        {
+            c.err(
+                r,
+                Some("refresh"),
+                "expected a duration such as \"24h\", \"90m\" or \"1d\"",
+            );
         }
         let src = l.source.get_ref();
         if src.starts_with("http://") || src.starts_with("https://") {
-            c.err(&l.source, Some("source"), "downloading lists is not supported yet: download the file and give its path");
+            c.err(
+                &l.source,
+                Some("source"),
+                "downloading lists is not supported yet: download the file and give its path",
+            );
             continue;
         }
         let source_path = base.join(src);
         if !source_path.is_file() {
-            c.err(&l.source, Some("source"), format!("list file {} does not exist", source_path.display()));
+            c.err(
+                &l.source,
+                Some("source"),
+                format!("list file {} does not exist", source_path.display()),
+            );
         }
         lists.push(ListConfig {
             name: l.name.get_ref().clone(),
@@ -262,11 +293,22 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         });
     }
     if lists.len() > crate::filter::MAX_LISTS {
-        c.errors.push(ConfigError::file(path, format!("{} lists configured; at most {} are supported", lists.len(), crate::filter::MAX_LISTS)));
+        c.errors.push(ConfigError::file(
+            path,
+            format!(
+                "{} lists configured; at most {} are supported",
+                lists.len(),
+                crate::filter::MAX_LISTS
+            ),
+        ));
     }
     let categories: BTreeSet<String> = lists.iter().map(|l| l.category.clone()).collect();
 
-    let profiles_dir = base.join(raw.profiles_dir.as_ref().map_or("profiles", |d| d.get_ref().as_str()));
+    let profiles_dir = base.join(
+        raw.profiles_dir
+            .as_ref()
+            .map_or("profiles", |d| d.get_ref().as_str()),
+    );
     let default_profile = raw
         .default_profile
         .as_ref()
@@ -281,7 +323,14 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
             } else if is_mac(m.get_ref()) {
                 tracing::warn!(client = %client.name, mac = %m.get_ref(), "matching clients by MAC address is not supported yet; entry ignored");
             } else {
-                c.err(m, Some("match"), format!("`{}` is not an IP address, CIDR prefix or MAC address", m.get_ref()));
+                c.err(
+                    m,
+                    Some("match"),
+                    format!(
+                        "`{}` is not an IP address, CIDR prefix or MAC address",
+                        m.get_ref()
+                    ),
+                );
             }
         }
         clients.push(ClientConfig {
@@ -291,25 +340,42 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         });
     }
 
-    let profiles = load_profiles(&profiles_dir, &categories, c.errors);
+    let (profiles, known) = load_profiles(&profiles_dir, &categories, c.errors);
 
-    // References into the profile set.
-    let known: BTreeSet<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
+    // References into the profile set. A profile with errors of its own still counts as
+    // existing, so that one typo is reported once, not again at every reference.
+    let known: BTreeSet<&str> = known.iter().map(String::as_str).collect();
     let mut c = Check {
         file: path,
         source: &source,
         errors: &mut errors,
     };
-    let missing = |name: &str| format!("profile `{name}` does not exist (profiles found in {}: {})", profiles_dir.display(), known.iter().copied().collect::<Vec<_>>().join(", "));
+    let missing = |name: &str| {
+        format!(
+            "profile `{name}` does not exist (profiles found in {}: {})",
+            profiles_dir.display(),
+            known.iter().copied().collect::<Vec<_>>().join(", ")
+        )
+    };
     for client in &raw.clients {
         if !known.contains(client.profile.get_ref().as_str()) {
-            c.err(&client.profile, Some("profile"), missing(client.profile.get_ref()));
+            c.err(
+                &client.profile,
+                Some("profile"),
+                missing(client.profile.get_ref()),
+            );
         }
     }
     if !known.contains(default_profile.as_str()) {
         match &raw.default_profile {
             Some(p) => c.err(p, Some("default_profile"), missing(&default_profile)),
-            None => c.errors.push(ConfigError::file(path, format!("`default_profile` is not set and there is no profile named `default` in {}", profiles_dir.display()))),
+            None => c.errors.push(ConfigError::file(
+                path,
+                format!(
+                    "`default_profile` is not set and there is no profile named `default` in {}",
+                    profiles_dir.display()
+                ),
+            )),
         }
     }
 
@@ -340,12 +406,15 @@ fn load_profiles(
     dir: &Path,
     categories: &BTreeSet<String>,
     errors: &mut Vec<ConfigError>,
-) -> Vec<ProfileConfig> {
+) -> (Vec<ProfileConfig>, BTreeSet<String>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            errors.push(ConfigError::file(dir, format!("cannot read profiles directory: {e}")));
-            return Vec::new();
+            errors.push(ConfigError::file(
+                dir,
+                format!("cannot read profiles directory: {e}"),
+            ));
+            return (Vec::new(), BTreeSet::new());
         }
     };
     let mut files: Vec<PathBuf> = entries
@@ -353,10 +422,15 @@ fn load_profiles(
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     files.sort();
-    files
+    let names = files
+        .iter()
+        .filter_map(|f| Some(f.file_stem()?.to_string_lossy().into_owned()))
+        .collect();
+    let profiles = files
         .iter()
         .filter_map(|file| load_profile(file, categories, errors))
-        .collect()
+        .collect();
+    (profiles, names)
 }
 
 fn load_profile(
@@ -375,7 +449,15 @@ fn load_profile(
     for cat in &raw.block {
         if !categories.contains(cat.get_ref()) {
             let known: Vec<&str> = categories.iter().map(String::as_str).collect();
-            c.err(cat, Some("block"), format!("no list has category `{}` (known categories: {})", cat.get_ref(), known.join(", ")));
+            c.err(
+                cat,
+                Some("block"),
+                format!(
+                    "no list has category `{}` (known categories: {})",
+                    cat.get_ref(),
+                    known.join(", ")
+                ),
+            );
         }
     }
     let mut names = |key: &str, values: &[Spanned<String>]| -> Vec<String> {
@@ -384,7 +466,11 @@ fn load_profile(
             .filter_map(|v| match name::normalize(v.get_ref()) {
                 Ok(n) => Some(n),
                 Err(e) => {
-                    c.err(v, Some(key), format!("`{}` is not a domain name: {e}", v.get_ref()));
+                    c.err(
+                        v,
+                        Some(key),
+                        format!("`{}` is not a domain name: {e}", v.get_ref()),
+                    );
                     None
                 }
             })
@@ -400,7 +486,11 @@ fn load_profile(
             other => match other.parse::<IpAddr>() {
                 Ok(ip) => BlockAnswer::Ip(ip),
                 Err(_) => {
-                    c.err(v, Some("block_answer"), "expected \"nxdomain\", \"null\" or an IP address");
+                    c.err(
+                        v,
+                        Some("block_answer"),
+                        "expected \"nxdomain\", \"null\" or an IP address",
+                    );
                     BlockAnswer::NxDomain
                 }
             },
@@ -417,15 +507,19 @@ fn load_profile(
 }
 
 fn parse_upstream(url: &str) -> Result<Upstream, String> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| format!("`{url}` has no scheme (expected udp://, tcp://, tls:// or https://)"))?;
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        format!("`{url}` has no scheme (expected udp://, tcp://, tls:// or https://)")
+    })?;
     let (protocol, default_port) = match scheme {
         "udp" => (UpstreamProtocol::Udp, 53),
         "tcp" => (UpstreamProtocol::Tcp, 53),
         "tls" => (UpstreamProtocol::Tls, 853),
         "https" => (UpstreamProtocol::Https, 443),
-        _ => return Err(format!("unknown scheme `{scheme}` (expected udp, tcp, tls or https)")),
+        _ => {
+            return Err(format!(
+                "unknown scheme `{scheme}` (expected udp, tcp, tls or https)"
+            ));
+        }
     };
     let (rest, tls_name) = match rest.split_once('#') {
         Some((r, n)) => (r, Some(n.to_owned())),
@@ -444,7 +538,9 @@ fn parse_upstream(url: &str) -> Result<Upstream, String> {
         }
         UpstreamProtocol::Tls if tls_name.is_none() && !host_is_ip => {}
         UpstreamProtocol::Tls if tls_name.is_none() => {
-            return Err(format!("`{url}`: DNS-over-TLS needs the server's TLS name, e.g. tls://1.1.1.1:853#cloudflare-dns.com"));
+            return Err(format!(
+                "`{url}`: DNS-over-TLS needs the server's TLS name, e.g. tls://1.1.1.1:853#cloudflare-dns.com"
+            ));
         }
         _ => {}
     }
@@ -455,7 +551,9 @@ fn parse_upstream(url: &str) -> Result<Upstream, String> {
         _ => None,
     };
     if matches!(protocol, UpstreamProtocol::Https) && tls_name.is_none() {
-        return Err(format!("`{url}`: DNS-over-HTTPS to an IP needs the TLS name after `#`"));
+        return Err(format!(
+            "`{url}`: DNS-over-HTTPS to an IP needs the TLS name after `#`"
+        ));
     }
     Ok(Upstream {
         url: url.to_owned(),
@@ -494,10 +592,16 @@ mod tests {
     #[test]
     fn parses_upstream_urls() {
         let u = parse_upstream("tls://1.1.1.1:853#cloudflare-dns.com").unwrap();
-        assert_eq!((u.protocol, u.host.as_str(), u.port), (UpstreamProtocol::Tls, "1.1.1.1", 853));
+        assert_eq!(
+            (u.protocol, u.host.as_str(), u.port),
+            (UpstreamProtocol::Tls, "1.1.1.1", 853)
+        );
         assert_eq!(u.tls_name.as_deref(), Some("cloudflare-dns.com"));
         let u = parse_upstream("https://dns.quad9.net/dns-query").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.path.as_deref()), ("dns.quad9.net", 443, Some("/dns-query")));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_deref()),
+            ("dns.quad9.net", 443, Some("/dns-query"))
+        );
         assert_eq!(u.tls_name.as_deref(), Some("dns.quad9.net"));
         let u = parse_upstream("udp://[::1]:5300").unwrap();
         assert_eq!((u.host.as_str(), u.port), ("::1", 5300));

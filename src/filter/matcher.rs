@@ -66,7 +66,11 @@ impl DomainMatcher {
                 return Some(hit(allow, RuleKind::Allow));
             }
             let block = m.block & active;
-            let sub = if i + 1 < n { m.block_subdomains & active } else { 0 };
+            let sub = if i + 1 < n {
+                m.block_subdomains & active
+            } else {
+                0
+            };
             if block != 0 {
                 best = Some(hit(block, RuleKind::Block));
             } else if sub != 0 {
@@ -176,7 +180,10 @@ mod tests {
         assert_eq!(m.lookup("X.Ads.Com.", all).unwrap().labels, 2);
         assert!(m.lookup("notads.com", all).is_none());
         assert!(m.lookup("wild.com", all).is_none());
-        assert_eq!(m.lookup("a.wild.com", all).unwrap().kind, RuleKind::BlockSubdomains);
+        assert_eq!(
+            m.lookup("a.wild.com", all).unwrap().kind,
+            RuleKind::BlockSubdomains
+        );
         assert_eq!(m.lookup("x.ok.ads.com", all).unwrap().kind, RuleKind::Allow);
         // The exception only counts when its list is active.
         assert_eq!(m.lookup("x.ok.ads.com", 0b1).unwrap().kind, RuleKind::Block);

@@ -44,7 +44,10 @@ impl Blocklists {
     /// Reads and compiles `lists`. A list that cannot be read is recorded with its error and
     /// contributes nothing; the caller decides whether that is fatal.
     pub fn load(lists: &[ListConfig], keep_provenance: bool) -> Blocklists {
-        assert!(lists.len() <= MAX_LISTS, "config validation caps the number of lists");
+        assert!(
+            lists.len() <= MAX_LISTS,
+            "config validation caps the number of lists"
+        );
         let mut builder = MatcherBuilder::default();
         let mut provenance = keep_provenance.then(HashMap::new);
         let mut infos = Vec::with_capacity(lists.len());

@@ -74,7 +74,9 @@ mod tests {
 
     #[test]
     fn finds_what_was_inserted_and_nothing_else() {
-        let entries: Vec<(u64, u32)> = (1..=1000u64).map(|k| (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1, k as u32)).collect();
+        let entries: Vec<(u64, u32)> = (1..=1000u64)
+            .map(|k| (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1, k as u32))
+            .collect();
         let t = FingerprintTable::build(&entries);
         for &(k, v) in &entries {
             assert_eq!(t.get(k), Some(v));

@@ -41,7 +41,9 @@ impl Format {
             Format::Adblock
         } else if t.starts_with("*.") {
             Format::Wildcard
-        } else if t.starts_with("address=/") || t.starts_with("server=/") || t.starts_with("local=/")
+        } else if t.starts_with("address=/")
+            || t.starts_with("server=/")
+            || t.starts_with("local=/")
         {
             Format::Dnsmasq
         } else if t.starts_with("local-zone:") || t == "server:" {
@@ -49,7 +51,10 @@ impl Format {
         } else if t.starts_with('$') || t.starts_with(';') || t.contains(" CNAME ") {
             Format::Rpz
         } else if first.parse::<std::net::IpAddr>().is_ok()
-            || first.split('%').next().is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok())
+            || first
+                .split('%')
+                .next()
+                .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok())
         {
             Format::Hosts
         } else {

@@ -324,7 +324,9 @@ fn rpz(line: &str, out: &mut Out<'_, impl FnMut(Rule)>) -> Result<(), SkipReason
         // Zone boilerplate: $TTL, SOA, NS.
         [first, ..] if first.starts_with('$') || *first == "@" => Ok(()),
         ["NS", ..] | ["SOA", ..] => Ok(()),
-        [owner, rest @ ..] if rest.len() >= 2 && rest[rest.len() - 2].eq_ignore_ascii_case("CNAME") => {
+        [owner, rest @ ..]
+            if rest.len() >= 2 && rest[rest.len() - 2].eq_ignore_ascii_case("CNAME") =>
+        {
             if rest[rest.len() - 1] != "." {
                 return Err(SkipReason::NotBlocking);
             }
@@ -347,7 +349,10 @@ fn unbound(line: &str, out: &mut Out<'_, impl FnMut(Rule)>) -> Result<(), SkipRe
         .strip_prefix("local-zone:")
         .ok_or(SkipReason::WrongFormat)?;
     let mut tokens = rest.split_ascii_whitespace();
-    let name = tokens.next().ok_or(SkipReason::WrongFormat)?.trim_matches('"');
+    let name = tokens
+        .next()
+        .ok_or(SkipReason::WrongFormat)?
+        .trim_matches('"');
     let action = tokens.next().unwrap_or("");
     match action {
         "always_nxdomain" | "always_refuse" | "always_null" | "refuse" | "static" | "deny"

@@ -3,7 +3,6 @@
 //! Counters are registered once, in one struct (encrypted-dns-server's `varz` pattern), and
 //! their labels stay low-cardinality: profile and decision, never the query name.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -38,7 +37,10 @@ impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
         let queries = IntCounterVec::new(
-            Opts::new("familydns_queries_total", "Queries answered, by profile and decision"),
+            Opts::new(
+                "familydns_queries_total",
+                "Queries answered, by profile and decision",
+            ),
             &["profile", "decision"],
         )
         .expect("valid metric");
@@ -58,32 +60,58 @@ impl Metrics {
             "familydns_upstream_errors_total",
             "Forwarded queries that failed or timed out (answered SERVFAIL)",
         );
-        let cache_hits = counter("familydns_cache_hits_total", "Allowed queries answered from the cache");
-        let cache_misses = counter("familydns_cache_misses_total", "Allowed queries forwarded upstream");
+        let cache_hits = counter(
+            "familydns_cache_hits_total",
+            "Allowed queries answered from the cache",
+        );
+        let cache_misses = counter(
+            "familydns_cache_misses_total",
+            "Allowed queries forwarded upstream",
+        );
         let reload_failures = counter(
             "familydns_reload_failures_total",
             "Reloads rejected because the new config or a list was bad",
         );
-        let cache_entries =
-            IntGauge::new("familydns_cache_entries", "Answers held in the cache").expect("valid metric");
+        let cache_entries = IntGauge::new("familydns_cache_entries", "Answers held in the cache")
+            .expect("valid metric");
         let list_entries = IntGaugeVec::new(
             Opts::new("familydns_list_entries", "Rules accepted from each list"),
             &["list", "category"],
         )
         .expect("valid metric");
         let list_skipped = IntGaugeVec::new(
-            Opts::new("familydns_list_skipped_lines", "Lines of each list that produced no rule"),
+            Opts::new(
+                "familydns_list_skipped_lines",
+                "Lines of each list that produced no rule",
+            ),
             &["list", "category"],
         )
         .expect("valid metric");
-        for c in [&upstream_errors, &cache_hits, &cache_misses, &reload_failures] {
-            registry.register(Box::new(c.clone())).expect("unique metric");
+        for c in [
+            &upstream_errors,
+            &cache_hits,
+            &cache_misses,
+            &reload_failures,
+        ] {
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
         }
-        registry.register(Box::new(queries.clone())).expect("unique metric");
-        registry.register(Box::new(latency.clone())).expect("unique metric");
-        registry.register(Box::new(cache_entries.clone())).expect("unique metric");
-        registry.register(Box::new(list_entries.clone())).expect("unique metric");
-        registry.register(Box::new(list_skipped.clone())).expect("unique metric");
+        registry
+            .register(Box::new(queries.clone()))
+            .expect("unique metric");
+        registry
+            .register(Box::new(latency.clone()))
+            .expect("unique metric");
+        registry
+            .register(Box::new(cache_entries.clone()))
+            .expect("unique metric");
+        registry
+            .register(Box::new(list_entries.clone()))
+            .expect("unique metric");
+        registry
+            .register(Box::new(list_skipped.clone()))
+            .expect("unique metric");
         Metrics {
             registry,
             queries,
@@ -143,7 +171,11 @@ impl Default for Metrics {
 }
 
 /// Serves `GET /metrics` and `GET /health` on `listener` until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, cache_entries: impl Fn() -> u64 + Send + Sync + 'static) {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    cache_entries: impl Fn() -> u64 + Send + Sync + 'static,
+) {
     let cache_entries = Arc::new(cache_entries);
     let app = Router::new()
         .route(
@@ -151,7 +183,8 @@ pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, cac
             get(move |State(m): State<Arc<Metrics>>| {
                 let cache_entries = cache_entries.clone();
                 async move {
-                    m.cache_entries.set(i64::try_from(cache_entries()).unwrap_or(i64::MAX));
+                    m.cache_entries
+                        .set(i64::try_from(cache_entries()).unwrap_or(i64::MAX));
                     (
                         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
                         m.render(),
@@ -161,15 +194,12 @@ pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, cac
         )
         .route(
             "/health",
-            get(|State(m): State<Arc<Metrics>>| async move { (StatusCode::OK, m.health()).into_response() }),
+            get(|State(m): State<Arc<Metrics>>| async move {
+                (StatusCode::OK, m.health()).into_response()
+            }),
         )
         .with_state(metrics);
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(error = %e, "metrics endpoint stopped");
     }
-}
-
-/// Binds the metrics listener.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr).await
 }

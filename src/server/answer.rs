@@ -3,8 +3,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::op::{Edns, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, SOA};
 use hickory_proto::rr::rdata::opt::EdnsOption;
+use hickory_proto::rr::rdata::{A, AAAA, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::config::BlockAnswer;
@@ -47,7 +47,9 @@ pub fn block_records(qname: &Name, qtype: RecordType, how: BlockAnswer) -> Block
         (BlockAnswer::Null, RecordType::A) => Some(RData::A(A(Ipv4Addr::UNSPECIFIED))),
         (BlockAnswer::Null, RecordType::AAAA) => Some(RData::AAAA(AAAA(Ipv6Addr::UNSPECIFIED))),
         (BlockAnswer::Ip(std::net::IpAddr::V4(ip)), RecordType::A) => Some(RData::A(A(ip))),
-        (BlockAnswer::Ip(std::net::IpAddr::V6(ip)), RecordType::AAAA) => Some(RData::AAAA(AAAA(ip))),
+        (BlockAnswer::Ip(std::net::IpAddr::V6(ip)), RecordType::AAAA) => {
+            Some(RData::AAAA(AAAA(ip)))
+        }
         _ => None,
     };
     match address {

@@ -33,7 +33,11 @@ pub struct Handler {
 }
 
 impl Handler {
-    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, forwarder: Arc<Forwarder>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        forwarder: Arc<Forwarder>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Handler {
             snapshot,
             forwarder,
@@ -107,7 +111,11 @@ impl RequestHandler for Handler {
 
 impl Handler {
     /// Decides and builds the reply; returns the profile and decision labels for metrics.
-    async fn answer<'s>(&self, snapshot: &'s Snapshot, request: &Request) -> (&'s str, &'static str, Reply) {
+    async fn answer<'s>(
+        &self,
+        snapshot: &'s Snapshot,
+        request: &Request,
+    ) -> (&'s str, &'static str, Reply) {
         if !snapshot.is_allowed(request.src().ip()) {
             return ("-", "refused", Reply::error(ResponseCode::Refused));
         }
@@ -119,7 +127,11 @@ impl Handler {
         };
         let profile = snapshot.profile_for(request.src().ip());
         if info.query.query_class() != DNSClass::IN {
-            return (&profile.name, "refused", Reply::error(ResponseCode::Refused));
+            return (
+                &profile.name,
+                "refused",
+                Reply::error(ResponseCode::Refused),
+            );
         }
         let qname: &Name = info.query.name();
         let qtype = info.query.query_type();
@@ -165,7 +177,11 @@ impl Handler {
                 self.metrics.cache_misses.inc();
                 self.metrics.upstream_errors.inc();
                 tracing::debug!(name = %qname, %qtype, %reason, "upstream failed");
-                (&profile.name, "servfail", Reply::error(ResponseCode::ServFail))
+                (
+                    &profile.name,
+                    "servfail",
+                    Reply::error(ResponseCode::ServFail),
+                )
             }
         }
     }

@@ -16,7 +16,10 @@ const TCP_TIMEOUT: Duration = Duration::from_secs(10);
 const TCP_RESPONSE_BUFFER: usize = 32;
 
 /// Binds UDP and TCP on every address; the caller runs the returned server.
-pub async fn bind(handler: Handler, listen: &[SocketAddr]) -> std::io::Result<(Server<Handler>, Vec<SocketAddr>)> {
+pub async fn bind(
+    handler: Handler,
+    listen: &[SocketAddr],
+) -> std::io::Result<(Server<Handler>, Vec<SocketAddr>)> {
     let mut server = Server::new(handler);
     let mut bound = Vec::new();
     for &addr in listen {

@@ -50,11 +50,7 @@ impl Answer {
         authorities: Vec<Record>,
         negative_ttl: Option<u32>,
     ) -> Answer {
-        let min_ttl = answers
-            .iter()
-            .chain(&authorities)
-            .map(|r| r.ttl)
-            .min();
+        let min_ttl = answers.iter().chain(&authorities).map(|r| r.ttl).min();
         let ttl = match (negative_ttl, min_ttl) {
             (Some(n), Some(m)) => n.min(m),
             (Some(n), None) => n,
@@ -91,7 +87,12 @@ impl Answer {
 struct TtlExpiry;
 
 impl Expiry<CacheKey, Arc<Answer>> for TtlExpiry {
-    fn expire_after_create(&self, _: &CacheKey, value: &Arc<Answer>, _: Instant) -> Option<Duration> {
+    fn expire_after_create(
+        &self,
+        _: &CacheKey,
+        value: &Arc<Answer>,
+        _: Instant,
+    ) -> Option<Duration> {
         Some(Duration::from_secs(u64::from(value.ttl)))
     }
 }
@@ -120,10 +121,10 @@ impl AnswerCache {
     }
 
     pub fn insert(&self, key: CacheKey, answer: Arc<Answer>) {
-        if let Some(cache) = &self.cache {
-            if answer.ttl > 0 {
-                cache.insert(key, answer);
-            }
+        if let Some(cache) = &self.cache
+            && answer.ttl > 0
+        {
+            cache.insert(key, answer);
         }
     }
 

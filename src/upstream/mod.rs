@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use hickory_resolver::Resolver;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
-use hickory_resolver::Resolver;
 
 pub use cache::{Answer, AnswerCache, CacheKey};
 
@@ -93,7 +93,12 @@ impl Forwarder {
         let lookup = tokio::time::timeout(self.timeout, self.resolver.lookup(name.clone(), rtype));
         let answer = match lookup.await {
             Err(_) => return Outcome::Failed("timed out".into()),
-            Ok(Ok(lookup)) => Answer::new(ResponseCode::NoError, lookup.answers().to_vec(), vec![], None),
+            Ok(Ok(lookup)) => Answer::new(
+                ResponseCode::NoError,
+                lookup.answers().to_vec(),
+                vec![],
+                None,
+            ),
             Ok(Err(NetError::Dns(DnsError::NoRecordsFound(nr)))) => {
                 let negative_ttl = nr.negative_ttl.or(if nr.soa.is_none() {
                     Some(NEGATIVE_TTL_WITHOUT_SOA)

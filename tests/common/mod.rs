@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hickory_proto::op::{Edns, Header, HeaderCounts, Message, MessageType, Metadata, OpCode, Query};
+use hickory_proto::op::{
+    Edns, Header, HeaderCounts, Message, MessageType, Metadata, OpCode, Query,
+};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use hickory_server::Server;
@@ -24,7 +26,9 @@ pub use familydns::app::Running;
 
 /// `../shared/data`, the team's real public lists.
 pub fn data(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(path)
 }
 
 /// Every client query in tests is bounded by this.
@@ -49,7 +53,12 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn queries_for(&self, name: &str) -> usize {
-        self.seen.lock().unwrap().iter().filter(|s| s.name == name).count()
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.name == name)
+            .count()
     }
 }
 
@@ -61,7 +70,11 @@ pub struct Recording {
 
 #[async_trait::async_trait]
 impl RequestHandler for Recording {
-    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, response: R) -> ResponseInfo {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        response: R,
+    ) -> ResponseInfo {
         if let Some(q) = request.queries.queries().first() {
             self.seen.lock().unwrap().push(Seen {
                 name: q.name().to_string(),
@@ -87,28 +100,84 @@ fn n(s: &str) -> Name {
 pub fn zone_records() -> Vec<Record> {
     let rec = |name: &str, ttl, rdata| Record::from_rdata(n(name), ttl, rdata);
     let mut records = vec![
-        rec("example.test.", 3600, RData::SOA(SOA::new(n("ns.example.test."), n("admin.example.test."), 1, 3600, 600, 86400, 120))),
+        rec(
+            "example.test.",
+            3600,
+            RData::SOA(SOA::new(
+                n("ns.example.test."),
+                n("admin.example.test."),
+                1,
+                3600,
+                600,
+                86400,
+                120,
+            )),
+        ),
         rec("example.test.", 3600, RData::NS(NS(n("ns.example.test.")))),
-        rec("ns.example.test.", 3600, RData::A(A(Ipv4Addr::new(192, 0, 2, 53)))),
-        rec("www.example.test.", 300, RData::A(A(Ipv4Addr::new(192, 0, 2, 1)))),
-        rec("www.example.test.", 300, RData::AAAA(AAAA(Ipv6Addr::from_str("2001:db8::1").unwrap()))),
-        rec("alias.example.test.", 300, RData::CNAME(CNAME(n("www.example.test.")))),
-        rec("example.test.", 300, RData::MX(MX::new(10, n("mail.example.test.")))),
-        rec("txt.example.test.", 300, RData::TXT(TXT::new(vec!["hello family".into()]))),
-        rec("_sip._udp.example.test.", 300, RData::SRV(SRV::new(10, 5, 5060, n("sip.example.test.")))),
-        rec("ptr.example.test.", 300, RData::PTR(PTR(n("www.example.test.")))),
-        rec("short.example.test.", 2, RData::A(A(Ipv4Addr::new(192, 0, 2, 2)))),
+        rec(
+            "ns.example.test.",
+            3600,
+            RData::A(A(Ipv4Addr::new(192, 0, 2, 53))),
+        ),
+        rec(
+            "www.example.test.",
+            300,
+            RData::A(A(Ipv4Addr::new(192, 0, 2, 1))),
+        ),
+        rec(
+            "www.example.test.",
+            300,
+            RData::AAAA(AAAA(Ipv6Addr::from_str("2001:db8::1").unwrap())),
+        ),
+        rec(
+            "alias.example.test.",
+            300,
+            RData::CNAME(CNAME(n("www.example.test."))),
+        ),
+        rec(
+            "example.test.",
+            300,
+            RData::MX(MX::new(10, n("mail.example.test."))),
+        ),
+        rec(
+            "txt.example.test.",
+            300,
+            RData::TXT(TXT::new(vec!["hello family".into()])),
+        ),
+        rec(
+            "_sip._udp.example.test.",
+            300,
+            RData::SRV(SRV::new(10, 5, 5060, n("sip.example.test."))),
+        ),
+        rec(
+            "ptr.example.test.",
+            300,
+            RData::PTR(PTR(n("www.example.test."))),
+        ),
+        rec(
+            "short.example.test.",
+            2,
+            RData::A(A(Ipv4Addr::new(192, 0, 2, 2))),
+        ),
     ];
     // 40 TXT strings of 100 bytes: about 4 KB, more than any UDP buffer we allow.
     for i in 0..40 {
-        records.push(rec("big.example.test.", 300, RData::TXT(TXT::new(vec![format!("{i:03}{}", "x".repeat(97))]))));
+        records.push(rec(
+            "big.example.test.",
+            300,
+            RData::TXT(TXT::new(vec![format!("{i:03}{}", "x".repeat(97))])),
+        ));
     }
     records
 }
 
 pub async fn start_upstream() -> Upstream {
     let origin = n("example.test.");
-    let mut zone = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::empty(origin.clone(), ZoneType::Primary, AxfrPolicy::Deny);
+    let mut zone = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::empty(
+        origin.clone(),
+        ZoneType::Primary,
+        AxfrPolicy::Deny,
+    );
     for r in zone_records() {
         zone.upsert_mut(r, 1);
     }
@@ -149,7 +218,11 @@ impl TestConfig {
         std::fs::write(dir.path().join("familydns.toml"), main).unwrap();
         std::fs::create_dir(dir.path().join("profiles")).unwrap();
         for (name, body) in profiles {
-            std::fs::write(dir.path().join("profiles").join(format!("{name}.toml")), body).unwrap();
+            std::fs::write(
+                dir.path().join("profiles").join(format!("{name}.toml")),
+                body,
+            )
+            .unwrap();
         }
         TestConfig { dir }
     }
@@ -159,7 +232,9 @@ impl TestConfig {
     }
 
     pub async fn start(&self) -> Running {
-        familydns::app::start(&self.path()).await.expect("familydns starts")
+        familydns::app::start(&self.path())
+            .await
+            .expect("familydns starts")
     }
 }
 
@@ -195,7 +270,13 @@ fn rand_id() -> u16 {
 }
 
 /// Sends a query over UDP from `from` (any 127.0.0.0/8 address) and returns the answer.
-pub async fn udp_from(server: SocketAddr, from: IpAddr, name: &str, rtype: RecordType, edns_payload: Option<u16>) -> Message {
+pub async fn udp_from(
+    server: SocketAddr,
+    from: IpAddr,
+    name: &str,
+    rtype: RecordType,
+    edns_payload: Option<u16>,
+) -> Message {
     let m = query_message(name, rtype, edns_payload);
     let sock = UdpSocket::bind(SocketAddr::new(from, 0)).await.unwrap();
     sock.send_to(&m.to_vec().unwrap(), server).await.unwrap();
@@ -210,7 +291,14 @@ pub async fn udp_from(server: SocketAddr, from: IpAddr, name: &str, rtype: Recor
 }
 
 pub async fn udp(server: SocketAddr, name: &str, rtype: RecordType) -> Message {
-    udp_from(server, "127.0.0.1".parse().unwrap(), name, rtype, Some(1232)).await
+    udp_from(
+        server,
+        "127.0.0.1".parse().unwrap(),
+        name,
+        rtype,
+        Some(1232),
+    )
+    .await
 }
 
 /// Sends a query over TCP and returns the answer.
@@ -225,19 +313,27 @@ pub async fn tcp(server: SocketAddr, name: &str, rtype: RecordType) -> Message {
         s.read_exact(&mut buf).await.unwrap();
         Message::from_vec(&buf).expect("answer parses")
     };
-    tokio::time::timeout(CLIENT_TIMEOUT, fut).await.expect("TCP answer within the client timeout")
+    tokio::time::timeout(CLIENT_TIMEOUT, fut)
+        .await
+        .expect("TCP answer within the client timeout")
 }
 
 /// GET a path from the metrics endpoint.
 pub async fn http_get(addr: SocketAddr, path: &str) -> String {
     let fut = async {
         let mut s = TcpStream::connect(addr).await.unwrap();
-        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).await.unwrap();
         out
     };
-    tokio::time::timeout(CLIENT_TIMEOUT, fut).await.expect("HTTP answer")
+    tokio::time::timeout(CLIENT_TIMEOUT, fut)
+        .await
+        .expect("HTTP answer")
 }
 
 /// The EDE (RFC 8914) of an answer: info code and text.

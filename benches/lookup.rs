@@ -1,0 +1,180 @@
+//! Lookup latency of the compiled matcher against the union of the real lists in
+//! `../shared/data`, beside a naive `HashSet<String>` suffix walk as the baseline.
+//!
+//! Under `cargo test --all-targets` (criterion's test mode) a small union is used so the run
+//! stays quick; `cargo bench` loads the full union and prints compile time and memory.
+
+use std::collections::HashSet;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use familydns::config::ListConfig;
+use familydns::filter::{Blocklists, ListMask};
+use familydns::lists::{self, Format, RuleKind};
+
+fn data(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(p)
+}
+
+/// The biggest list of each format; together several hundred thousand distinct names.
+const FULL: &[(&str, Format)] = &[
+    ("domains/hagezi-pro.domains", Format::Domains),
+    ("domains/oisd-big.domainswild2.txt", Format::Domains),
+    ("domains/hagezi-nsfw.domains", Format::Domains),
+    (
+        "domains/stevenblack-porn-only-2026-06.domains",
+        Format::Domains,
+    ),
+    ("hosts/stevenblack-unified-2026-08.hosts", Format::Hosts),
+    (
+        "hosts/stevenblack-gambling-porn-social-2026-08.hosts.gz",
+        Format::Hosts,
+    ),
+    (
+        "hosts/hagezi-light-compressed.multihost.hosts",
+        Format::Hosts,
+    ),
+    ("adblock/hagezi-multi.txt", Format::Adblock),
+    ("adblock/hagezi-gambling.medium.txt", Format::Adblock),
+    ("adblock/adguard-dns-filter-2023-12.txt", Format::Adblock),
+    ("bypass/ut1-redirector.domains", Format::Domains),
+    ("categories/ut1/gambling.domains", Format::Domains),
+    ("categories/ut1/games.domains", Format::Domains),
+];
+const SMALL: &[(&str, Format)] = &[("domains/hagezi-nsfw.domains", Format::Domains)];
+
+fn list_configs(files: &[(&str, Format)]) -> Vec<ListConfig> {
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, (p, f))| ListConfig {
+            name: format!("list{i}"),
+            category: format!("cat{i}"),
+            source: data(p),
+            format: *f,
+        })
+        .collect()
+}
+
+/// The naive baseline: every rule name in a `HashSet<String>`, probed once per suffix.
+fn naive(files: &[(&str, Format)]) -> HashSet<String> {
+    let mut set = HashSet::new();
+    for (p, f) in files {
+        let text = lists::read_list(&data(p)).unwrap();
+        lists::parse_str(&text, *f, |r| {
+            if r.kind == RuleKind::Block {
+                set.insert(r.name);
+            }
+        });
+    }
+    set
+}
+
+fn naive_lookup(set: &HashSet<String>, name: &str) -> bool {
+    let mut rest = name;
+    loop {
+        if set.contains(rest) {
+            return true;
+        }
+        match rest.find('.') {
+            Some(i) => rest = &rest[i + 1..],
+            None => return false,
+        }
+    }
+}
+
+/// A realistic mix: popular (mostly allowed) names, blocked names, deep subdomains of both.
+fn query_mix(set: &HashSet<String>) -> Vec<String> {
+    let ranking = std::fs::read_to_string(data("ranking/cisco-umbrella-top-100k.txt")).unwrap();
+    let popular: Vec<&str> = ranking.lines().step_by(50).take(2000).collect();
+    let blocked: Vec<&String> = set
+        .iter()
+        .step_by((set.len() / 1000).max(1))
+        .take(1000)
+        .collect();
+    let mut mix = Vec::new();
+    for (i, p) in popular.iter().enumerate() {
+        mix.push(p.to_string());
+        if i % 4 == 0 {
+            mix.push(format!("a1.cdn-{i}.edge.{p}"));
+        }
+    }
+    for (i, b) in blocked.iter().enumerate() {
+        mix.push(b.to_string());
+        if i % 2 == 0 {
+            mix.push(format!("x{i}.img.{b}"));
+        }
+    }
+    mix
+}
+
+fn bench(c: &mut Criterion) {
+    let full = std::env::args().any(|a| a == "--bench");
+    let files = if full { FULL } else { SMALL };
+    let configs = list_configs(files);
+
+    let start = Instant::now();
+    let blocklists = Blocklists::load(&configs, false);
+    let compile = start.elapsed();
+    let rules: u64 = blocklists.lists.iter().map(|l| l.stats.rules).sum();
+    let set = naive(files);
+    let names = blocklists.matcher.len();
+    let heap = blocklists.matcher.heap_bytes();
+    let naive_heap: usize = set.iter().map(|s| s.capacity() + 24 + 8).sum();
+    eprintln!(
+        "union: {rules} rules, {names} distinct names; compile {:.2} s; matcher heap {:.1} MiB = {:.1} B/name; naive HashSet ~{:.1} B/name",
+        compile.as_secs_f64(),
+        heap as f64 / 1048576.0,
+        heap as f64 / names as f64,
+        naive_heap as f64 / set.len() as f64
+    );
+
+    let mix = query_mix(&set);
+    let all: ListMask = u64::MAX;
+    // Both must agree on what is blocked (exceptions aside, which the baseline ignores).
+    let disagree = mix
+        .iter()
+        .filter(|n| {
+            blocklists
+                .matcher
+                .lookup(n, all)
+                .is_some_and(|h| h.kind != RuleKind::Allow)
+                != naive_lookup(&set, n)
+        })
+        .count();
+    eprintln!(
+        "query mix: {} names, {disagree} disagreements with the baseline",
+        mix.len()
+    );
+
+    let five_labels = "a1.images.cdn.example-site.com";
+    let mut g = c.benchmark_group("lookup");
+    g.bench_function("familydns/mix", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % mix.len();
+            black_box(blocklists.matcher.lookup(black_box(&mix[i]), all))
+        })
+    });
+    g.bench_function("naive_hashset/mix", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % mix.len();
+            black_box(naive_lookup(&set, black_box(&mix[i])))
+        })
+    });
+    g.bench_function("familydns/5_labels", |b| {
+        b.iter(|| black_box(blocklists.matcher.lookup(black_box(five_labels), all)))
+    });
+    g.bench_function("naive_hashset/5_labels", |b| {
+        b.iter(|| black_box(naive_lookup(&set, black_box(five_labels))))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,150 @@
+//! Config errors name file, line and key; `validate` lists them all; a bad reload keeps the
+//! last good configuration serving.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+const BROKEN_MAIN: &str = r#"default_profile = "family"
+[server]
+listen = ["127.0.0.1"]
+allow_clients = ["10.0.0.0/33"]
+[upstream]
+servers = ["udp://{UPSTREAM}", "smtp://1.2.3.4"]
+[[list]]
+name = "missing"
+category = "adult"
+source = "does-not-exist.txt"
+[[client]]
+name = "tablet"
+match = ["192.168.1.300"]
+profile = "kidz"
+"#;
+
+#[test]
+fn every_error_is_reported_with_file_line_and_key() {
+    let cfg = TestConfig::new(
+        BROKEN_MAIN,
+        "127.0.0.1:53".parse().unwrap(),
+        &[
+            ("family", "block = [\"adlut\"]\n"),
+            ("kids", "block = []\nsafe_serach = true\n"),
+        ],
+    );
+    let errors = familydns::config::load(&cfg.path())
+        .unwrap_err()
+        .to_string();
+    let main = cfg.path().display().to_string();
+    let profiles = cfg.dir.path().join("profiles");
+    for expected in [
+        format!("{main}:3:11: `listen`: `127.0.0.1` is not an address with a port"),
+        format!("{main}:4:18: `allow_clients`: `10.0.0.0/33` is not an IP address or CIDR prefix"),
+        format!("{main}:6:34: `servers`: unknown scheme `smtp`"),
+        format!("{main}:10:10: `source`: list file"),
+        format!("{main}:13:10: `match`: `192.168.1.300` is not an IP address"),
+        format!("{main}:14:11: `profile`: profile `kidz` does not exist"),
+        format!(
+            "{}:1:10: `block`: no list has category `adlut`",
+            profiles.join("family.toml").display()
+        ),
+        format!(
+            "{}:2:1: unknown field `safe_serach`",
+            profiles.join("kids.toml").display()
+        ),
+    ] {
+        assert!(
+            errors.contains(&expected),
+            "missing:\n{expected}\nin:\n{errors}"
+        );
+    }
+
+    let out = Command::new(env!("CARGO_BIN_EXE_familydns"))
+        .args(["validate", "--config"])
+        .arg(cfg.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 8, "{stderr}");
+}
+
+#[test]
+fn shipped_config_validates_and_check_explains() {
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/familydns.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_familydns"))
+        .args(["validate", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_familydns"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .args(["--client", "192.168.1.201", "www.pornhub.com"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("profile `kids`") && stdout.contains("BLOCK"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("adult.domains.gz:"), "{stdout}");
+}
+
+#[tokio::test]
+async fn a_broken_reload_keeps_the_last_good_config() {
+    let upstream = start_upstream().await;
+    let cfg = TestConfig::new(
+        HEAD,
+        upstream.addr,
+        &[("family", "deny = [\"txt.example.test\"]\n")],
+    );
+    let fdns = cfg.start().await;
+    let s = fdns.dns_addrs[0];
+    assert_eq!(
+        udp(s, "txt.example.test.", RecordType::A)
+            .await
+            .metadata
+            .response_code,
+        ResponseCode::NXDomain
+    );
+
+    let profile = cfg.dir.path().join("profiles/family.toml");
+    std::fs::write(&profile, "deny = [\"txt.example.test\"\n").unwrap();
+    assert!(fdns.reload().await.is_err());
+    assert_eq!(
+        udp(s, "txt.example.test.", RecordType::A)
+            .await
+            .metadata
+            .response_code,
+        ResponseCode::NXDomain,
+        "still filtering with the last good profile"
+    );
+    let addr = fdns.metrics_addr.unwrap();
+    assert!(
+        http_get(addr, "/metrics")
+            .await
+            .contains("familydns_reload_failures_total 1")
+    );
+    let health = http_get(addr, "/health").await;
+    assert!(health.contains("family.toml:1:"), "{health}");
+
+    std::fs::write(&profile, "deny = []\n").unwrap();
+    fdns.reload().await.unwrap();
+    assert_eq!(
+        udp(s, "txt.example.test.", RecordType::TXT)
+            .await
+            .metadata
+            .response_code,
+        ResponseCode::NoError
+    );
+    assert!(http_get(addr, "/health").await.ends_with("ok\n"));
+}
