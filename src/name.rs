@@ -14,6 +14,7 @@ const MAX_LABEL_LEN: usize = 63;
 pub enum NameError {
     Empty,
     TooLong,
+    TooManyLabels,
     EmptyLabel,
     LabelTooLong,
     BadCharacter,
@@ -25,6 +26,7 @@ impl NameError {
         match self {
             NameError::Empty => "empty name",
             NameError::TooLong => "name longer than 253 bytes",
+            NameError::TooManyLabels => "name with more than 32 labels",
             NameError::EmptyLabel => "empty label",
             NameError::LabelTooLong => "label longer than 63 bytes",
             NameError::BadCharacter => "character not allowed in a domain name",
@@ -61,6 +63,9 @@ fn validate(name: &str) -> Result<(), NameError> {
     if name.len() > MAX_NAME_LEN {
         return Err(NameError::TooLong);
     }
+    if name.split('.').count() > MAX_LABELS {
+        return Err(NameError::TooManyLabels);
+    }
     for label in name.split('.') {
         if label.is_empty() {
             return Err(NameError::EmptyLabel);
@@ -78,34 +83,44 @@ fn validate(name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
-/// Incremental FNV-1a over a name read right to left, one label at a time.
+/// Incremental hash of a name read right to left, one label at a time.
 ///
 /// The state after each label is the fingerprint of that suffix, so one pass over a query
 /// name yields the fingerprints of all of its parent domains: the suffix walk costs one
-/// hash of the name, not one per parent.
+/// hash of the name, not one per parent. Labels are read eight bytes at a time. Input must
+/// already be lowercase: wire names come through hickory's `LowerName`, list names through
+/// [`normalize`].
 #[derive(Clone, Copy)]
 pub struct SuffixHasher(u64);
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+const SEED: u64 = 0x243f_6a88_85a3_08d3;
+const K1: u64 = 0x9e37_79b9_7f4a_7c15;
+const K2: u64 = 0xc2b2_ae3d_27d4_eb4f;
 
 impl SuffixHasher {
     pub fn new() -> Self {
-        SuffixHasher(FNV_OFFSET)
+        SuffixHasher(SEED)
     }
 
     /// Feeds the next label to the left; returns the fingerprint of the suffix so far.
     #[inline]
     pub fn push_label(&mut self, label: &[u8]) -> u64 {
-        let mut h = self.0;
-        if h != FNV_OFFSET {
-            h = (h ^ u64::from(b'.')).wrapping_mul(FNV_PRIME);
+        let mut h = (label.len() as u64).wrapping_mul(K1);
+        let mut chunks = label.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
+            h = (h ^ word).wrapping_mul(K1).rotate_left(29);
         }
-        for &b in label {
-            h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            h = (h ^ u64::from_le_bytes(buf))
+                .wrapping_mul(K1)
+                .rotate_left(29);
         }
-        self.0 = h;
-        finish(h)
+        self.0 = (self.0.rotate_left(23) ^ h).wrapping_mul(K2);
+        finish(self.0)
     }
 }
 
@@ -115,8 +130,7 @@ impl Default for SuffixHasher {
     }
 }
 
-/// Final avalanche (murmur3 fmix64) so that table slots spread evenly; never returns 0,
-/// which the fingerprint table uses for an empty slot.
+/// Final avalanche (murmur3 fmix64), so that table slots and tags use independent bits.
 #[inline]
 fn finish(mut h: u64) -> u64 {
     h ^= h >> 33;
@@ -124,21 +138,46 @@ fn finish(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^= h >> 33;
-    h.max(1)
+    h
+}
+
+/// The labels of a dotted name, right to left, found with a byte scan (cheaper than
+/// `str::rsplit`, whose char searcher dominated the lookup profile).
+fn labels_right_to_left(name: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut end = name.len();
+    let mut done = name.is_empty();
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let start = name[..end]
+            .iter()
+            .rposition(|&b| b == b'.')
+            .map_or(0, |i| i + 1);
+        let label = &name[start..end];
+        if start == 0 {
+            done = true;
+        } else {
+            end = start - 1;
+        }
+        Some(label)
+    })
 }
 
 /// Fingerprint of a normalised name (as its own suffix).
 pub fn fingerprint(name: &str) -> u64 {
     let mut hasher = SuffixHasher::new();
     let mut h = 0;
-    for label in name.rsplit('.') {
-        h = hasher.push_label(label.as_bytes());
+    for label in labels_right_to_left(name.as_bytes()) {
+        h = hasher.push_label(label);
     }
     h
 }
 
-/// DNS names have at most 127 labels.
-pub const MAX_LABELS: usize = 128;
+/// Suffixes hashed per query name: the rightmost 32 labels. Deeper rules are rejected when
+/// lists load (see [`normalize`]), so no rule is ever out of reach, and the per-query buffer
+/// stays small enough to live in registers and one cache line or two.
+pub const MAX_LABELS: usize = 32;
 
 /// The fingerprints of every suffix of one query name, shortest (the TLD) first.
 ///
@@ -156,10 +195,16 @@ impl SuffixFingerprints {
     where
         I: DoubleEndedIterator<Item = &'a [u8]>,
     {
+        Self::from_labels_rev(labels.rev())
+    }
+
+    /// From labels given right to left (TLD first).
+    #[inline]
+    fn from_labels_rev<'a>(labels: impl Iterator<Item = &'a [u8]>) -> Self {
         let mut fps = [0u64; MAX_LABELS];
         let mut hasher = SuffixHasher::new();
         let mut len = 0;
-        for label in labels.rev().take(MAX_LABELS) {
+        for label in labels.take(MAX_LABELS) {
             fps[len] = hasher.push_label(label);
             len += 1;
         }
@@ -169,7 +214,11 @@ impl SuffixFingerprints {
     /// From a name in presentation form (any case, optional trailing dot).
     pub fn from_name(name: &str) -> Self {
         let name = name.strip_suffix('.').unwrap_or(name);
-        Self::from_labels(name.split('.').map(str::as_bytes))
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            Self::from_labels_rev(labels_right_to_left(name.to_ascii_lowercase().as_bytes()))
+        } else {
+            Self::from_labels_rev(labels_right_to_left(name.as_bytes()))
+        }
     }
 
     #[inline]

@@ -49,6 +49,9 @@ impl DomainMatcher {
             return None;
         }
         let n = fps.len();
+        for &fp in fps {
+            self.table.prefetch(fp);
+        }
         let mut best = None;
         for (i, &fp) in fps.iter().enumerate() {
             let Some(v) = self.table.get(fp) else {
