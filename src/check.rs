@@ -66,9 +66,25 @@ pub fn explain(config: &Config, snapshot: &Snapshot, client: IpAddr, name: &str)
                 RuleKind::Block => format!("`{}` (and its subdomains)", matched(hit.labels)),
                 RuleKind::BlockSubdomains => format!("`*.{}`", matched(hit.labels)),
                 RuleKind::Allow => format!("exception `@@||{}^`", matched(hit.labels)),
+                RuleKind::Regex | RuleKind::Keyword => unreachable!("name rules only"),
             };
             format!(
                 "rule {rule} in list `{}` (category `{}`) at {}{line}",
+                list.name,
+                list.category,
+                list.source.display()
+            )
+        }
+        Reason::Pattern(hit) => {
+            let list = &snapshot.blocklists.lists[usize::from(hit.list)];
+            let (pattern, line) = snapshot.blocklists.patterns.rule(&hit);
+            let kind = if hit.kind == RuleKind::Keyword {
+                "keyword"
+            } else {
+                "regex"
+            };
+            format!(
+                "{kind} `{pattern}` in list `{}` (category `{}`) at {}:{line}",
                 list.name,
                 list.category,
                 list.source.display()

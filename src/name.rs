@@ -14,7 +14,6 @@ const MAX_LABEL_LEN: usize = 63;
 pub enum NameError {
     Empty,
     TooLong,
-    TooManyLabels,
     EmptyLabel,
     LabelTooLong,
     BadCharacter,
@@ -26,7 +25,6 @@ impl NameError {
         match self {
             NameError::Empty => "empty name",
             NameError::TooLong => "name longer than 253 bytes",
-            NameError::TooManyLabels => "name with more than 32 labels",
             NameError::EmptyLabel => "empty label",
             NameError::LabelTooLong => "label longer than 63 bytes",
             NameError::BadCharacter => "character not allowed in a domain name",
@@ -62,9 +60,6 @@ pub fn normalize(input: &str) -> Result<String, NameError> {
 fn validate(name: &str) -> Result<(), NameError> {
     if name.len() > MAX_NAME_LEN {
         return Err(NameError::TooLong);
-    }
-    if name.split('.').count() > MAX_LABELS {
-        return Err(NameError::TooManyLabels);
     }
     for label in name.split('.') {
         if label.is_empty() {
@@ -174,18 +169,19 @@ pub fn fingerprint(name: &str) -> u64 {
     h
 }
 
-/// Suffixes hashed per query name: the rightmost 32 labels. Deeper rules are rejected when
-/// lists load (see [`normalize`]), so no rule is ever out of reach, and the per-query buffer
-/// stays small enough to live in registers and one cache line or two.
-pub const MAX_LABELS: usize = 32;
+/// Suffix fingerprints kept inline per query; deeper names (real lists have a 53-label
+/// `www.www.….facebook.com`) spill to the heap.
+const INLINE_LABELS: usize = 32;
 
 /// The fingerprints of every suffix of one query name, shortest (the TLD) first.
 ///
 /// Computed once per query and shared by every matcher the query meets (the profile's own
 /// names, then the lists).
 pub struct SuffixFingerprints {
-    fps: [u64; MAX_LABELS],
+    inline: [u64; INLINE_LABELS],
     len: usize,
+    /// All fingerprints, when the name has more labels than fit inline.
+    spill: Vec<u64>,
 }
 
 impl SuffixFingerprints {
@@ -201,14 +197,23 @@ impl SuffixFingerprints {
     /// From labels given right to left (TLD first).
     #[inline]
     fn from_labels_rev<'a>(labels: impl Iterator<Item = &'a [u8]>) -> Self {
-        let mut fps = [0u64; MAX_LABELS];
+        let mut inline = [0u64; INLINE_LABELS];
+        let mut spill = Vec::new();
         let mut hasher = SuffixHasher::new();
         let mut len = 0;
-        for label in labels.take(MAX_LABELS) {
-            fps[len] = hasher.push_label(label);
+        for label in labels {
+            let fp = hasher.push_label(label);
+            if len < INLINE_LABELS {
+                inline[len] = fp;
+            } else {
+                if spill.is_empty() {
+                    spill.extend_from_slice(&inline);
+                }
+                spill.push(fp);
+            }
             len += 1;
         }
-        SuffixFingerprints { fps, len }
+        SuffixFingerprints { inline, len, spill }
     }
 
     /// From a name in presentation form (any case, optional trailing dot).
@@ -223,7 +228,11 @@ impl SuffixFingerprints {
 
     #[inline]
     pub fn as_slice(&self) -> &[u64] {
-        &self.fps[..self.len]
+        if self.len > INLINE_LABELS {
+            &self.spill
+        } else {
+            &self.inline[..self.len]
+        }
     }
 }
 
@@ -255,5 +264,9 @@ mod tests {
         // Case-insensitive on the wire side.
         let upper = SuffixFingerprints::from_name("A.B.Example.COM.");
         assert_eq!(out, upper.as_slice());
+        let deep = format!("{}lite.facebook.com", "www.".repeat(50));
+        let fps = SuffixFingerprints::from_name(&deep);
+        assert_eq!(fps.as_slice().len(), 53);
+        assert_eq!(fps.as_slice()[52], fingerprint(&deep));
     }
 }

@@ -88,6 +88,7 @@ impl Snapshot {
             &self.blocklists,
             profile,
             &SuffixFingerprints::from_name(name),
+            || name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase(),
         )
     }
 }

@@ -154,6 +154,7 @@ impl Masks {
             RuleKind::Block => self.block |= bit,
             RuleKind::BlockSubdomains => self.block_subdomains |= bit,
             RuleKind::Allow => self.allow |= bit,
+            RuleKind::Regex | RuleKind::Keyword => unreachable!("patterns are not names"),
         }
     }
 }

@@ -2,9 +2,11 @@
 //! profiles. A profile selects lists with a bit mask, so no entry is ever copied per profile.
 
 mod matcher;
+mod patterns;
 mod table;
 
 pub use matcher::{DomainMatcher, Hit, MatcherBuilder};
+pub use patterns::{PatternBuilder, PatternHit, PatternRules};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -35,6 +37,8 @@ pub struct ListInfo {
 pub struct Blocklists {
     pub lists: Vec<ListInfo>,
     pub matcher: DomainMatcher,
+    /// Regex and keyword rules.
+    pub patterns: PatternRules,
     /// (name fingerprint, list, kind) → line; kept only when asked for (`familydns check`),
     /// because the server needs the list for its answers but never the line.
     provenance: Option<HashMap<(u64, u8, RuleKind), u32>>,
@@ -49,6 +53,7 @@ impl Blocklists {
             "config validation caps the number of lists"
         );
         let mut builder = MatcherBuilder::default();
+        let mut patterns = PatternBuilder::default();
         let mut provenance = keep_provenance.then(HashMap::new);
         let mut infos = Vec::with_capacity(lists.len());
         for (id, list) in lists.iter().enumerate() {
@@ -64,6 +69,10 @@ impl Blocklists {
             match lists::read_list(&list.source) {
                 Ok(text) => {
                     info.stats = lists::parse_str(&text, list.format, |rule| {
+                        if matches!(rule.kind, RuleKind::Regex | RuleKind::Keyword) {
+                            patterns.add(id, rule.kind, rule.name, rule.line);
+                            return;
+                        }
                         let fp = builder.add(id, rule.kind, &rule.name);
                         if let Some(p) = provenance.as_mut() {
                             p.entry((fp, id, rule.kind)).or_insert(rule.line);
@@ -74,9 +83,14 @@ impl Blocklists {
             }
             infos.push(info);
         }
+        let (patterns, error) = patterns.build();
+        if let Some(e) = error {
+            tracing::warn!(error = %e, "pattern rules");
+        }
         Blocklists {
             lists: infos,
             matcher: builder.build(),
+            patterns,
             provenance,
         }
     }

@@ -20,6 +20,10 @@ pub enum Format {
     Rpz,
     /// Unbound `local-zone: "name" always_nxdomain`.
     Unbound,
+    /// One regular expression per line (Pi-hole `regex.list`; `/re/` also accepted).
+    Regex,
+    /// One keyword per line, matched at the start of a label or of a hyphenated part.
+    Keywords,
     /// Detected per line, so concatenated and mixed files work too.
     #[default]
     Auto,
@@ -39,6 +43,8 @@ impl Format {
             || t.starts_with('/')
         {
             Format::Adblock
+        } else if t.starts_with('$') || t.starts_with(';') || t.contains(" CNAME ") {
+            Format::Rpz
         } else if t.starts_with("*.") {
             Format::Wildcard
         } else if t.starts_with("address=/")
@@ -48,8 +54,6 @@ impl Format {
             Format::Dnsmasq
         } else if t.starts_with("local-zone:") || t == "server:" {
             Format::Unbound
-        } else if t.starts_with('$') || t.starts_with(';') || t.contains(" CNAME ") {
-            Format::Rpz
         } else if first.parse::<std::net::IpAddr>().is_ok()
             || first
                 .split('%')

@@ -9,5 +9,5 @@ mod parse;
 mod source;
 
 pub use format::Format;
-pub use parse::{ParseStats, Rule, RuleKind, SkipReason, parse_line, parse_str};
+pub use parse::{ParseStats, REGEX_SIZE_LIMIT, Rule, RuleKind, SkipReason, parse_line, parse_str};
 pub use source::{ListError, read_list};

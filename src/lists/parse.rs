@@ -15,13 +15,18 @@ pub enum RuleKind {
     BlockSubdomains,
     /// `@@||name^`: exempts the name and its subdomains from the blocks of active lists.
     Allow,
+    /// A regular expression matched against the whole name (`/re/` or a Pi-hole regex line).
+    Regex,
+    /// A keyword matched at the start of a label or of a hyphen-separated part of one.
+    Keyword,
 }
 
 /// One rule taken from a list line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub kind: RuleKind,
-    /// Normalised name (see [`crate::name::normalize`]).
+    /// Normalised name (see [`crate::name::normalize`]); the pattern for `Regex` and
+    /// `Keyword` rules.
     pub name: String,
     /// 1-based line in the list file.
     pub line: u32,
@@ -37,12 +42,14 @@ pub enum SkipReason {
     HostsHeader,
     /// An IP address where a name was expected.
     IpAddress,
-    /// A single-label name outside adblock syntax: a stray token would block a whole TLD.
+    /// A single-label name on a hosts line: a stray token would block a whole TLD.
     SingleLabel,
     /// Adblock syntax a DNS filter cannot express: paths, globs, prefix matches, modifiers.
     UnsupportedAdblock,
-    /// `/regex/` rules (not supported by this list kind).
-    Regex,
+    /// A regex the regex crate cannot compile (look-around, backreferences) or too large.
+    BadRegex,
+    /// A keyword that is empty or not ASCII letters, digits and hyphens.
+    BadKeyword,
     /// A dnsmasq line that forwards or answers with a real address rather than blocking.
     NotBlocking,
     /// A line of a format other than the one declared.
@@ -58,7 +65,10 @@ impl SkipReason {
             SkipReason::IpAddress => "IP address instead of a name",
             SkipReason::SingleLabel => "single-label name (would block a whole TLD)",
             SkipReason::UnsupportedAdblock => "adblock rule a DNS filter cannot express",
-            SkipReason::Regex => "regex rule",
+            SkipReason::BadRegex => {
+                "regex the regex engine cannot compile (look-around, backreference)"
+            }
+            SkipReason::BadKeyword => "keyword that is not letters, digits and hyphens",
             SkipReason::NotBlocking => "rule that does not block",
             SkipReason::WrongFormat => "line not in the list's format",
         }
@@ -125,6 +135,8 @@ pub fn parse_line(
         Format::Dnsmasq => dnsmasq(line, &mut out),
         Format::Rpz => rpz(line, &mut out),
         Format::Unbound => unbound(line, &mut out),
+        Format::Regex => regex(line, &mut out),
+        Format::Keywords => keyword(line, &mut out),
         Format::Auto => unreachable!("sniff never returns Auto"),
     };
     if let Err(reason) = result {
@@ -157,6 +169,16 @@ impl<F: FnMut(Rule)> Out<'_, F> {
 
     fn skip(&mut self, reason: SkipReason) {
         self.stats.skip(reason, self.line);
+    }
+
+    /// Emits a pattern rule (regex or keyword) as written.
+    fn pattern(&mut self, kind: RuleKind, pattern: String) {
+        self.stats.rules += 1;
+        (self.sink)(Rule {
+            kind,
+            name: pattern,
+            line: self.line,
+        });
     }
 }
 
@@ -250,9 +272,9 @@ fn domains(line: &str, out: &mut Out<'_, impl FnMut(Rule)>) -> Result<(), SkipRe
         return Err(SkipReason::WrongFormat);
     }
     if let Some(rest) = token.strip_prefix("*.") {
-        out.rule(RuleKind::BlockSubdomains, rest, false);
+        out.rule(RuleKind::BlockSubdomains, rest, true);
     } else {
-        out.rule(RuleKind::Block, token, false);
+        out.rule(RuleKind::Block, token, true);
     }
     Ok(())
 }
@@ -262,7 +284,7 @@ fn adblock(line: &str, out: &mut Out<'_, impl FnMut(Rule)>) -> Result<(), SkipRe
         return Ok(());
     }
     if line.len() > 1 && line.starts_with('/') && line.ends_with('/') {
-        return Err(SkipReason::Regex);
+        return regex(line, out);
     }
     let (kind, body) = match line.strip_prefix("@@") {
         Some(rest) => (RuleKind::Allow, rest),
@@ -272,9 +294,14 @@ fn adblock(line: &str, out: &mut Out<'_, impl FnMut(Rule)>) -> Result<(), SkipRe
         Some((p, m)) => (p, Some(m)),
         None => (body, None),
     };
-    // `$important` only changes precedence between rules of the same engine; every other
-    // modifier narrows a rule in ways a DNS answer cannot express.
-    if modifiers.is_some_and(|m| !m.split(',').all(|m| m.trim() == "important")) {
+    // `$important` only changes precedence between rules of the same engine, and
+    // `$dnsrewrite=NXDOMAIN` is what a block answers anyway; every other modifier narrows a
+    // rule in ways a DNS answer cannot express.
+    let plain_block = |m: &str| {
+        let m = m.trim();
+        m == "important" || m.eq_ignore_ascii_case("dnsrewrite=nxdomain")
+    };
+    if modifiers.is_some_and(|m| !m.split(',').all(plain_block)) {
         return Err(SkipReason::UnsupportedAdblock);
     }
     let Some(host) = pattern
@@ -287,6 +314,72 @@ fn adblock(line: &str, out: &mut Out<'_, impl FnMut(Rule)>) -> Result<(), SkipRe
         return Err(SkipReason::UnsupportedAdblock);
     }
     out.rule(kind, host, true);
+    Ok(())
+}
+
+/// Longest regex accepted, and the compiled-size cap: one hostile line must not eat memory.
+const MAX_REGEX_LEN: usize = 1024;
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// A regex line: `/re/` (AdGuard) or a bare Pi-hole regex. Regexes that only spell "this
+/// domain and its subdomains" (`^(.*\.)?x\.com$`, `(^|\.)x\.com$`, as oisd and Pi-hole
+/// lists write them) become plain domain rules: exact, and as cheap as any other name.
+fn regex(line: &str, out: &mut Out<'_, impl FnMut(Rule)>) -> Result<(), SkipReason> {
+    let line = line.trim();
+    if line.starts_with('#') {
+        return Ok(());
+    }
+    let pattern = match line.strip_prefix('/').and_then(|l| l.strip_suffix('/')) {
+        Some(p) => p,
+        None => line,
+    };
+    if let Some(domain) = domain_regex(pattern) {
+        out.rule(RuleKind::Block, &domain, true);
+        return Ok(());
+    }
+    if pattern.len() > MAX_REGEX_LEN {
+        return Err(SkipReason::BadRegex);
+    }
+    regex::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|_| SkipReason::BadRegex)?;
+    out.pattern(RuleKind::Regex, pattern.to_owned());
+    Ok(())
+}
+
+/// `^(.*\.)?x\.y$` or `(^|\.)x\.y$` → `x.y`.
+fn domain_regex(pattern: &str) -> Option<String> {
+    let body = pattern
+        .strip_prefix("^(.*\\.)?")
+        .or_else(|| pattern.strip_prefix("(^|\\.)"))?
+        .strip_suffix('$')?;
+    let mut name = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                '.' => name.push('.'),
+                '-' => name.push('-'),
+                _ => return None,
+            },
+            c if c.is_ascii_alphanumeric() || c == '-' || c == '_' => name.push(c),
+            _ => return None,
+        }
+    }
+    Some(name)
+}
+
+/// A keyword line (see [`crate::filter`] for the matching rule).
+fn keyword(line: &str, out: &mut Out<'_, impl FnMut(Rule)>) -> Result<(), SkipReason> {
+    let word = strip_comment(line, &['#']).trim().to_ascii_lowercase();
+    if word.is_empty() {
+        return Ok(());
+    }
+    if !word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(SkipReason::BadKeyword);
+    }
+    out.pattern(RuleKind::Keyword, word);
     Ok(())
 }
 
@@ -400,10 +493,30 @@ mod tests {
                 (RuleKind::Allow, "b.a.com".into()),
                 (RuleKind::Block, "bid".into()),
                 (RuleKind::Block, "x.com".into()),
+                (RuleKind::Regex, "re".into()),
             ]
         );
         assert_eq!(stats.skipped[&SkipReason::UnsupportedAdblock], 4);
-        assert_eq!(stats.skipped[&SkipReason::Regex], 1);
+        assert_eq!(stats.rules, 5, "the /re/ line is a regex rule");
+    }
+
+    #[test]
+    fn domain_regexes_become_domain_rules() {
+        let text = "/^(.*\\.)?007xf\\.com$/\n(^|\\.)lgsmartad\\.com$\n^ad[0-9]+\\.\n/(?=x)y/\n";
+        let (r, stats) = rules(text, Format::Regex);
+        assert_eq!(
+            r,
+            [
+                (RuleKind::Block, "007xf.com".into()),
+                (RuleKind::Block, "lgsmartad.com".into()),
+                (RuleKind::Regex, "^ad[0-9]+\\.".into()),
+            ]
+        );
+        assert_eq!(
+            stats.skipped[&SkipReason::BadRegex],
+            1,
+            "look-around is not supported"
+        );
     }
 
     #[test]

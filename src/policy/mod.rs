@@ -6,7 +6,7 @@
 //! (`@@`) in an active list exempts a name.
 
 use crate::config::{BlockAnswer, ProfileConfig};
-use crate::filter::{Blocklists, DomainMatcher, Hit, ListMask, MatcherBuilder};
+use crate::filter::{Blocklists, DomainMatcher, Hit, ListMask, MatcherBuilder, PatternHit};
 use crate::lists::RuleKind;
 use crate::name::SuffixFingerprints;
 
@@ -50,6 +50,19 @@ pub enum Reason {
     ProfileDeny { labels: usize },
     /// A rule of a list in a blocked category (`hit.kind` is `Allow` for an exception).
     List(Hit),
+    /// A regex or keyword of a list in a blocked category.
+    Pattern(PatternHit),
+}
+
+impl Reason {
+    /// The list behind the decision, if it was a list rule.
+    pub fn list(&self) -> Option<u8> {
+        match self {
+            Reason::List(hit) => Some(hit.list),
+            Reason::Pattern(hit) => Some(hit.list),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,9 +77,15 @@ pub struct Decision {
     pub reason: Reason,
 }
 
-/// Decides a query name, given the fingerprints of its suffixes.
+/// Decides a query name, given the fingerprints of its suffixes; `text` yields the name
+/// (lowercase, no trailing dot) and is only called when regex or keyword rules apply.
 #[inline]
-pub fn decide(blocklists: &Blocklists, profile: &Profile, name: &SuffixFingerprints) -> Decision {
+pub fn decide(
+    blocklists: &Blocklists,
+    profile: &Profile,
+    name: &SuffixFingerprints,
+    text: impl FnOnce() -> String,
+) -> Decision {
     let fps = name.as_slice();
     if let Some(hit) = profile.overrides.lookup_fingerprints(fps, 1) {
         return match hit.kind {
@@ -81,6 +100,18 @@ pub fn decide(blocklists: &Blocklists, profile: &Profile, name: &SuffixFingerpri
         };
     }
     match blocklists.matcher.lookup_fingerprints(fps, profile.lists) {
+        None if blocklists.patterns.applies(profile.lists) => {
+            match blocklists.patterns.lookup(&text(), profile.lists) {
+                Some(hit) => Decision {
+                    action: Action::Block,
+                    reason: Reason::Pattern(hit),
+                },
+                None => Decision {
+                    action: Action::Allow,
+                    reason: Reason::NoMatch,
+                },
+            }
+        }
         None => Decision {
             action: Action::Allow,
             reason: Reason::NoMatch,

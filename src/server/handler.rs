@@ -18,7 +18,7 @@ use super::answer::{self, EdeCode};
 use crate::filter::Blocklists;
 use crate::metrics::Metrics;
 use crate::name::SuffixFingerprints;
-use crate::policy::{self, Action, Decision, Profile, Reason};
+use crate::policy::{self, Action, Decision, Profile};
 use crate::snapshot::Snapshot;
 use crate::upstream::{Answer, Forwarder, Outcome};
 
@@ -139,6 +139,11 @@ impl Handler {
             &snapshot.blocklists,
             profile,
             &SuffixFingerprints::from_labels(qname.iter()),
+            || {
+                let mut text = qname.to_ascii();
+                text.pop(); // the trailing dot
+                text
+            },
         );
         if decision.action == Action::Block {
             let block = answer::block_records(qname, qtype, profile.block_answer);
@@ -189,9 +194,9 @@ impl Handler {
 
 /// The EDE code and text for a block: which list (and category) or which profile rule.
 fn ede_for(blocklists: &Blocklists, profile: &Profile, decision: &Decision) -> (EdeCode, String) {
-    match decision.reason {
-        Reason::List(hit) => {
-            let list = &blocklists.lists[usize::from(hit.list)];
+    match decision.reason.list() {
+        Some(list) => {
+            let list = &blocklists.lists[usize::from(list)];
             let code = if SECURITY_CATEGORIES.contains(&list.category.as_str()) {
                 EdeCode::Blocked
             } else {
@@ -202,7 +207,7 @@ fn ede_for(blocklists: &Blocklists, profile: &Profile, decision: &Decision) -> (
                 format!("familydns: category {} (list {})", list.category, list.name),
             )
         }
-        _ => (
+        None => (
             EdeCode::Filtered,
             format!("familydns: deny list of profile {}", profile.name),
         ),
