@@ -13,6 +13,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use familydns::config::ListConfig;
 use familydns::filter::{Blocklists, ListMask};
 use familydns::lists::{self, Format, RuleKind};
+use familydns::name::SuffixFingerprints;
 
 fn data(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -58,6 +59,18 @@ fn list_configs(files: &[(&str, Format)]) -> Vec<ListConfig> {
             format: *f,
         })
         .collect()
+}
+
+/// A field of /proc/self/status in KiB (0 where there is no procfs).
+fn proc_status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// The naive baseline: every rule name in a `HashSet<String>`, probed once per suffix.
@@ -117,9 +130,21 @@ fn bench(c: &mut Criterion) {
     let files = if full { FULL } else { SMALL };
     let configs = list_configs(files);
 
+    let rss_before = proc_status_kib("VmRSS");
     let start = Instant::now();
     let blocklists = Blocklists::load(&configs, false);
     let compile = start.elapsed();
+    let rss_steady = proc_status_kib("VmRSS");
+    let peak_first = proc_status_kib("VmHWM");
+    // A reload builds the next snapshot beside the live one.
+    let second = Blocklists::load(&configs, false);
+    let peak_rebuild = proc_status_kib("VmHWM");
+    drop(second);
+    eprintln!(
+        "RSS: before {rss_before} KiB, with the union {rss_steady} KiB (+{} KiB); peak during the first build {peak_first} KiB; peak while a second is built beside it {peak_rebuild} KiB = {:.2}x steady",
+        rss_steady - rss_before,
+        peak_rebuild as f64 / rss_steady as f64
+    );
     let rules: u64 = blocklists.lists.iter().map(|l| l.stats.rules).sum();
     let set = naive(files);
     let names = blocklists.matcher.len();
@@ -172,6 +197,19 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("naive_hashset/5_labels", |b| {
         b.iter(|| black_box(naive_lookup(&set, black_box(five_labels))))
+    });
+    // The server's path: labels as they come off the wire, hashed once, then probed.
+    let wire: Vec<Vec<&[u8]>> = mix
+        .iter()
+        .map(|n| n.split('.').map(str::as_bytes).collect())
+        .collect();
+    g.bench_function("familydns/mix_wire_labels", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % wire.len();
+            let fps = SuffixFingerprints::from_labels(black_box(&wire[i]).iter().copied());
+            black_box(blocklists.matcher.lookup_fingerprints(fps.as_slice(), all))
+        })
     });
     g.finish();
 }

@@ -125,15 +125,11 @@ impl Default for SuffixHasher {
     }
 }
 
-/// Final avalanche (murmur3 fmix64), so that table slots and tags use independent bits.
+/// Final mix, so that the high bits (table slot) and low bits (tag) are independent.
 #[inline]
-fn finish(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^= h >> 33;
-    h
+fn finish(h: u64) -> u64 {
+    let h = (h ^ (h >> 32)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 29)
 }
 
 /// The labels of a dotted name, right to left, found with a byte scan (cheaper than
