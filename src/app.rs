@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{self, Config};
 use crate::metrics::{self, Metrics};
-use crate::server::{self, Handler};
+use crate::server::{self, Clock, Handler};
 use crate::snapshot::Snapshot;
 use crate::upstream::{Forwarder, UpstreamError};
 
@@ -50,6 +50,11 @@ pub async fn start(config_path: &Path) -> Result<Running, StartError> {
 }
 
 pub async fn start_with(config: Config) -> Result<Running, StartError> {
+    start_with_clock(config, Arc::new(jiff::Timestamp::now)).await
+}
+
+/// Starts with a given clock for the schedules (tests pin the time).
+pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, StartError> {
     let snapshot = build_snapshot(config.clone()).await?;
     let metrics = Arc::new(Metrics::new());
     metrics.snapshot_loaded(&snapshot);
@@ -74,7 +79,7 @@ pub async fn start_with(config: Config) -> Result<Running, StartError> {
         None => (None, None),
     };
 
-    let handler = Handler::new(snapshot.clone(), forwarder, metrics.clone());
+    let handler = Handler::new(snapshot.clone(), forwarder, metrics.clone(), clock);
     let (mut dns, dns_addrs) =
         server::bind(handler, &config.server.listen)
             .await

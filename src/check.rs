@@ -5,12 +5,18 @@ use std::net::IpAddr;
 
 use crate::config::{BlockAnswer, Config};
 use crate::lists::RuleKind;
-use crate::policy::{Action, Reason};
+use crate::policy::{Action, Reason, SafeTarget};
 use crate::snapshot::Snapshot;
 
 /// Explains the decision for `client` asking for `name`. The snapshot must have been built
 /// with provenance so that the rule's line can be named.
-pub fn explain(config: &Config, snapshot: &Snapshot, client: IpAddr, name: &str) -> String {
+pub fn explain(
+    config: &Config,
+    snapshot: &Snapshot,
+    client: IpAddr,
+    name: &str,
+    at: Option<jiff::civil::DateTime>,
+) -> String {
     let mut out = String::new();
     let qname = crate::name::normalize(name).unwrap_or_else(|_| name.to_ascii_lowercase());
     if !snapshot.is_allowed(client) {
@@ -29,10 +35,44 @@ pub fn explain(config: &Config, snapshot: &Snapshot, client: IpAddr, name: &str)
         "client:   {client} -> profile `{}` (by {how})",
         profile.name
     );
-    let decision = snapshot.decide_name(profile, &qname);
+    // `--at` is wall-clock time in the profile's zone, as schedules are written.
+    let now = at
+        .and_then(|dt| dt.to_zoned(profile.timezone.clone()).ok())
+        .map_or_else(jiff::Timestamp::now, |z| z.timestamp());
+    let local = now.to_zoned(profile.timezone.clone());
+    let effect = profile.schedule_effect(now);
+    let _ = writeln!(
+        out,
+        "time:     {} ({}){}",
+        local.strftime("%a %Y-%m-%d %H:%M"),
+        profile.timezone.iana_name().unwrap_or("local"),
+        if effect.block_all {
+            ", bedtime window active"
+        } else if effect.lists != 0 {
+            ", a schedule window adds categories"
+        } else {
+            ""
+        }
+    );
+    let decision = snapshot.decide_name(profile, &qname, now);
     let verdict = match decision.action {
         Action::Allow => "ALLOW (forwarded upstream)".to_owned(),
-        Action::Block => format!("BLOCK (answer: {})", describe_answer(profile.block_answer)),
+        Action::Block => format!(
+            "BLOCK (answer: {})",
+            describe_answer(decision.block_answer(profile))
+        ),
+        Action::Rewrite => {
+            let fp = crate::name::fingerprint(&qname);
+            match snapshot
+                .blocklists
+                .special
+                .safe_search(fp, profile.safe_search)
+            {
+                Some(SafeTarget::Host(h)) => format!("REWRITE (CNAME {h})"),
+                Some(SafeTarget::Address(a)) => format!("REWRITE (A {a})"),
+                None => "REWRITE".to_owned(),
+            }
+        }
     };
     let _ = writeln!(out, "decision: {verdict}");
     let matched = |labels: usize| -> String {
@@ -42,6 +82,18 @@ pub fn explain(config: &Config, snapshot: &Snapshot, client: IpAddr, name: &str)
     let profile_file = config_profile.map_or_else(String::new, |p| p.file.display().to_string());
     let reason = match decision.reason {
         Reason::NoMatch => "no rule matched in the profile or its blocked categories".to_owned(),
+        Reason::Schedule => format!(
+            "a `block_all` schedule of profile `{}` is active; only its allow list resolves ({profile_file})",
+            profile.name
+        ),
+        Reason::BypassCanary => format!(
+            "`{qname}` is a resolver-bypass canary (DoH canary or iCloud Private Relay); block_bypass is on in profile `{}`",
+            profile.name
+        ),
+        Reason::SafeSearch => format!(
+            "safe search is on in profile `{}` ({profile_file})",
+            profile.name
+        ),
         Reason::ProfileAllow { labels } => {
             format!(
                 "`{}` is on the allow list of profile `{}` ({profile_file})",

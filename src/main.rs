@@ -32,6 +32,9 @@ enum Command {
         client: IpAddr,
         /// The name asked for.
         name: String,
+        /// Decide at this wall-clock time in the profile's zone (e.g. 2026-11-23T21:30).
+        #[arg(long)]
+        at: Option<jiff::civil::DateTime>,
     },
     /// Load the config, profiles and lists; print every error with file and line.
     Validate {
@@ -60,9 +63,10 @@ fn main() -> ExitCode {
             config,
             client,
             name,
+            at,
         } => with_config(&config, |cfg| {
             let snapshot = Snapshot::build(cfg, true).map_err(|e| e.to_string())?;
-            print!("{}", check::explain(cfg, &snapshot, client, &name));
+            print!("{}", check::explain(cfg, &snapshot, client, &name, at));
             Ok(())
         }),
         Command::Validate { config } => with_config(&config, |cfg| {

@@ -3,7 +3,10 @@
 //! The server holds the current `Snapshot` in an `ArcSwap`: a query loads it once and keeps
 //! that `Arc` to the end, so a reload never changes the rules under a query in flight.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+
+use jiff::Timestamp;
 
 use crate::clients::NetworkTable;
 use crate::config::Config;
@@ -11,13 +14,30 @@ use crate::filter::Blocklists;
 use crate::name::SuffixFingerprints;
 use crate::policy::{self, Decision, Profile};
 
+/// Who is asking, as far as we may believe it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Client {
+    /// The source address, or the ECS address a trusted forwarder passed along.
+    pub ip: IpAddr,
+    /// The MAC a trusted forwarder passed along (EDNS0 65001 / 65073).
+    pub mac: Option<[u8; 6]>,
+}
+
+impl Client {
+    pub fn address(ip: IpAddr) -> Client {
+        Client { ip, mac: None }
+    }
+}
+
 #[derive(Debug)]
 pub struct Snapshot {
     pub blocklists: Blocklists,
     pub profiles: Vec<Profile>,
     default_profile: usize,
     clients: NetworkTable<usize>,
+    macs: HashMap<[u8; 6], usize>,
     allowed: NetworkTable<()>,
+    trusted: NetworkTable<()>,
 }
 
 /// A list that could not be loaded.
@@ -47,17 +67,23 @@ impl Snapshot {
         let default_profile =
             index(&config.default_profile).expect("config validation checks default_profile");
         let mut clients = NetworkTable::default();
+        let mut macs = HashMap::new();
         for client in &config.clients {
             let profile = index(&client.profile).expect("config validation checks profiles");
             for &net in &client.networks {
                 clients.insert(net, profile);
+            }
+            for &mac in &client.macs {
+                macs.entry(mac).or_insert(profile);
             }
         }
         Ok(Snapshot {
             blocklists,
             default_profile,
             clients,
+            macs,
             allowed: config.server.allow_clients.iter().copied().collect(),
+            trusted: config.server.trusted_forwarders.iter().copied().collect(),
             profiles,
         })
     }
@@ -67,12 +93,23 @@ impl Snapshot {
         self.allowed.contains(ip)
     }
 
+    /// Whether `ip` may tell us who its clients are (MAC, ECS): `server.trusted_forwarders`.
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted.contains(ip)
+    }
+
     /// The profile for a client address: its most specific `[[client]]` match, else the
     /// default profile.
     pub fn profile_for(&self, ip: IpAddr) -> &Profile {
-        let i = self
-            .clients
-            .lookup(ip)
+        self.profile_for_client(&Client::address(ip))
+    }
+
+    /// The profile for a client: by MAC when a trusted forwarder gave one that a
+    /// `[[client]]` lists, else by address (the forwarder's ECS subnet, or the source).
+    pub fn profile_for_client(&self, client: &Client) -> &Profile {
+        let by_mac = client.mac.and_then(|m| self.macs.get(&m));
+        let i = by_mac
+            .or_else(|| self.clients.lookup(client.ip))
             .copied()
             .unwrap_or(self.default_profile);
         &self.profiles[i]
@@ -82,13 +119,14 @@ impl Snapshot {
         self.profiles.iter().find(|p| p.name == name)
     }
 
-    /// Decides a name (presentation form) for a profile.
-    pub fn decide_name(&self, profile: &Profile, name: &str) -> Decision {
+    /// Decides a name (presentation form) for a profile at `now`.
+    pub fn decide_name(&self, profile: &Profile, name: &str, now: Timestamp) -> Decision {
         policy::decide(
             &self.blocklists,
             profile,
             &SuffixFingerprints::from_name(name),
             || name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase(),
+            now,
         )
     }
 }

@@ -191,7 +191,8 @@ profile = "wild"
         "0.0.0.0",
     ] {
         assert_eq!(
-            snap.decide_name(family, name).action,
+            snap.decide_name(family, name, jiff::Timestamp::now())
+                .action,
             familydns::policy::Action::Allow,
             "{name}"
         );
@@ -379,6 +380,7 @@ fn check_names_profile_list_and_line() {
         &snap,
         "127.0.0.2".parse().unwrap(),
         &format!("www.{}", name.to_uppercase()),
+        None,
     );
     assert!(
         out.contains("profile `kids` (by client `kid-tablet`)"),
@@ -390,7 +392,7 @@ fn check_names_profile_list_and_line() {
         "{out}"
     );
     assert!(out.contains("category `adult`"), "{out}");
-    let out = familydns::check::explain(&config, &snap, "127.0.0.9".parse().unwrap(), &name);
+    let out = familydns::check::explain(&config, &snap, "127.0.0.9".parse().unwrap(), &name, None);
     assert!(
         out.contains("ALLOW") && out.contains("default_profile"),
         "{out}"

@@ -16,6 +16,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use raw::parse_mac;
 
 use crate::lists::Format;
 
@@ -49,7 +50,10 @@ pub struct Config {
 pub struct ServerConfig {
     pub listen: Vec<SocketAddr>,
     pub allow_clients: Vec<IpNet>,
+    /// Only these may tell us a client's MAC (EDNS0 65001/65073) or subnet (ECS).
     pub trusted_forwarders: Vec<IpNet>,
+    /// Zone of the schedules of profiles that do not set their own.
+    pub timezone: jiff::tz::TimeZone,
 }
 
 #[derive(Debug, Clone)]
@@ -98,7 +102,33 @@ pub struct ListConfig {
 pub struct ClientConfig {
     pub name: String,
     pub networks: Vec<IpNet>,
+    /// MAC addresses, matched when a trusted forwarder passes them along.
+    pub macs: Vec<[u8; 6]>,
     pub profile: String,
+}
+
+/// `safe_search` of a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SafeSearch {
+    Off,
+    /// YouTube's strict mode (`true` means this).
+    Strict,
+    /// YouTube's moderate mode; other engines have one mode.
+    Moderate,
+}
+
+/// One `[[schedule]]` window of a profile, in the profile's time zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleConfig {
+    /// Monday first; a window that crosses midnight belongs to the day it starts.
+    pub days: [bool; 7],
+    /// Minutes after midnight.
+    pub from: u16,
+    pub to: u16,
+    /// Bedtime: only the profile's `allow` names resolve.
+    pub block_all: bool,
+    /// Categories blocked during the window (school hours).
+    pub block: Vec<String>,
 }
 
 /// What a blocked name gets back.
@@ -123,6 +153,12 @@ pub struct ProfileConfig {
     /// Names (and their subdomains) blocked whatever the lists say.
     pub deny: Vec<String>,
     pub block_answer: BlockAnswer,
+    pub safe_search: SafeSearch,
+    /// Blocks DoH/VPN/relay names (the `bypass` category) and answers the browsers' DoH
+    /// canary and iCloud Private Relay with NXDOMAIN.
+    pub block_bypass: bool,
+    pub timezone: jiff::tz::TimeZone,
+    pub schedules: Vec<ScheduleConfig>,
 }
 
 impl Config {

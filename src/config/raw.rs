@@ -11,8 +11,8 @@ use toml::Spanned;
 
 use super::{
     BlockAnswer, ClientConfig, Config, ConfigError, ConfigErrors, ListConfig, MetricsConfig,
-    PRIVATE_NETWORKS, ProfileConfig, ServerConfig, Upstream, UpstreamConfig, UpstreamProtocol,
-    parse_duration,
+    PRIVATE_NETWORKS, ProfileConfig, SafeSearch, ScheduleConfig, ServerConfig, Upstream,
+    UpstreamConfig, UpstreamProtocol, parse_duration,
 };
 use crate::lists::Format;
 use crate::name;
@@ -40,9 +40,7 @@ struct RawServer {
     allow_clients: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     trusted_forwarders: Vec<Spanned<String>>,
-    /// Used by schedules; accepted now so configs written for them load.
-    #[serde(default, rename = "timezone")]
-    _timezone: Option<String>,
+    timezone: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +107,24 @@ struct RawProfile {
     #[serde(default)]
     deny: Vec<Spanned<String>>,
     block_answer: Option<Spanned<String>>,
+    safe_search: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    block_bypass: bool,
+    timezone: Option<Spanned<String>>,
+    #[serde(default)]
+    schedule: Vec<RawSchedule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    days: Vec<Spanned<String>>,
+    from: Spanned<String>,
+    to: Spanned<String>,
+    #[serde(default)]
+    block_all: bool,
+    #[serde(default)]
+    block: Vec<Spanned<String>>,
 }
 
 /// Collects errors for one file.
@@ -161,12 +177,23 @@ fn parse_network(s: &str) -> Option<IpNet> {
 }
 
 /// A MAC address in any common notation (`aa:bb:…`, `aa-bb-…`, `aabb.ccdd.eeff`).
-fn is_mac(s: &str) -> bool {
-    let hex: String = s
-        .chars()
-        .filter(|c| !matches!(c, ':' | '-' | '.'))
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let hex: Vec<u8> = s
+        .bytes()
+        .filter(|c| !matches!(c, b':' | b'-' | b'.'))
         .collect();
-    hex.len() == 12 && hex.chars().all(|c| c.is_ascii_hexdigit()) && hex.len() != s.len()
+    if hex.len() != 12 || hex.len() == s.len() {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        mac[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(mac)
+}
+
+fn timezone(name: &str) -> Option<jiff::tz::TimeZone> {
+    jiff::tz::TimeZone::get(name).ok()
 }
 
 fn read_toml<T: for<'de> Deserialize<'de>>(
@@ -216,6 +243,20 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
             .collect(),
     };
     let trusted_forwarders = c.networks("trusted_forwarders", &raw.server.trusted_forwarders);
+    let server_tz = match &raw.server.timezone {
+        Some(name) => timezone(name.get_ref()).unwrap_or_else(|| {
+            c.err(
+                name,
+                Some("timezone"),
+                format!(
+                    "unknown time zone `{}` (expected an IANA name such as \"Europe/Moscow\")",
+                    name.get_ref()
+                ),
+            );
+            jiff::tz::TimeZone::UTC
+        }),
+        None => jiff::tz::TimeZone::system(),
+    };
 
     let servers: Vec<Upstream> = raw
         .upstream
@@ -317,11 +358,12 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let mut clients = Vec::new();
     for client in &raw.clients {
         let mut networks = Vec::new();
+        let mut macs = Vec::new();
         for m in &client.matches {
             if let Some(net) = parse_network(m.get_ref()) {
                 networks.push(net);
-            } else if is_mac(m.get_ref()) {
-                tracing::warn!(client = %client.name, mac = %m.get_ref(), "matching clients by MAC address is not supported yet; entry ignored");
+            } else if let Some(mac) = parse_mac(m.get_ref()) {
+                macs.push(mac);
             } else {
                 c.err(
                     m,
@@ -336,11 +378,12 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         clients.push(ClientConfig {
             name: client.name.clone(),
             networks,
+            macs,
             profile: client.profile.get_ref().clone(),
         });
     }
 
-    let (profiles, known) = load_profiles(&profiles_dir, &categories, c.errors);
+    let (profiles, known) = load_profiles(&profiles_dir, &categories, &server_tz, c.errors);
 
     // References into the profile set. A profile with errors of its own still counts as
     // existing, so that one typo is reported once, not again at every reference.
@@ -388,6 +431,7 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
             listen,
             allow_clients,
             trusted_forwarders,
+            timezone: server_tz,
         },
         upstream: UpstreamConfig {
             servers,
@@ -405,6 +449,7 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
 fn load_profiles(
     dir: &Path,
     categories: &BTreeSet<String>,
+    server_tz: &jiff::tz::TimeZone,
     errors: &mut Vec<ConfigError>,
 ) -> (Vec<ProfileConfig>, BTreeSet<String>) {
     let entries = match std::fs::read_dir(dir) {
@@ -428,7 +473,7 @@ fn load_profiles(
         .collect();
     let profiles = files
         .iter()
-        .filter_map(|file| load_profile(file, categories, errors))
+        .filter_map(|file| load_profile(file, categories, server_tz, errors))
         .collect();
     (profiles, names)
 }
@@ -436,6 +481,7 @@ fn load_profiles(
 fn load_profile(
     file: &Path,
     categories: &BTreeSet<String>,
+    server_tz: &jiff::tz::TimeZone,
     errors: &mut Vec<ConfigError>,
 ) -> Option<ProfileConfig> {
     let (raw, source) = read_toml::<RawProfile>(file, errors)?;
@@ -446,20 +492,59 @@ fn load_profile(
         source: &source,
         errors,
     };
-    for cat in &raw.block {
-        if !categories.contains(cat.get_ref()) {
-            let known: Vec<&str> = categories.iter().map(String::as_str).collect();
+    let check_categories = |c: &mut Check<'_>, cats: &[Spanned<String>]| {
+        for cat in cats {
+            if !categories.contains(cat.get_ref()) {
+                let known: Vec<&str> = categories.iter().map(String::as_str).collect();
+                c.err(
+                    cat,
+                    Some("block"),
+                    format!(
+                        "no list has category `{}` (known categories: {})",
+                        cat.get_ref(),
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+    };
+    check_categories(&mut c, &raw.block);
+    for s in &raw.schedule {
+        check_categories(&mut c, &s.block);
+    }
+    let schedules: Vec<ScheduleConfig> = raw
+        .schedule
+        .iter()
+        .filter_map(|s| schedule(&mut c, s))
+        .collect();
+    let timezone = match &raw.timezone {
+        Some(name) => timezone(name.get_ref()).unwrap_or_else(|| {
             c.err(
-                cat,
-                Some("block"),
+                name,
+                Some("timezone"),
                 format!(
-                    "no list has category `{}` (known categories: {})",
-                    cat.get_ref(),
-                    known.join(", ")
+                    "unknown time zone `{}` (expected an IANA name such as \"Europe/Moscow\")",
+                    name.get_ref()
                 ),
             );
+            jiff::tz::TimeZone::UTC
+        }),
+        None => server_tz.clone(),
+    };
+    let safe_search = match raw.safe_search.as_ref().map(|v| (v, v.get_ref())) {
+        None | Some((_, toml::Value::Boolean(false))) => SafeSearch::Off,
+        Some((_, toml::Value::Boolean(true))) => SafeSearch::Strict,
+        Some((_, toml::Value::String(s))) if s == "strict" => SafeSearch::Strict,
+        Some((_, toml::Value::String(s))) if s == "moderate" => SafeSearch::Moderate,
+        Some((v, _)) => {
+            c.err(
+                v,
+                Some("safe_search"),
+                "expected true, false, \"strict\" or \"moderate\"",
+            );
+            SafeSearch::Off
         }
-    }
+    };
     let mut names = |key: &str, values: &[Spanned<String>]| -> Vec<String> {
         values
             .iter()
@@ -503,7 +588,72 @@ fn load_profile(
         allow,
         deny,
         block_answer,
+        safe_search,
+        block_bypass: raw.block_bypass,
+        timezone,
+        schedules,
     })
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+fn schedule(c: &mut Check<'_>, s: &RawSchedule) -> Option<ScheduleConfig> {
+    let mut days = [false; 7];
+    let mut ok = true;
+    for d in &s.days {
+        match DAYS
+            .iter()
+            .position(|x| x.eq_ignore_ascii_case(d.get_ref()))
+        {
+            Some(i) => days[i] = true,
+            None => {
+                c.err(
+                    d,
+                    Some("days"),
+                    format!(
+                        "`{}` is not a day (expected mon, tue, wed, thu, fri, sat or sun)",
+                        d.get_ref()
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    let mut time = |v: &Spanned<String>, key: &str| -> Option<u16> {
+        let parsed = v.get_ref().split_once(':').and_then(|(h, m)| {
+            let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+            (h < 24 && m < 60 && m.to_string().len() <= 2).then_some(h * 60 + m)
+        });
+        if parsed.is_none() {
+            c.err(
+                v,
+                Some(key),
+                format!(
+                    "`{}` is not a time of day (expected HH:MM, e.g. \"21:30\")",
+                    v.get_ref()
+                ),
+            );
+        }
+        parsed
+    };
+    let from = time(&s.from, "from");
+    let to = time(&s.to, "to");
+    if !s.block_all && s.block.is_empty() {
+        c.err(
+            &s.from,
+            None,
+            "a schedule needs `block_all = true` or `block = [categories]`",
+        );
+        ok = false;
+    }
+    Some(ScheduleConfig {
+        days,
+        from: from?,
+        to: to?,
+        block_all: s.block_all,
+        block: s.block.iter().map(|b| b.get_ref().clone()).collect(),
+    })
+    .filter(|_| ok)
 }
 
 fn parse_upstream(url: &str) -> Result<Upstream, String> {
@@ -611,9 +761,11 @@ mod tests {
 
     #[test]
     fn recognises_macs() {
-        assert!(is_mac("aa:bb:cc:dd:ee:ff"));
-        assert!(is_mac("AA-BB-CC-DD-EE-FF"));
-        assert!(is_mac("aabb.ccdd.eeff"));
-        assert!(!is_mac("aabbccddeeff0"));
+        let mac = Some([0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]);
+        assert_eq!(parse_mac("aa:bb:cc:dd:ee:ff"), mac);
+        assert_eq!(parse_mac("AA-BB-CC-DD-EE-FF"), mac);
+        assert_eq!(parse_mac("aabb.ccdd.eeff"), mac);
+        assert_eq!(parse_mac("aabbccddeeff0"), None);
+        assert_eq!(parse_mac("aabbccddeeff"), None, "bare hex is ambiguous");
     }
 }

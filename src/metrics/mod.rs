@@ -19,7 +19,8 @@ use crate::snapshot::Snapshot;
 
 pub struct Metrics {
     registry: Registry,
-    /// Queries by profile and decision (allowed, blocked, refused, servfail, formerr).
+    /// Queries by profile and decision (allowed, blocked, rewritten, refused, servfail,
+    /// formerr, notimp).
     pub queries: IntCounterVec,
     pub latency: Histogram,
     pub upstream_errors: IntCounter,
@@ -29,6 +30,9 @@ pub struct Metrics {
     pub list_entries: IntGaugeVec,
     pub list_skipped: IntGaugeVec,
     pub reload_failures: IntCounter,
+    /// Queries whose MAC/ECS options were ignored because they did not come from a trusted
+    /// forwarder.
+    pub untrusted_identity: IntCounter,
     /// The last reload error, shown by `/health` until a reload succeeds.
     last_reload_error: Mutex<Option<String>>,
 }
@@ -87,7 +91,12 @@ impl Metrics {
             &["list", "category"],
         )
         .expect("valid metric");
+        let untrusted_identity = counter(
+            "familydns_untrusted_identity_options_total",
+            "Queries whose MAC or ECS options were ignored: not from a trusted forwarder",
+        );
         for c in [
+            &untrusted_identity,
             &upstream_errors,
             &cache_hits,
             &cache_misses,
@@ -123,6 +132,7 @@ impl Metrics {
             list_entries,
             list_skipped,
             reload_failures,
+            untrusted_identity,
             last_reload_error: Mutex::new(None),
         }
     }

@@ -1,24 +1,47 @@
-//! The decision for one query: a pure function of the snapshot, the client's profile and the
-//! name. No I/O and no clock, so it is tested and benchmarked without sockets.
+//! The decision for one query: a pure function of the compiled lists, the client's profile,
+//! the name and the clock. No I/O, and the clock is an argument, so tests use fixed instants
+//! and benchmarks need no sockets.
 //!
-//! Order (DESIGN.md "Pipeline"): the profile's `allow` wins over everything, then its
-//! `deny`, then the lists of the categories the profile blocks, where an adblock exception
-//! (`@@`) in an active list exempts a name.
+//! Order (DESIGN.md "Pipeline"):
+//! 1. a `block_all` schedule window (bedtime) blocks everything but the profile's `allow`;
+//! 2. the profile's `allow` wins over every list;
+//! 3. bypass protection: the DoH canary and Private Relay names get NXDOMAIN;
+//! 4. safe search rewrites engine hosts to their safe host;
+//! 5. the profile's `deny`;
+//! 6. the lists of the categories blocked now (always, by an active window, and `bypass`
+//!    when bypass protection is on), where an adblock exception (`@@`) exempts a name;
+//! 7. regex and keyword rules of those lists.
 
-use crate::config::{BlockAnswer, ProfileConfig};
+mod schedule;
+mod special;
+
+pub use schedule::{Effect, Window};
+pub use special::{BYPASS_CANARIES, SafeTarget, SpecialNames};
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use crate::config::{BlockAnswer, ProfileConfig, SafeSearch};
 use crate::filter::{Blocklists, DomainMatcher, Hit, ListMask, MatcherBuilder, PatternHit};
 use crate::lists::RuleKind;
 use crate::name::SuffixFingerprints;
+
+/// The category bypass protection adds to a profile.
+pub const BYPASS_CATEGORY: &str = "bypass";
 
 /// One profile, compiled against a [`Blocklists`].
 #[derive(Debug)]
 pub struct Profile {
     pub name: String,
-    /// Lists whose category the profile blocks.
+    /// Lists whose category the profile blocks at all times.
     pub lists: ListMask,
     /// The profile's own `allow` (exceptions) and `deny` (blocks) names, as list 0.
     overrides: DomainMatcher,
     pub block_answer: BlockAnswer,
+    pub safe_search: SafeSearch,
+    pub block_bypass: bool,
+    pub timezone: TimeZone,
+    pub schedules: Vec<Window>,
 }
 
 impl Profile {
@@ -30,22 +53,48 @@ impl Profile {
         for name in &config.deny {
             b.add(0, RuleKind::Block, name);
         }
+        let categories = config.block.iter().map(String::as_str);
+        let mut lists = blocklists.mask_for(categories);
+        if config.block_bypass {
+            lists |= blocklists.mask_for([BYPASS_CATEGORY]);
+        }
         Profile {
             name: config.name.clone(),
-            lists: blocklists.mask_for(config.block.iter().map(String::as_str)),
+            lists,
             overrides: b.build(),
             block_answer: config.block_answer,
+            safe_search: config.safe_search,
+            block_bypass: config.block_bypass,
+            timezone: config.timezone.clone(),
+            schedules: config
+                .schedules
+                .iter()
+                .map(|s| {
+                    Window::compile(s, blocklists.mask_for(s.block.iter().map(String::as_str)))
+                })
+                .collect(),
         }
+    }
+
+    /// What the profile's schedule windows add at `now`.
+    pub fn schedule_effect(&self, now: Timestamp) -> Effect {
+        schedule::effect(&self.schedules, &self.timezone, now)
     }
 }
 
-/// Why a name was allowed or blocked.
+/// Why a name was allowed, blocked or rewritten.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     /// Nothing matched.
     NoMatch,
+    /// A `block_all` schedule window is active (bedtime).
+    Schedule,
     /// The profile's `allow` list.
     ProfileAllow { labels: usize },
+    /// A bypass canary (DoH canary, iCloud Private Relay).
+    BypassCanary,
+    /// A safe-search engine host.
+    SafeSearch,
     /// The profile's `deny` list.
     ProfileDeny { labels: usize },
     /// A rule of a list in a blocked category (`hit.kind` is `Allow` for an exception).
@@ -69,12 +118,28 @@ impl Reason {
 pub enum Action {
     Allow,
     Block,
+    /// Answer with the profile's safe-search target for this name.
+    Rewrite,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
     pub action: Action,
     pub reason: Reason,
+}
+
+impl Decision {
+    fn new(action: Action, reason: Reason) -> Decision {
+        Decision { action, reason }
+    }
+
+    /// How a block is answered: canaries always get NXDOMAIN, whatever the profile says.
+    pub fn block_answer(&self, profile: &Profile) -> BlockAnswer {
+        match self.reason {
+            Reason::BypassCanary => BlockAnswer::NxDomain,
+            _ => profile.block_answer,
+        }
+    }
 }
 
 /// Decides a query name, given the fingerprints of its suffixes; `text` yields the name
@@ -85,44 +150,38 @@ pub fn decide(
     profile: &Profile,
     name: &SuffixFingerprints,
     text: impl FnOnce() -> String,
+    now: Timestamp,
 ) -> Decision {
     let fps = name.as_slice();
-    if let Some(hit) = profile.overrides.lookup_fingerprints(fps, 1) {
-        return match hit.kind {
-            RuleKind::Allow => Decision {
-                action: Action::Allow,
-                reason: Reason::ProfileAllow { labels: hit.labels },
-            },
-            _ => Decision {
-                action: Action::Block,
-                reason: Reason::ProfileDeny { labels: hit.labels },
-            },
-        };
+    let whole = fps.last().copied().unwrap_or(0);
+    let effect = profile.schedule_effect(now);
+    let own = profile.overrides.lookup_fingerprints(fps, 1);
+    if let Some(hit) = own.filter(|h| h.kind == RuleKind::Allow) {
+        return Decision::new(Action::Allow, Reason::ProfileAllow { labels: hit.labels });
     }
-    match blocklists.matcher.lookup_fingerprints(fps, profile.lists) {
-        None if blocklists.patterns.applies(profile.lists) => {
-            match blocklists.patterns.lookup(&text(), profile.lists) {
-                Some(hit) => Decision {
-                    action: Action::Block,
-                    reason: Reason::Pattern(hit),
-                },
-                None => Decision {
-                    action: Action::Allow,
-                    reason: Reason::NoMatch,
-                },
-            }
-        }
-        None => Decision {
-            action: Action::Allow,
-            reason: Reason::NoMatch,
-        },
-        Some(hit) => Decision {
-            action: if hit.kind == RuleKind::Allow {
-                Action::Allow
-            } else {
-                Action::Block
-            },
-            reason: Reason::List(hit),
+    if effect.block_all {
+        return Decision::new(Action::Block, Reason::Schedule);
+    }
+    if profile.block_bypass && blocklists.special.is_canary(whole) {
+        return Decision::new(Action::Block, Reason::BypassCanary);
+    }
+    if blocklists
+        .special
+        .safe_search(whole, profile.safe_search)
+        .is_some()
+    {
+        return Decision::new(Action::Rewrite, Reason::SafeSearch);
+    }
+    if let Some(hit) = own {
+        return Decision::new(Action::Block, Reason::ProfileDeny { labels: hit.labels });
+    }
+    let lists = profile.lists | effect.lists;
+    match blocklists.matcher.lookup_fingerprints(fps, lists) {
+        Some(hit) if hit.kind == RuleKind::Allow => Decision::new(Action::Allow, Reason::List(hit)),
+        Some(hit) => Decision::new(Action::Block, Reason::List(hit)),
+        None => match blocklists.patterns.lookup_if_applies(lists, text) {
+            Some(hit) => Decision::new(Action::Block, Reason::Pattern(hit)),
+            None => Decision::new(Action::Allow, Reason::NoMatch),
         },
     }
 }

@@ -11,6 +11,8 @@ use crate::config::BlockAnswer;
 
 /// TTL of block answers: short, so that a parent's change reaches devices quickly.
 pub const BLOCK_TTL: u32 = 60;
+/// TTL of safe-search rewrites.
+pub const REWRITE_TTL: u32 = 300;
 /// RFC 8914 option code.
 const EDE_OPTION: u16 = 15;
 /// Longest EDE text we send: a large OPT shrinks the room left for answers (Blocky caps at

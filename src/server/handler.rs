@@ -9,16 +9,19 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use hickory_proto::op::{Header, HeaderCounts, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, Record};
+use hickory_proto::rr::rdata::{A, CNAME};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::answer::{self, EdeCode};
+use super::identity;
+use crate::config::BlockAnswer;
 use crate::filter::Blocklists;
 use crate::metrics::Metrics;
 use crate::name::SuffixFingerprints;
-use crate::policy::{self, Action, Decision, Profile};
+use crate::policy::{self, Action, Decision, Profile, Reason, SafeTarget};
 use crate::snapshot::Snapshot;
 use crate::upstream::{Answer, Forwarder, Outcome};
 
@@ -26,10 +29,14 @@ use crate::upstream::{Answer, Forwarder, Outcome};
 /// (filtering the client asked for).
 const SECURITY_CATEGORIES: &[&str] = &["malware", "phishing"];
 
+/// The clock the decisions use; tests inject a fixed instant.
+pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
+
 pub struct Handler {
     snapshot: Arc<ArcSwap<Snapshot>>,
     forwarder: Arc<Forwarder>,
     metrics: Arc<Metrics>,
+    clock: Clock,
 }
 
 impl Handler {
@@ -37,11 +44,13 @@ impl Handler {
         snapshot: Arc<ArcSwap<Snapshot>>,
         forwarder: Arc<Forwarder>,
         metrics: Arc<Metrics>,
+        clock: Clock,
     ) -> Self {
         Handler {
             snapshot,
             forwarder,
             metrics,
+            clock,
         }
     }
 }
@@ -125,7 +134,12 @@ impl Handler {
         let Ok(info) = request.request_info() else {
             return ("-", "formerr", Reply::error(ResponseCode::FormErr));
         };
-        let profile = snapshot.profile_for(request.src().ip());
+        let (client, ignored) =
+            identity::identify(snapshot, request.src().ip(), request.edns.as_ref());
+        if ignored {
+            self.metrics.untrusted_identity.inc();
+        }
+        let profile = snapshot.profile_for_client(&client);
         if info.query.query_class() != DNSClass::IN {
             return (
                 &profile.name,
@@ -135,30 +149,63 @@ impl Handler {
         }
         let qname: &Name = info.query.name();
         let qtype = info.query.query_type();
-        let decision = policy::decide(
-            &snapshot.blocklists,
-            profile,
-            &SuffixFingerprints::from_labels(qname.iter()),
-            || {
-                let mut text = qname.to_ascii();
-                text.pop(); // the trailing dot
-                text
-            },
-        );
-        if decision.action == Action::Block {
-            let block = answer::block_records(qname, qtype, profile.block_answer);
-            let ede = ede_for(&snapshot.blocklists, profile, &decision);
-            return (
-                &profile.name,
-                "blocked",
-                Reply {
-                    rcode: block.rcode,
-                    answers: block.answers,
-                    authorities: block.authorities,
-                    ede: Some(ede),
-                },
-            );
+        let now = (self.clock)();
+        let decision = decide_name(snapshot, profile, qname, now);
+        let reply = match decision.action {
+            Action::Block => {
+                return (
+                    &profile.name,
+                    "blocked",
+                    block(snapshot, profile, &decision, qname, qtype, None),
+                );
+            }
+            Action::Rewrite => {
+                let target = snapshot
+                    .blocklists
+                    .special
+                    .safe_search(
+                        SuffixFingerprints::from_labels(qname.iter())
+                            .as_slice()
+                            .last()
+                            .copied()
+                            .unwrap_or(0),
+                        profile.safe_search,
+                    )
+                    .cloned();
+                match target {
+                    Some(target) => {
+                        return (
+                            &profile.name,
+                            "rewritten",
+                            self.safe_search(qname, qtype, target).await,
+                        );
+                    }
+                    None => Reply::error(ResponseCode::ServFail),
+                }
+            }
+            Action::Allow => self.forward(qname, qtype).await,
+        };
+        if reply.rcode == ResponseCode::ServFail {
+            return (&profile.name, "servfail", reply);
         }
+        // Anti CNAME-cloaking: a tracker or adult site hidden behind an innocent alias.
+        for record in &reply.answers {
+            if let RData::CNAME(target) = &record.data {
+                let d = decide_name(snapshot, profile, &target.0, now);
+                if d.action == Action::Block {
+                    return (
+                        &profile.name,
+                        "blocked",
+                        block(snapshot, profile, &d, qname, qtype, Some(&target.0)),
+                    );
+                }
+            }
+        }
+        (&profile.name, "allowed", reply)
+    }
+
+    /// Forwards a query; SERVFAIL when the upstreams fail.
+    async fn forward(&self, qname: &Name, qtype: RecordType) -> Reply {
         match self.forwarder.resolve(qname, qtype).await {
             Outcome::Answer { answer, cached } => {
                 if cached {
@@ -167,33 +214,132 @@ impl Handler {
                     self.metrics.cache_misses.inc();
                 }
                 let age = answer.age();
-                (
-                    &profile.name,
-                    "allowed",
-                    Reply {
-                        rcode: answer.rcode,
-                        answers: Answer::aged(&answer.answers, age),
-                        authorities: Answer::aged(&answer.authorities, age),
-                        ede: None,
-                    },
-                )
+                Reply {
+                    rcode: answer.rcode,
+                    answers: Answer::aged(&answer.answers, age),
+                    authorities: Answer::aged(&answer.authorities, age),
+                    ede: None,
+                }
             }
             Outcome::Failed(reason) => {
                 self.metrics.cache_misses.inc();
                 self.metrics.upstream_errors.inc();
                 tracing::debug!(name = %qname, %qtype, %reason, "upstream failed");
-                (
-                    &profile.name,
-                    "servfail",
-                    Reply::error(ResponseCode::ServFail),
-                )
+                Reply::error(ResponseCode::ServFail)
+            }
+        }
+    }
+
+    /// A safe-search answer: CNAME to the engine's safe host plus that host's records, or
+    /// the engine's safe address. HTTPS/SVCB get NODATA so that browsers cannot skip the
+    /// rewrite by connecting through the engine's own service records.
+    async fn safe_search(&self, qname: &Name, qtype: RecordType, target: SafeTarget) -> Reply {
+        let nodata = || {
+            let b = answer::block_records(qname, qtype, BlockAnswer::Null);
+            Reply {
+                rcode: ResponseCode::NoError,
+                answers: vec![],
+                authorities: b.authorities,
+                ede: None,
+            }
+        };
+        if matches!(qtype, RecordType::HTTPS | RecordType::SVCB) {
+            return nodata();
+        }
+        match target {
+            SafeTarget::Address(ip) if qtype == RecordType::A => Reply {
+                rcode: ResponseCode::NoError,
+                answers: vec![Record::from_rdata(
+                    qname.clone(),
+                    answer::REWRITE_TTL,
+                    RData::A(A(ip)),
+                )],
+                authorities: vec![],
+                ede: None,
+            },
+            SafeTarget::Address(_) => nodata(),
+            SafeTarget::Host(host) => {
+                let cname = Record::from_rdata(
+                    qname.clone(),
+                    answer::REWRITE_TTL,
+                    RData::CNAME(CNAME(host.clone())),
+                );
+                let mut reply = if qtype == RecordType::CNAME {
+                    Reply::error(ResponseCode::NoError)
+                } else {
+                    self.forward(&host, qtype).await
+                };
+                reply.answers.insert(0, cname);
+                reply.rcode = ResponseCode::NoError;
+                reply
             }
         }
     }
 }
 
+/// Decides a wire name for a profile.
+fn decide_name(
+    snapshot: &Snapshot,
+    profile: &Profile,
+    name: &Name,
+    now: jiff::Timestamp,
+) -> Decision {
+    policy::decide(
+        &snapshot.blocklists,
+        profile,
+        &SuffixFingerprints::from_labels(name.iter()),
+        || {
+            let mut text = name.to_ascii().to_ascii_lowercase();
+            text.pop(); // the trailing dot
+            text
+        },
+        now,
+    )
+}
+
+/// The block reply for `decision`; `via` names the CNAME target when the block came from
+/// the upstream answer's chain.
+fn block(
+    snapshot: &Snapshot,
+    profile: &Profile,
+    decision: &Decision,
+    qname: &Name,
+    qtype: RecordType,
+    via: Option<&Name>,
+) -> Reply {
+    let records = answer::block_records(qname, qtype, decision.block_answer(profile));
+    let (code, mut text) = ede_for(&snapshot.blocklists, profile, decision);
+    if let Some(target) = via {
+        text = format!("{text} via CNAME {target}");
+    }
+    Reply {
+        rcode: records.rcode,
+        answers: records.answers,
+        authorities: records.authorities,
+        ede: Some((code, text)),
+    }
+}
+
 /// The EDE code and text for a block: which list (and category) or which profile rule.
 fn ede_for(blocklists: &Blocklists, profile: &Profile, decision: &Decision) -> (EdeCode, String) {
+    match decision.reason {
+        Reason::Schedule => {
+            return (
+                EdeCode::Filtered,
+                format!(
+                    "familydns: schedule of profile {} (block_all)",
+                    profile.name
+                ),
+            );
+        }
+        Reason::BypassCanary => {
+            return (
+                EdeCode::Blocked,
+                "familydns: resolver bypass blocked".to_owned(),
+            );
+        }
+        _ => {}
+    }
     match decision.reason.list() {
         Some(list) => {
             let list = &blocklists.lists[usize::from(list)];

@@ -2,8 +2,9 @@
 
 mod answer;
 mod handler;
+mod identity;
 
-pub use handler::Handler;
+pub use handler::{Clock, Handler};
 
 use std::net::SocketAddr;
 use std::time::Duration;
