@@ -12,6 +12,7 @@ use std::time::Duration;
 use hickory_proto::op::{
     Edns, Header, HeaderCounts, Message, MessageType, Metadata, OpCode, Query,
 };
+pub use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use hickory_server::Server;
@@ -171,18 +172,58 @@ pub fn zone_records() -> Vec<Record> {
     records
 }
 
+/// The safe hosts the engines publish, as small zones of their own.
+pub fn safe_search_zones() -> Vec<(&'static str, Vec<Record>)> {
+    let a =
+        |name: &str, ip: [u8; 4]| Record::from_rdata(n(name), 300, RData::A(A(Ipv4Addr::from(ip))));
+    let soa = |zone: &str| {
+        let rdata = SOA::new(
+            n(&format!("ns.{zone}")),
+            n(&format!("admin.{zone}")),
+            1,
+            3600,
+            600,
+            86400,
+            60,
+        );
+        Record::from_rdata(n(zone), 3600, RData::SOA(rdata))
+    };
+    vec![
+        (
+            "google.com.",
+            vec![
+                soa("google.com."),
+                a("forcesafesearch.google.com.", [216, 239, 38, 120]),
+            ],
+        ),
+        (
+            "youtube.com.",
+            vec![
+                soa("youtube.com."),
+                a("restrict.youtube.com.", [216, 239, 38, 120]),
+                a("restrictmoderate.youtube.com.", [216, 239, 38, 119]),
+            ],
+        ),
+    ]
+}
+
 pub async fn start_upstream() -> Upstream {
-    let origin = n("example.test.");
-    let mut zone = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::empty(
-        origin.clone(),
-        ZoneType::Primary,
-        AxfrPolicy::Deny,
-    );
-    for r in zone_records() {
-        zone.upsert_mut(r, 1);
-    }
     let mut catalog = Catalog::new();
-    catalog.upsert(LowerName::new(&origin), vec![Arc::new(zone)]);
+    let mut zones = vec![("example.test.", zone_records())];
+    zones.extend(safe_search_zones());
+    for (origin, records) in zones {
+        let origin = n(origin);
+        let mut zone =
+            InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::empty(
+                origin.clone(),
+                ZoneType::Primary,
+                AxfrPolicy::Deny,
+            );
+        for r in records {
+            zone.upsert_mut(r, 1);
+        }
+        catalog.upsert(LowerName::new(&origin), vec![Arc::new(zone)]);
+    }
     let seen = Arc::new(Mutex::new(Vec::new()));
     let silent = Arc::new(AtomicBool::new(false));
     let mut server = Server::new(Recording {
@@ -236,6 +277,15 @@ impl TestConfig {
             .await
             .expect("familydns starts")
     }
+
+    /// Starts with the clock pinned to `at` (an RFC 3339 instant).
+    pub async fn start_at(&self, at: &str) -> Running {
+        let at: jiff::Timestamp = at.parse().unwrap();
+        let config = familydns::config::load(&self.path()).unwrap();
+        familydns::app::start_with_clock(config, Arc::new(move || at))
+            .await
+            .expect("familydns starts")
+    }
 }
 
 /// A config head with ephemeral ports and the test upstream.
@@ -252,12 +302,24 @@ listen = "127.0.0.1:0"
 "#;
 
 fn query_message(name: &str, rtype: RecordType, edns_payload: Option<u16>) -> Message {
+    query_with_options(name, rtype, edns_payload, vec![])
+}
+
+fn query_with_options(
+    name: &str,
+    rtype: RecordType,
+    edns_payload: Option<u16>,
+    options: Vec<EdnsOption>,
+) -> Message {
     let mut m = Message::new(rand_id(), MessageType::Query, OpCode::Query);
     m.metadata.recursion_desired = true;
     m.add_query(Query::query(n(name), rtype));
     if let Some(size) = edns_payload {
         let mut edns = Edns::new();
         edns.set_max_payload(size);
+        for o in options {
+            edns.options_mut().insert(o);
+        }
         m.set_edns(edns);
     }
     m
@@ -277,7 +339,22 @@ pub async fn udp_from(
     rtype: RecordType,
     edns_payload: Option<u16>,
 ) -> Message {
-    let m = query_message(name, rtype, edns_payload);
+    udp_message(server, from, query_message(name, rtype, edns_payload)).await
+}
+
+/// Sends a query carrying EDNS options (a MAC, a client subnet) from `from`.
+pub async fn udp_with_options(
+    server: SocketAddr,
+    from: &str,
+    name: &str,
+    rtype: RecordType,
+    options: Vec<EdnsOption>,
+) -> Message {
+    let m = query_with_options(name, rtype, Some(1232), options);
+    udp_message(server, from.parse().unwrap(), m).await
+}
+
+async fn udp_message(server: SocketAddr, from: IpAddr, m: Message) -> Message {
     let sock = UdpSocket::bind(SocketAddr::new(from, 0)).await.unwrap();
     sock.send_to(&m.to_vec().unwrap(), server).await.unwrap();
     let mut buf = vec![0u8; 65535];
@@ -338,7 +415,6 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> String {
 
 /// The EDE (RFC 8914) of an answer: info code and text.
 pub fn ede(m: &Message) -> Option<(u16, String)> {
-    use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
     match m.edns.as_ref()?.option(EdnsCode::Unknown(15))? {
         EdnsOption::Unknown(15, data) if data.len() >= 2 => Some((
             u16::from_be_bytes([data[0], data[1]]),
