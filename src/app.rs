@@ -4,7 +4,7 @@
 //! loopback ports, so the tests exercise exactly the production path.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -12,8 +12,8 @@ use tokio::task::JoinHandle;
 
 use crate::config::{self, Config};
 use crate::metrics::{self, Metrics};
+use crate::reload::{self, Reloader};
 use crate::server::{self, Clock, Handler};
-use crate::snapshot::Snapshot;
 use crate::upstream::{Forwarder, UpstreamError};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,10 +37,8 @@ pub struct Running {
     pub dns_addrs: Vec<SocketAddr>,
     pub metrics_addr: Option<SocketAddr>,
     pub metrics: Arc<Metrics>,
-    snapshot: Arc<ArcSwap<Snapshot>>,
-    config_path: PathBuf,
-    server: JoinHandle<()>,
-    metrics_task: Option<JoinHandle<()>>,
+    reloader: Arc<Reloader>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 /// Loads the config, compiles the lists and starts serving.
@@ -55,13 +53,15 @@ pub async fn start_with(config: Config) -> Result<Running, StartError> {
 
 /// Starts with a given clock for the schedules (tests pin the time).
 pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, StartError> {
-    let snapshot = build_snapshot(config.clone()).await?;
+    let snapshot = reload::build_snapshot(config.clone()).await?;
     let metrics = Arc::new(Metrics::new());
     metrics.snapshot_loaded(&snapshot);
     let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
     let forwarder = Arc::new(Forwarder::new(&config.upstream)?);
+    let reloader = Arc::new(Reloader::new(&config, snapshot.clone(), metrics.clone()));
+    let mut tasks = vec![reload::watch(reloader.clone())];
 
-    let (metrics_addr, metrics_task) = match &config.metrics {
+    let metrics_addr = match &config.metrics {
         Some(m) => {
             let listener = tokio::net::TcpListener::bind(m.listen)
                 .await
@@ -71,15 +71,17 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
                 })?;
             let addr = listener.local_addr().ok();
             let fw = forwarder.clone();
-            let task = tokio::spawn(metrics::serve(listener, metrics.clone(), move || {
-                fw.cache().len()
-            }));
-            (addr, Some(task))
+            tasks.push(tokio::spawn(metrics::serve(
+                listener,
+                metrics.clone(),
+                move || fw.cache().len(),
+            )));
+            addr
         }
-        None => (None, None),
+        None => None,
     };
 
-    let handler = Handler::new(snapshot.clone(), forwarder, metrics.clone(), clock);
+    let handler = Handler::new(snapshot, forwarder, metrics.clone(), clock);
     let (mut dns, dns_addrs) =
         server::bind(handler, &config.server.listen)
             .await
@@ -87,56 +89,38 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
                 addr: format!("{:?}", config.server.listen),
                 source,
             })?;
-    let server = tokio::spawn(async move {
+    tasks.push(tokio::spawn(async move {
         if let Err(e) = dns.block_until_done().await {
             tracing::error!(error = %e, "DNS server stopped");
         }
-    });
+    }));
     Ok(Running {
         dns_addrs,
         metrics_addr,
         metrics,
-        snapshot,
-        config_path: config.file,
-        server,
-        metrics_task,
+        reloader,
+        tasks,
     })
-}
-
-async fn build_snapshot(config: Config) -> Result<Snapshot, crate::snapshot::SnapshotError> {
-    // Parsing millions of rules is CPU work: keep it off the threads that answer queries.
-    tokio::task::spawn_blocking(move || Snapshot::build(&config, false))
-        .await
-        .expect("snapshot build does not panic")
 }
 
 impl Running {
     /// Re-reads the config and lists and swaps them in. On any error the last good snapshot
     /// keeps serving; the error is logged, counted and shown by `/health`.
     pub async fn reload(&self) -> Result<(), StartError> {
-        let result = match config::load(&self.config_path) {
-            Ok(config) => build_snapshot(config).await.map_err(StartError::from),
-            Err(e) => Err(StartError::from(e)),
-        };
-        match result {
-            Ok(snapshot) => {
-                self.metrics.snapshot_loaded(&snapshot);
-                self.snapshot.store(Arc::new(snapshot));
-                tracing::info!("reloaded configuration");
-                Ok(())
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "reload failed; still serving the last good configuration");
-                self.metrics.reload_failed(e.to_string());
-                Err(e)
-            }
-        }
+        self.reloader.reload().await
     }
 
-    /// Stops serving.
+    /// Stops serving (as dropping does).
     pub fn stop(self) {
-        self.server.abort();
-        if let Some(t) = self.metrics_task {
+        drop(self);
+    }
+}
+
+/// Dropping a `Running` stops its listeners, watcher and metrics endpoint, so a test that
+/// ends never leaves a server behind.
+impl Drop for Running {
+    fn drop(&mut self) {
+        for t in &self.tasks {
             t.abort();
         }
     }

@@ -12,6 +12,7 @@ pub mod lists;
 pub mod metrics;
 pub mod name;
 pub mod policy;
+pub mod reload;
 pub mod server;
 pub mod snapshot;
 pub mod upstream;

@@ -30,6 +30,7 @@ pub struct Metrics {
     pub list_entries: IntGaugeVec,
     pub list_skipped: IntGaugeVec,
     pub reload_failures: IntCounter,
+    pub reload_seconds: Histogram,
     /// Queries whose MAC/ECS options were ignored because they did not come from a trusted
     /// forwarder.
     pub untrusted_identity: IntCounter,
@@ -76,6 +77,17 @@ impl Metrics {
             "familydns_reload_failures_total",
             "Reloads rejected because the new config or a list was bad",
         );
+        let reload_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "familydns_reload_duration_seconds",
+                "Time to read and compile a new snapshot",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(reload_seconds.clone()))
+            .expect("unique metric");
         let cache_entries = IntGauge::new("familydns_cache_entries", "Answers held in the cache")
             .expect("valid metric");
         let list_entries = IntGaugeVec::new(
@@ -132,6 +144,7 @@ impl Metrics {
             list_entries,
             list_skipped,
             reload_failures,
+            reload_seconds,
             untrusted_identity,
             last_reload_error: Mutex::new(None),
         }

@@ -1,0 +1,112 @@
+//! Reloading: what triggers it (file changes, SIGHUP, the admin endpoint) and the swap.
+//!
+//! A reload reads the config, the profiles and every list into a new [`Snapshot`] on a
+//! blocking thread, off the query path, and swaps it in with one atomic store; queries in
+//! flight finish on the snapshot they loaded. Reloads are serialised, so a burst of edits
+//! builds one snapshot at a time. Any error keeps the last good snapshot serving.
+
+mod watch;
+
+pub use watch::watch;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+
+use crate::app::StartError;
+use crate::config::{self, Config};
+use crate::metrics::Metrics;
+use crate::snapshot::{Snapshot, SnapshotError};
+
+pub struct Reloader {
+    config_path: PathBuf,
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    metrics: Arc<Metrics>,
+    /// Files whose change should trigger a reload, as of the last good config.
+    watched: std::sync::Mutex<Vec<PathBuf>>,
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl Reloader {
+    pub fn new(
+        config: &Config,
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        metrics: Arc<Metrics>,
+    ) -> Reloader {
+        Reloader {
+            config_path: config.file.clone(),
+            snapshot,
+            metrics,
+            watched: std::sync::Mutex::new(watched_paths(config)),
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn snapshot(&self) -> &Arc<ArcSwap<Snapshot>> {
+        &self.snapshot
+    }
+
+    /// The config file, the profiles directory and every list file.
+    pub fn watched(&self) -> Vec<PathBuf> {
+        self.watched.lock().expect("not poisoned").clone()
+    }
+
+    /// Re-reads everything and swaps it in, or keeps the last good snapshot on error.
+    pub async fn reload(&self) -> Result<(), StartError> {
+        let _one_at_a_time = self.lock.lock().await;
+        let start = Instant::now();
+        let result = match config::load(&self.config_path) {
+            Ok(config) => {
+                let paths = watched_paths(&config);
+                build_snapshot(config)
+                    .await
+                    .map(|s| (s, paths))
+                    .map_err(StartError::from)
+            }
+            Err(e) => Err(StartError::from(e)),
+        };
+        match result {
+            Ok((snapshot, paths)) => {
+                self.metrics.snapshot_loaded(&snapshot);
+                self.metrics
+                    .reload_seconds
+                    .observe(start.elapsed().as_secs_f64());
+                self.snapshot.store(Arc::new(snapshot));
+                *self.watched.lock().expect("not poisoned") = paths;
+                tracing::info!(
+                    seconds = start.elapsed().as_secs_f64(),
+                    "reloaded configuration"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed; still serving the last good configuration");
+                self.metrics.reload_failed(e.to_string());
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Builds a snapshot on a blocking thread: parsing millions of rules is CPU work that must
+/// not hold up the threads answering queries.
+pub async fn build_snapshot(config: Config) -> Result<Snapshot, SnapshotError> {
+    tokio::task::spawn_blocking(move || Snapshot::build(&config, false))
+        .await
+        .expect("snapshot build does not panic")
+}
+
+fn watched_paths(config: &Config) -> Vec<PathBuf> {
+    let mut paths = vec![config.file.clone()];
+    paths.extend(
+        config
+            .profiles
+            .first()
+            .and_then(|p| p.file.parent())
+            .map(Path::to_path_buf),
+    );
+    paths.extend(config.lists.iter().map(|l| l.source.clone()));
+    paths
+}
