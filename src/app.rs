@@ -10,8 +10,10 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use tokio::task::JoinHandle;
 
+use crate::admin;
 use crate::config::{self, Config};
 use crate::metrics::{self, Metrics};
+use crate::overrides::Overrides;
 use crate::reload::{self, Reloader};
 use crate::server::{self, Clock, Handler};
 use crate::upstream::{Forwarder, UpstreamError};
@@ -59,6 +61,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
     let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
     let forwarder = Arc::new(Forwarder::new(&config.upstream)?);
     let reloader = Arc::new(Reloader::new(&config, snapshot.clone(), metrics.clone()));
+    let overrides = Arc::new(Overrides::load(&config.file));
     let mut tasks = vec![reload::watch(reloader.clone())];
 
     let metrics_addr = match &config.metrics {
@@ -71,17 +74,21 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
                 })?;
             let addr = listener.local_addr().ok();
             let fw = forwarder.clone();
-            tasks.push(tokio::spawn(metrics::serve(
-                listener,
-                metrics.clone(),
-                move || fw.cache().len(),
-            )));
+            let mut app = metrics::router(metrics.clone(), move || fw.cache().len());
+            if let Some(token) = &m.admin_token {
+                app = app.merge(admin::router(
+                    token.clone(),
+                    reloader.clone(),
+                    overrides.clone(),
+                ));
+            }
+            tasks.push(tokio::spawn(metrics::serve(listener, app)));
             addr
         }
         None => None,
     };
 
-    let handler = Handler::new(snapshot, forwarder, metrics.clone(), clock);
+    let handler = Handler::new(snapshot, forwarder, metrics.clone(), overrides, clock);
     let (mut dns, dns_addrs) =
         server::bind(handler, &config.server.listen)
             .await

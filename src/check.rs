@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use crate::config::{BlockAnswer, Config};
 use crate::lists::RuleKind;
+use crate::overrides::Overrides;
 use crate::policy::{Action, Reason, SafeTarget};
 use crate::snapshot::Snapshot;
 
@@ -54,7 +55,8 @@ pub fn explain(
             ""
         }
     );
-    let decision = snapshot.decide_name(profile, &qname, now);
+    let overrides = Overrides::load(&config.file).current();
+    let decision = snapshot.decide_name_with(profile, &qname, now, overrides.get(&profile.name));
     let verdict = match decision.action {
         Action::Allow => "ALLOW (forwarded upstream)".to_owned(),
         Action::Block => format!(
@@ -82,6 +84,11 @@ pub fn explain(
     let profile_file = config_profile.map_or_else(String::new, |p| p.file.display().to_string());
     let reason = match decision.reason {
         Reason::NoMatch => "no rule matched in the profile or its blocked categories".to_owned(),
+        Reason::TimedAllow => format!(
+            "a timed exception for profile `{}` (familydns allow)",
+            profile.name
+        ),
+        Reason::Paused => format!("profile `{}` is paused (familydns pause)", profile.name),
         Reason::Schedule => format!(
             "a `block_all` schedule of profile `{}` is active; only its allow list resolves ({profile_file})",
             profile.name

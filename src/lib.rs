@@ -3,6 +3,7 @@
 //! The crate is split into a pure core (names, lists, filter, policy, clients, snapshot)
 //! that decides, and thin I/O edges (server, upstream, metrics, app) that move packets.
 
+pub mod admin;
 pub mod app;
 pub mod check;
 pub mod clients;
@@ -11,6 +12,7 @@ pub mod filter;
 pub mod lists;
 pub mod metrics;
 pub mod name;
+pub mod overrides;
 pub mod policy;
 pub mod reload;
 pub mod server;

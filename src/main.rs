@@ -41,6 +41,42 @@ enum Command {
         #[arg(long, default_value = "config/familydns.toml")]
         config: PathBuf,
     },
+    /// Ask the running server to reload its config and lists now.
+    Reload {
+        #[arg(long, default_value = "config/familydns.toml")]
+        config: PathBuf,
+    },
+    /// Allow a name (and its subdomains) for a profile for a while: `allow --profile kids youtube.com --for 45m`.
+    Allow {
+        #[arg(long, default_value = "config/familydns.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        profile: String,
+        name: String,
+        /// How long, e.g. 45m or 2h.
+        #[arg(long = "for")]
+        duration: String,
+    },
+    /// Pause a profile's internet (only its allow list resolves) until a time or for a while.
+    Pause {
+        #[arg(long, default_value = "config/familydns.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        profile: String,
+        /// The next occurrence of this time of day in the profile's zone, e.g. 20:00.
+        #[arg(long, conflicts_with = "duration")]
+        until: Option<String>,
+        /// Or how long, e.g. 30m.
+        #[arg(long = "for")]
+        duration: Option<String>,
+    },
+    /// End a profile's pause and timed exceptions.
+    Resume {
+        #[arg(long, default_value = "config/familydns.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        profile: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -91,7 +127,62 @@ fn main() -> ExitCode {
             println!("{}: OK", cfg.file.display());
             Ok(())
         }),
+        Command::Reload { config } => admin_call(&config, "/admin/reload".into()),
+        Command::Allow {
+            config,
+            profile,
+            name,
+            duration,
+        } => admin_call(
+            &config,
+            format!("/admin/allow?profile={profile}&name={name}&for={duration}"),
+        ),
+        Command::Pause {
+            config,
+            profile,
+            until,
+            duration,
+        } => {
+            let when = match (until, duration) {
+                (Some(u), _) => format!("until={u}"),
+                (None, Some(d)) => format!("for={d}"),
+                (None, None) => {
+                    eprintln!("give --until HH:MM or --for DURATION");
+                    return ExitCode::FAILURE;
+                }
+            };
+            admin_call(&config, format!("/admin/pause?profile={profile}&{when}"))
+        }
+        Command::Resume { config, profile } => {
+            admin_call(&config, format!("/admin/resume?profile={profile}"))
+        }
     }
+}
+
+/// Sends an admin request to the server running with `config`.
+fn admin_call(config: &std::path::Path, path: String) -> ExitCode {
+    with_config(config, |cfg| {
+        let metrics = cfg
+            .metrics
+            .as_ref()
+            .ok_or("the config has no [metrics] listener, where the admin endpoints live")?;
+        let token = metrics
+            .admin_token
+            .as_deref()
+            .ok_or("set metrics.admin_token in the config to use the admin endpoints")?;
+        let mut addr = metrics.listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let (status, body) = familydns::admin::request(addr, token, "POST", &path)
+            .map_err(|e| format!("cannot reach the server at {addr}: {e}"))?;
+        print!("{body}");
+        if status == 200 {
+            Ok(())
+        } else {
+            Err(format!("server answered {status}"))
+        }
+    })
 }
 
 fn with_config(

@@ -12,6 +12,7 @@ use crate::clients::NetworkTable;
 use crate::config::Config;
 use crate::filter::Blocklists;
 use crate::name::SuffixFingerprints;
+use crate::overrides::ProfileOverrides;
 use crate::policy::{self, Decision, Profile};
 
 /// Who is asking, as far as we may believe it.
@@ -119,14 +120,26 @@ impl Snapshot {
         self.profiles.iter().find(|p| p.name == name)
     }
 
-    /// Decides a name (presentation form) for a profile at `now`.
+    /// Decides a name (presentation form) for a profile at `now` (without timed overrides).
     pub fn decide_name(&self, profile: &Profile, name: &str, now: Timestamp) -> Decision {
+        self.decide_name_with(profile, name, now, None)
+    }
+
+    /// Decides a name for a profile at `now`, with the profile's timed overrides.
+    pub fn decide_name_with(
+        &self,
+        profile: &Profile,
+        name: &str,
+        now: Timestamp,
+        timed: Option<&ProfileOverrides>,
+    ) -> Decision {
         policy::decide(
             &self.blocklists,
             profile,
             &SuffixFingerprints::from_name(name),
             || name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase(),
             now,
+            timed,
         )
     }
 }

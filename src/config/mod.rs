@@ -88,6 +88,9 @@ pub struct Upstream {
 #[derive(Debug, Clone)]
 pub struct MetricsConfig {
     pub listen: SocketAddr,
+    /// Bearer token for `/admin/*` on the same listener; the admin endpoints are off
+    /// without one.
+    pub admin_token: Option<String>,
 }
 
 #[derive(Debug, Clone)]

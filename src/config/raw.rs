@@ -75,6 +75,8 @@ fn default_cache_entries() -> u64 {
 #[serde(deny_unknown_fields)]
 struct RawMetrics {
     listen: Spanned<String>,
+    /// Bearer token of the admin endpoints (reload, timed allow, pause); off when unset.
+    admin_token: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -284,11 +286,25 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         );
     }
 
-    let metrics = raw
-        .metrics
-        .as_ref()
-        .and_then(|m| c.socket_addr("listen", &m.listen))
-        .map(|listen| MetricsConfig { listen });
+    let metrics = raw.metrics.as_ref().and_then(|m| {
+        let admin_token = m.admin_token.as_ref().and_then(|t| {
+            if t.get_ref().len() < 16 {
+                c.err(
+                    t,
+                    Some("admin_token"),
+                    "too short: use at least 16 random characters",
+                );
+                None
+            } else {
+                Some(t.get_ref().clone())
+            }
+        });
+        c.socket_addr("listen", &m.listen)
+            .map(|listen| MetricsConfig {
+                listen,
+                admin_token,
+            })
+    });
 
     let mut lists = Vec::new();
     let mut list_names = BTreeSet::new();

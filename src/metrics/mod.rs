@@ -193,14 +193,13 @@ impl Default for Metrics {
     }
 }
 
-/// Serves `GET /metrics` and `GET /health` on `listener` until the task is dropped.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+/// The `GET /metrics` and `GET /health` routes.
+pub fn router(
     metrics: Arc<Metrics>,
     cache_entries: impl Fn() -> u64 + Send + Sync + 'static,
-) {
+) -> Router {
     let cache_entries = Arc::new(cache_entries);
-    let app = Router::new()
+    Router::new()
         .route(
             "/metrics",
             get(move |State(m): State<Arc<Metrics>>| {
@@ -221,7 +220,11 @@ pub async fn serve(
                 (StatusCode::OK, m.health()).into_response()
             }),
         )
-        .with_state(metrics);
+        .with_state(metrics)
+}
+
+/// Serves `app` on `listener` until the task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, app: Router) {
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(error = %e, "metrics endpoint stopped");
     }

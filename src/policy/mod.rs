@@ -3,8 +3,9 @@
 //! and benchmarks need no sockets.
 //!
 //! Order (DESIGN.md "Pipeline"):
-//! 1. a `block_all` schedule window (bedtime) blocks everything but the profile's `allow`;
-//! 2. the profile's `allow` wins over every list;
+//! 0. a parent's timed exception ("YouTube for 45 minutes") allows;
+//! 1. the profile's `allow` wins over everything below;
+//! 2. a `block_all` schedule window (bedtime) or a pause blocks everything else;
 //! 3. bypass protection: the DoH canary and Private Relay names get NXDOMAIN;
 //! 4. safe search rewrites engine hosts to their safe host;
 //! 5. the profile's `deny`;
@@ -25,6 +26,7 @@ use crate::config::{BlockAnswer, ProfileConfig, SafeSearch};
 use crate::filter::{Blocklists, DomainMatcher, Hit, ListMask, MatcherBuilder, PatternHit};
 use crate::lists::RuleKind;
 use crate::name::SuffixFingerprints;
+use crate::overrides::ProfileOverrides;
 
 /// The category bypass protection adds to a profile.
 pub const BYPASS_CATEGORY: &str = "bypass";
@@ -89,6 +91,10 @@ pub enum Reason {
     NoMatch,
     /// A `block_all` schedule window is active (bedtime).
     Schedule,
+    /// The profile is paused ("internet paused until 20:00").
+    Paused,
+    /// A parent's timed exception.
+    TimedAllow,
     /// The profile's `allow` list.
     ProfileAllow { labels: usize },
     /// A bypass canary (DoH canary, iCloud Private Relay).
@@ -151,13 +157,20 @@ pub fn decide(
     name: &SuffixFingerprints,
     text: impl FnOnce() -> String,
     now: Timestamp,
+    timed: Option<&ProfileOverrides>,
 ) -> Decision {
     let fps = name.as_slice();
     let whole = fps.last().copied().unwrap_or(0);
+    if timed.is_some_and(|t| t.allows(name, now)) {
+        return Decision::new(Action::Allow, Reason::TimedAllow);
+    }
     let effect = profile.schedule_effect(now);
     let own = profile.overrides.lookup_fingerprints(fps, 1);
     if let Some(hit) = own.filter(|h| h.kind == RuleKind::Allow) {
         return Decision::new(Action::Allow, Reason::ProfileAllow { labels: hit.labels });
+    }
+    if timed.is_some_and(|t| t.paused(now)) {
+        return Decision::new(Action::Block, Reason::Paused);
     }
     if effect.block_all {
         return Decision::new(Action::Block, Reason::Schedule);

@@ -21,6 +21,7 @@ use crate::config::BlockAnswer;
 use crate::filter::Blocklists;
 use crate::metrics::Metrics;
 use crate::name::SuffixFingerprints;
+use crate::overrides::{Overrides, ProfileOverrides};
 use crate::policy::{self, Action, Decision, Profile, Reason, SafeTarget};
 use crate::snapshot::Snapshot;
 use crate::upstream::{Answer, Forwarder, Outcome};
@@ -36,6 +37,7 @@ pub struct Handler {
     snapshot: Arc<ArcSwap<Snapshot>>,
     forwarder: Arc<Forwarder>,
     metrics: Arc<Metrics>,
+    overrides: Arc<Overrides>,
     clock: Clock,
 }
 
@@ -44,12 +46,14 @@ impl Handler {
         snapshot: Arc<ArcSwap<Snapshot>>,
         forwarder: Arc<Forwarder>,
         metrics: Arc<Metrics>,
+        overrides: Arc<Overrides>,
         clock: Clock,
     ) -> Self {
         Handler {
             snapshot,
             forwarder,
             metrics,
+            overrides,
             clock,
         }
     }
@@ -150,7 +154,9 @@ impl Handler {
         let qname: &Name = info.query.name();
         let qtype = info.query.query_type();
         let now = (self.clock)();
-        let decision = decide_name(snapshot, profile, qname, now);
+        let overrides = self.overrides.current();
+        let timed = overrides.get(&profile.name);
+        let decision = decide_name(snapshot, profile, qname, now, timed);
         let reply = match decision.action {
             Action::Block => {
                 return (
@@ -191,7 +197,7 @@ impl Handler {
         // Anti CNAME-cloaking: a tracker or adult site hidden behind an innocent alias.
         for record in &reply.answers {
             if let RData::CNAME(target) = &record.data {
-                let d = decide_name(snapshot, profile, &target.0, now);
+                let d = decide_name(snapshot, profile, &target.0, now, timed);
                 if d.action == Action::Block {
                     return (
                         &profile.name,
@@ -283,6 +289,7 @@ fn decide_name(
     profile: &Profile,
     name: &Name,
     now: jiff::Timestamp,
+    timed: Option<&ProfileOverrides>,
 ) -> Decision {
     policy::decide(
         &snapshot.blocklists,
@@ -294,6 +301,7 @@ fn decide_name(
             text
         },
         now,
+        timed,
     )
 }
 
@@ -330,6 +338,12 @@ fn ede_for(blocklists: &Blocklists, profile: &Profile, decision: &Decision) -> (
                     "familydns: schedule of profile {} (block_all)",
                     profile.name
                 ),
+            );
+        }
+        Reason::Paused => {
+            return (
+                EdeCode::Filtered,
+                format!("familydns: profile {} is paused", profile.name),
             );
         }
         Reason::BypassCanary => {

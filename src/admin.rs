@@ -1,0 +1,226 @@
+//! The admin endpoints on the metrics listener, and the CLI's client for them.
+//!
+//! `POST /admin/reload`, `POST /admin/allow?profile=kids&name=youtube.com&for=45m`,
+//! `POST /admin/pause?profile=kids&until=20:00` (or `&for=30m`),
+//! `POST /admin/resume?profile=kids`, `GET /admin/overrides`.
+//! Every request needs `Authorization: Bearer <metrics.admin_token>`; without a token in the
+//! config the endpoints do not exist. They answer only where the metrics listener listens
+//! (loopback by default).
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::{get, post};
+use jiff::{Timestamp, ToSpan};
+
+use crate::config::parse_duration;
+use crate::overrides::Overrides;
+use crate::reload::Reloader;
+
+#[derive(Clone)]
+struct Admin {
+    token: Arc<str>,
+    reloader: Arc<Reloader>,
+    overrides: Arc<Overrides>,
+}
+
+type Reply = (StatusCode, String);
+
+pub fn router(token: String, reloader: Arc<Reloader>, overrides: Arc<Overrides>) -> Router {
+    let admin = Admin {
+        token: token.into(),
+        reloader,
+        overrides,
+    };
+    Router::new()
+        .route("/admin/reload", post(reload))
+        .route("/admin/allow", post(allow))
+        .route("/admin/pause", post(pause))
+        .route("/admin/resume", post(resume))
+        .route("/admin/overrides", get(list))
+        .with_state(admin)
+}
+
+fn authorized(admin: &Admin, headers: &HeaderMap) -> Result<(), Reply> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Compare every byte whatever the first mismatch, so timing tells nothing.
+    let same = given.len() == admin.token.len()
+        && given
+            .bytes()
+            .zip(admin.token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        Ok(())
+    } else {
+        Err((
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token\n".into(),
+        ))
+    }
+}
+
+fn params(query: Option<String>) -> HashMap<String, String> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.replace("%3A", ":").replace("%3a", ":")))
+        .collect()
+}
+
+fn bad(message: impl Into<String>) -> Reply {
+    (StatusCode::BAD_REQUEST, format!("{}\n", message.into()))
+}
+
+/// The profile named in the request, checked against the live configuration.
+fn profile<'p>(
+    admin: &Admin,
+    p: &'p HashMap<String, String>,
+) -> Result<(&'p str, jiff::tz::TimeZone), Reply> {
+    let name = p.get("profile").ok_or_else(|| bad("missing `profile`"))?;
+    let snapshot = admin.reloader.snapshot().load();
+    let profile = snapshot
+        .profile_named(name)
+        .ok_or_else(|| bad(format!("no profile named `{name}`")))?;
+    Ok((name, profile.timezone.clone()))
+}
+
+/// `for=45m` from now, or `until=20:00` (the next 20:00 in the profile's zone).
+fn end_time(p: &HashMap<String, String>, tz: &jiff::tz::TimeZone) -> Result<Timestamp, Reply> {
+    let now = Timestamp::now();
+    if let Some(d) = p.get("for") {
+        let d = parse_duration(d)
+            .ok_or_else(|| bad(format!("`{d}` is not a duration (e.g. 45m, 2h)")))?;
+        return Ok(now + jiff::SignedDuration::try_from(d).map_err(|e| bad(e.to_string()))?);
+    }
+    let until = p
+        .get("until")
+        .ok_or_else(|| bad("give `for` (45m) or `until` (20:00)"))?;
+    let time: jiff::civil::Time = until
+        .parse()
+        .map_err(|_| bad(format!("`{until}` is not a time of day (HH:MM)")))?;
+    let local = now.to_zoned(tz.clone());
+    let mut end = local
+        .with()
+        .time(time)
+        .build()
+        .map_err(|e| bad(e.to_string()))?;
+    if end.timestamp() <= now {
+        end = end.checked_add(1.day()).map_err(|e| bad(e.to_string()))?;
+    }
+    Ok(end.timestamp())
+}
+
+async fn reload(State(admin): State<Admin>, headers: HeaderMap) -> Reply {
+    if let Err(e) = authorized(&admin, &headers) {
+        return e;
+    }
+    match admin.reloader.reload().await {
+        Ok(()) => (StatusCode::OK, "reloaded\n".into()),
+        Err(e) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("reload failed, still serving the last good configuration:\n{e}\n"),
+        ),
+    }
+}
+
+async fn allow(State(admin): State<Admin>, headers: HeaderMap, RawQuery(q): RawQuery) -> Reply {
+    let p = params(q);
+    let result = (|| {
+        authorized(&admin, &headers)?;
+        let (profile, tz) = profile(&admin, &p)?;
+        let name = p.get("name").ok_or_else(|| bad("missing `name`"))?;
+        let until = end_time(&p, &tz)?;
+        admin
+            .overrides
+            .allow(profile, name, until)
+            .map_err(|e| bad(e.to_string()))?;
+        Ok((
+            StatusCode::OK,
+            format!(
+                "{name} allowed for profile {profile} until {}\n",
+                until.to_zoned(tz)
+            ),
+        ))
+    })();
+    result.unwrap_or_else(|e| e)
+}
+
+async fn pause(State(admin): State<Admin>, headers: HeaderMap, RawQuery(q): RawQuery) -> Reply {
+    let p = params(q);
+    let result = (|| {
+        authorized(&admin, &headers)?;
+        let (profile, tz) = profile(&admin, &p)?;
+        let until = end_time(&p, &tz)?;
+        admin
+            .overrides
+            .pause(profile, until)
+            .map_err(|e| bad(e.to_string()))?;
+        Ok((
+            StatusCode::OK,
+            format!("profile {profile} paused until {}\n", until.to_zoned(tz)),
+        ))
+    })();
+    result.unwrap_or_else(|e| e)
+}
+
+async fn resume(State(admin): State<Admin>, headers: HeaderMap, RawQuery(q): RawQuery) -> Reply {
+    let p = params(q);
+    let result = (|| {
+        authorized(&admin, &headers)?;
+        let (profile, _) = profile(&admin, &p)?;
+        admin
+            .overrides
+            .clear(profile)
+            .map_err(|e| bad(e.to_string()))?;
+        Ok((
+            StatusCode::OK,
+            format!("profile {profile}: pause and timed exceptions ended\n"),
+        ))
+    })();
+    result.unwrap_or_else(|e| e)
+}
+
+async fn list(State(admin): State<Admin>, headers: HeaderMap) -> Reply {
+    if let Err(e) = authorized(&admin, &headers) {
+        return e;
+    }
+    (StatusCode::OK, admin.overrides.describe())
+}
+
+/// The CLI side: sends one request to the running server and returns its status and body.
+pub fn request(
+    addr: SocketAddr,
+    token: &str,
+    method: &str,
+    path_and_query: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+    write!(
+        stream,
+        "{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_owned());
+    Ok((status, body))
+}

@@ -1,0 +1,190 @@
+//! Timed exceptions, pauses and reloads from the CLI, through the authenticated admin
+//! endpoint of the running server; they persist across a restart and end by themselves.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+const TOKEN: &str = "test-token-0123456789";
+
+async fn cli(config: &Path, args: &[&str]) -> (bool, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_familydns"));
+    cmd.arg(args[0])
+        .arg("--config")
+        .arg(config)
+        .args(&args[1..]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+async fn rcode(fdns: &Running, name: &str) -> ResponseCode {
+    udp(fdns.dns_addrs[0], name, RecordType::TXT)
+        .await
+        .metadata
+        .response_code
+}
+
+/// The test config with a fixed metrics port (the CLI finds the server through the config).
+fn config(upstream: std::net::SocketAddr) -> TestConfig {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let head = HEAD.replace(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{port}\"\nadmin_token = \"{TOKEN}\""),
+    );
+    TestConfig::new(
+        &head,
+        upstream,
+        &[("family", "deny = [\"txt.example.test\"]\n")],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_pause_resume_and_reload_from_the_cli() {
+    let upstream = start_upstream().await;
+    let cfg = config(upstream.addr);
+    let fdns = cfg.start().await;
+    assert_eq!(
+        rcode(&fdns, "txt.example.test.").await,
+        ResponseCode::NXDomain
+    );
+
+    let (ok, out) = cli(
+        &cfg.path(),
+        &[
+            "allow",
+            "--profile",
+            "family",
+            "txt.example.test",
+            "--for",
+            "45m",
+        ],
+    )
+    .await;
+    assert!(ok, "{out}");
+    assert_eq!(
+        rcode(&fdns, "txt.example.test.").await,
+        ResponseCode::NoError,
+        "allowed for 45 minutes"
+    );
+
+    let (ok, out) = cli(
+        &cfg.path(),
+        &["pause", "--profile", "family", "--for", "30m"],
+    )
+    .await;
+    assert!(ok, "{out}");
+    let m = udp(fdns.dns_addrs[0], "www.example.test.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain, "paused");
+    assert!(ede(&m).unwrap().1.contains("paused"));
+    assert_eq!(
+        rcode(&fdns, "txt.example.test.").await,
+        ResponseCode::NoError,
+        "a timed exception still resolves"
+    );
+
+    // The state survives a restart.
+    drop(fdns);
+    let fdns = cfg.start().await;
+    assert_eq!(
+        udp(fdns.dns_addrs[0], "www.example.test.", RecordType::A)
+            .await
+            .metadata
+            .response_code,
+        ResponseCode::NXDomain
+    );
+    // And ends by itself: an hour later neither the pause nor the exception holds.
+    let later = (jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600)).to_string();
+    drop(fdns);
+    let hour_later = cfg.start_at(&later).await;
+    assert_eq!(
+        rcode(&hour_later, "txt.example.test.").await,
+        ResponseCode::NXDomain
+    );
+    assert_eq!(
+        udp(hour_later.dns_addrs[0], "www.example.test.", RecordType::A)
+            .await
+            .metadata
+            .response_code,
+        ResponseCode::NoError
+    );
+    drop(hour_later);
+
+    let fdns = cfg.start().await;
+    let (ok, out) = cli(&cfg.path(), &["resume", "--profile", "family"]).await;
+    assert!(ok, "{out}");
+    assert_eq!(
+        udp(fdns.dns_addrs[0], "www.example.test.", RecordType::A)
+            .await
+            .metadata
+            .response_code,
+        ResponseCode::NoError
+    );
+
+    // `familydns reload` applies an edit now (the watcher would too; this is the explicit path).
+    std::fs::write(cfg.dir.path().join("profiles/family.toml"), "deny = []\n").unwrap();
+    let (ok, out) = cli(&cfg.path(), &["reload"]).await;
+    assert!(ok, "{out}");
+    assert_eq!(
+        rcode(&fdns, "txt.example.test.").await,
+        ResponseCode::NoError
+    );
+
+    let (ok, out) = cli(
+        &cfg.path(),
+        &["pause", "--profile", "nobody", "--until", "20:00"],
+    )
+    .await;
+    assert!(!ok && out.contains("no profile named `nobody`"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_endpoints_need_the_token() {
+    let upstream = start_upstream().await;
+    let cfg = config(upstream.addr);
+    let fdns = cfg.start().await;
+    let addr = fdns.metrics_addr.unwrap();
+    let (status, _) = tokio::task::spawn_blocking(move || {
+        familydns::admin::request(
+            addr,
+            "wrong-token-0123456789",
+            "POST",
+            "/admin/pause?profile=family&for=30m",
+        )
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 401);
+    assert_eq!(
+        udp(fdns.dns_addrs[0], "www.example.test.", RecordType::A)
+            .await
+            .metadata
+            .response_code,
+        ResponseCode::NoError
+    );
+    // Without a token in the config, the endpoints do not exist.
+    let plain = TestConfig::new(HEAD, upstream.addr, &[("family", "")]);
+    let fdns = plain.start().await;
+    let addr = fdns.metrics_addr.unwrap();
+    let (status, _) = tokio::task::spawn_blocking(move || {
+        familydns::admin::request(addr, TOKEN, "POST", "/admin/reload").unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 404);
+}
