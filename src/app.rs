@@ -74,7 +74,15 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
                 })?;
             let addr = listener.local_addr().ok();
             let fw = forwarder.clone();
-            let mut app = metrics::router(metrics.clone(), move || fw.cache().len());
+            let mut app = metrics::router(metrics.clone(), move |m| {
+                m.cache_entries
+                    .set(i64::try_from(fw.cache().len()).unwrap_or(i64::MAX));
+                for (url, failures) in fw.failures() {
+                    m.upstream_failures
+                        .with_label_values(&[url])
+                        .set(i64::try_from(failures).unwrap_or(i64::MAX));
+                }
+            });
             if let Some(token) = &m.admin_token {
                 app = app.merge(admin::router(
                     token.clone(),
@@ -88,7 +96,14 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         None => None,
     };
 
-    let handler = Handler::new(snapshot, forwarder, metrics.clone(), overrides, clock);
+    let handler = Handler::new(
+        snapshot,
+        forwarder,
+        metrics.clone(),
+        overrides,
+        &config.server.rate_limit,
+        clock,
+    );
     let (mut dns, dns_addrs) =
         server::bind(handler, &config.server.listen)
             .await

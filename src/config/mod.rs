@@ -54,6 +54,42 @@ pub struct ServerConfig {
     pub trusted_forwarders: Vec<IpNet>,
     /// Zone of the schedules of profiles that do not set their own.
     pub timezone: jiff::tz::TimeZone,
+    pub rate_limit: RateLimitConfig,
+}
+
+/// `server.rate_limit`: a token bucket per client prefix.
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    /// Sustained queries per second per client prefix; 0 turns the limit off.
+    pub qps: u32,
+    /// Queries a client may send at once before the sustained rate applies.
+    pub burst: u32,
+    pub ipv4_prefix: u8,
+    pub ipv6_prefix: u8,
+    /// Never limited (default: loopback).
+    pub exempt: Vec<IpNet>,
+    pub action: RateLimitAction,
+}
+
+/// What a client over its limit gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitAction {
+    Refused,
+    /// No answer at all.
+    Drop,
+    /// An empty answer with TC=1: a real client retries over TCP, a spoofed flood goes nowhere.
+    Slip,
+}
+
+/// How the upstreams are used (`upstream.strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamStrategy {
+    /// In the order given; the next only when one fails.
+    Failover,
+    /// The fastest by measured latency first (hickory's query statistics).
+    Fastest,
+    /// Race two at once; the first answer wins.
+    Parallel,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +97,10 @@ pub struct UpstreamConfig {
     pub servers: Vec<Upstream>,
     pub timeout: Duration,
     pub cache_entries: u64,
+    pub strategy: UpstreamStrategy,
+    /// How long past its TTL an answer may still be served when every upstream fails
+    /// (RFC 8767); zero turns it off.
+    pub serve_stale: Duration,
 }
 
 /// Transport to an upstream resolver.

@@ -11,8 +11,8 @@ use toml::Spanned;
 
 use super::{
     BlockAnswer, ClientConfig, Config, ConfigError, ConfigErrors, ListConfig, MetricsConfig,
-    PRIVATE_NETWORKS, ProfileConfig, SafeSearch, ScheduleConfig, ServerConfig, Upstream,
-    UpstreamConfig, UpstreamProtocol, parse_duration,
+    PRIVATE_NETWORKS, ProfileConfig, RateLimitAction, RateLimitConfig, SafeSearch, ScheduleConfig,
+    ServerConfig, Upstream, UpstreamConfig, UpstreamProtocol, UpstreamStrategy, parse_duration,
 };
 use crate::lists::Format;
 use crate::name;
@@ -41,6 +41,49 @@ struct RawServer {
     #[serde(default)]
     trusted_forwarders: Vec<Spanned<String>>,
     timezone: Option<Spanned<String>>,
+    #[serde(default)]
+    rate_limit: RawRateLimit,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRateLimit {
+    #[serde(default = "default_qps")]
+    qps: u32,
+    #[serde(default = "default_burst")]
+    burst: u32,
+    #[serde(default = "default_v4_prefix")]
+    ipv4_prefix: u8,
+    #[serde(default = "default_v6_prefix")]
+    ipv6_prefix: u8,
+    exempt: Option<Vec<Spanned<String>>>,
+    action: Option<Spanned<String>>,
+}
+
+impl Default for RawRateLimit {
+    fn default() -> Self {
+        RawRateLimit {
+            qps: default_qps(),
+            burst: default_burst(),
+            ipv4_prefix: default_v4_prefix(),
+            ipv6_prefix: default_v6_prefix(),
+            exempt: None,
+            action: None,
+        }
+    }
+}
+
+fn default_qps() -> u32 {
+    100
+}
+fn default_burst() -> u32 {
+    1000
+}
+fn default_v4_prefix() -> u8 {
+    32
+}
+fn default_v6_prefix() -> u8 {
+    56
 }
 
 #[derive(Deserialize)]
@@ -51,6 +94,8 @@ struct RawUpstream {
     timeout_ms: Spanned<u64>,
     #[serde(default = "default_cache_entries")]
     cache_entries: u64,
+    strategy: Option<Spanned<String>>,
+    serve_stale: Option<Spanned<String>>,
 }
 
 impl Default for RawUpstream {
@@ -59,6 +104,8 @@ impl Default for RawUpstream {
             servers: Vec::new(),
             timeout_ms: default_timeout_ms(),
             cache_entries: default_cache_entries(),
+            strategy: None,
+            serve_stale: None,
         }
     }
 }
@@ -171,6 +218,23 @@ impl Check<'_> {
     }
 }
 
+/// A globally routable unicast address (not loopback, private, link-local, CGNAT, ULA or
+/// unspecified).
+fn is_public(ip: IpAddr) -> bool {
+    let private: [IpNet; 8] = [
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+    ]
+    .map(|n| n.parse().expect("valid prefix"));
+    !ip.is_unspecified() && !ip.is_loopback() && !private.iter().any(|n| n.contains(&ip))
+}
+
 fn parse_network(s: &str) -> Option<IpNet> {
     s.parse::<IpNet>()
         .ok()
@@ -245,6 +309,42 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
             .collect(),
     };
     let trusted_forwarders = c.networks("trusted_forwarders", &raw.server.trusted_forwarders);
+    if raw.server.allow_clients.is_none()
+        && let Some(public) = raw.server.listen.iter().flatten().find(|a| {
+            a.get_ref()
+                .parse::<SocketAddr>()
+                .is_ok_and(|a| is_public(a.ip()))
+        })
+    {
+        c.err(public, Some("listen"), format!("`{}` is a public address: set server.allow_clients explicitly, or familydns would serve only private ranges there (and an open resolver is never the default)", public.get_ref()));
+    }
+    let rl = &raw.server.rate_limit;
+    let rate_limit = RateLimitConfig {
+        qps: rl.qps,
+        burst: rl.burst.max(1),
+        ipv4_prefix: rl.ipv4_prefix.min(32),
+        ipv6_prefix: rl.ipv6_prefix.min(128),
+        exempt: match &rl.exempt {
+            Some(v) => c.networks("exempt", v),
+            None => ["127.0.0.0/8", "::1/128"]
+                .iter()
+                .filter_map(|n| n.parse().ok())
+                .collect(),
+        },
+        action: match rl.action.as_ref().map(|a| (a, a.get_ref().as_str())) {
+            None | Some((_, "refused")) => RateLimitAction::Refused,
+            Some((_, "drop")) => RateLimitAction::Drop,
+            Some((_, "slip")) => RateLimitAction::Slip,
+            Some((a, _)) => {
+                c.err(
+                    a,
+                    Some("action"),
+                    "expected \"refused\", \"drop\" or \"slip\"",
+                );
+                RateLimitAction::Refused
+            }
+        },
+    };
     let server_tz = match &raw.server.timezone {
         Some(name) => timezone(name.get_ref()).unwrap_or_else(|| {
             c.err(
@@ -278,6 +378,35 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
             "`upstream.servers` is empty: at least one upstream resolver is needed (e.g. \"udp://9.9.9.9:53\")",
         ));
     }
+    let strategy = match raw
+        .upstream
+        .strategy
+        .as_ref()
+        .map(|s| (s, s.get_ref().as_str()))
+    {
+        None | Some((_, "fastest")) => UpstreamStrategy::Fastest,
+        Some((_, "failover")) => UpstreamStrategy::Failover,
+        Some((_, "parallel")) => UpstreamStrategy::Parallel,
+        Some((s, _)) => {
+            c.err(
+                s,
+                Some("strategy"),
+                "expected \"failover\", \"fastest\" or \"parallel\"",
+            );
+            UpstreamStrategy::Fastest
+        }
+    };
+    let serve_stale = match &raw.upstream.serve_stale {
+        None => Duration::from_secs(86_400),
+        Some(s) => parse_duration(s.get_ref()).unwrap_or_else(|| {
+            c.err(
+                s,
+                Some("serve_stale"),
+                "expected a duration such as \"1d\" or \"0s\" (off)",
+            );
+            Duration::ZERO
+        }),
+    };
     if *raw.upstream.timeout_ms.get_ref() == 0 {
         c.err(
             &raw.upstream.timeout_ms,
@@ -448,11 +577,14 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
             allow_clients,
             trusted_forwarders,
             timezone: server_tz,
+            rate_limit,
         },
         upstream: UpstreamConfig {
             servers,
             timeout: Duration::from_millis(*raw.upstream.timeout_ms.get_ref()),
             cache_entries: raw.upstream.cache_entries,
+            strategy,
+            serve_stale,
         },
         metrics,
         lists,

@@ -29,8 +29,14 @@ pub struct Metrics {
     pub cache_entries: IntGauge,
     pub list_entries: IntGaugeVec,
     pub list_skipped: IntGaugeVec,
+    /// Failed queries per upstream URL.
+    pub upstream_failures: IntGaugeVec,
     pub reload_failures: IntCounter,
     pub reload_seconds: Histogram,
+    /// Answers served past their TTL because every upstream failed.
+    pub stale_answers: IntCounter,
+    /// Queries over a client's rate limit.
+    pub rate_limited: IntCounter,
     /// Queries whose MAC/ECS options were ignored because they did not come from a trusted
     /// forwarder.
     pub untrusted_identity: IntCounter,
@@ -107,7 +113,28 @@ impl Metrics {
             "familydns_untrusted_identity_options_total",
             "Queries whose MAC or ECS options were ignored: not from a trusted forwarder",
         );
+        let stale_answers = counter(
+            "familydns_stale_answers_total",
+            "Expired answers served because every upstream failed (RFC 8767)",
+        );
+        let rate_limited = counter(
+            "familydns_rate_limited_total",
+            "Queries over their client's rate limit (refused, dropped or slipped)",
+        );
+        let upstream_failures = IntGaugeVec::new(
+            Opts::new(
+                "familydns_upstream_failures",
+                "Failed or timed-out queries so far, per upstream",
+            ),
+            &["upstream"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(upstream_failures.clone()))
+            .expect("unique metric");
         for c in [
+            &rate_limited,
+            &stale_answers,
             &untrusted_identity,
             &upstream_errors,
             &cache_hits,
@@ -143,8 +170,11 @@ impl Metrics {
             cache_entries,
             list_entries,
             list_skipped,
+            upstream_failures,
             reload_failures,
             reload_seconds,
+            stale_answers,
+            rate_limited,
             untrusted_identity,
             last_reload_error: Mutex::new(None),
         }
@@ -194,19 +224,21 @@ impl Default for Metrics {
 }
 
 /// The `GET /metrics` and `GET /health` routes.
+///
+/// `on_scrape` refreshes the gauges whose values live elsewhere (cache size, per-upstream
+/// failures) just before they are rendered.
 pub fn router(
     metrics: Arc<Metrics>,
-    cache_entries: impl Fn() -> u64 + Send + Sync + 'static,
+    on_scrape: impl Fn(&Metrics) + Send + Sync + 'static,
 ) -> Router {
-    let cache_entries = Arc::new(cache_entries);
+    let on_scrape = Arc::new(on_scrape);
     Router::new()
         .route(
             "/metrics",
             get(move |State(m): State<Arc<Metrics>>| {
-                let cache_entries = cache_entries.clone();
+                let on_scrape = on_scrape.clone();
                 async move {
-                    m.cache_entries
-                        .set(i64::try_from(cache_entries()).unwrap_or(i64::MAX));
+                    on_scrape(&m);
                     (
                         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
                         m.render(),

@@ -24,6 +24,8 @@ pub const MAX_UDP_PAYLOAD: u16 = 1232;
 /// RFC 8914 info codes we use.
 #[derive(Debug, Clone, Copy)]
 pub enum EdeCode {
+    /// 3: an expired answer served because the upstreams failed (RFC 8767).
+    StaleAnswer = 3,
     /// 15: blocked by the operator's policy (malware, phishing).
     Blocked = 15,
     /// 17: filtered because the client (a parent) asked for it.

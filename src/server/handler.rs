@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use hickory_proto::op::{Header, HeaderCounts, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, CNAME};
+use hickory_proto::rr::rdata::{A, CNAME, HINFO};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
@@ -17,14 +17,15 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::answer::{self, EdeCode};
 use super::identity;
-use crate::config::BlockAnswer;
+use super::ratelimit::RateLimiter;
+use crate::config::{BlockAnswer, RateLimitAction, RateLimitConfig};
 use crate::filter::Blocklists;
 use crate::metrics::Metrics;
 use crate::name::SuffixFingerprints;
 use crate::overrides::{Overrides, ProfileOverrides};
 use crate::policy::{self, Action, Decision, Profile, Reason, SafeTarget};
 use crate::snapshot::Snapshot;
-use crate::upstream::{Answer, Forwarder, Outcome};
+use crate::upstream::{Answer, Forwarder, Outcome, STALE_TTL};
 
 /// Categories whose blocks are reported as EDE 15 (security policy) rather than 17
 /// (filtering the client asked for).
@@ -38,6 +39,8 @@ pub struct Handler {
     forwarder: Arc<Forwarder>,
     metrics: Arc<Metrics>,
     overrides: Arc<Overrides>,
+    rate_limit: Option<RateLimiter>,
+    rate_limit_action: RateLimitAction,
     clock: Clock,
 }
 
@@ -47,6 +50,7 @@ impl Handler {
         forwarder: Arc<Forwarder>,
         metrics: Arc<Metrics>,
         overrides: Arc<Overrides>,
+        rate_limit: &RateLimitConfig,
         clock: Clock,
     ) -> Self {
         Handler {
@@ -54,6 +58,8 @@ impl Handler {
             forwarder,
             metrics,
             overrides,
+            rate_limit: RateLimiter::new(rate_limit),
+            rate_limit_action: rate_limit.action,
             clock,
         }
     }
@@ -87,7 +93,26 @@ impl RequestHandler for Handler {
     ) -> ResponseInfo {
         let start = Instant::now();
         let snapshot = self.snapshot.load_full();
-        let (profile_name, decision, reply) = self.answer(&snapshot, request).await;
+        let limited = self
+            .rate_limit
+            .as_ref()
+            .is_some_and(|rl| !rl.allow(request.src().ip(), start));
+        let (profile_name, decision, mut reply) = if limited {
+            self.metrics.rate_limited.inc();
+            match self.rate_limit_action {
+                RateLimitAction::Drop => return silent(request),
+                RateLimitAction::Refused => {
+                    ("-", "ratelimited", Reply::error(ResponseCode::Refused))
+                }
+                RateLimitAction::Slip => ("-", "ratelimited", Reply::error(ResponseCode::NoError)),
+            }
+        } else {
+            self.answer(&snapshot, request).await
+        };
+        let slip = limited && self.rate_limit_action == RateLimitAction::Slip;
+        if slip {
+            reply.answers.clear();
+        }
         self.metrics
             .queries
             .with_label_values(&[profile_name, decision])
@@ -96,6 +121,7 @@ impl RequestHandler for Handler {
         let mut metadata = Metadata::response_from_request(&request.metadata);
         metadata.recursion_available = true;
         metadata.response_code = reply.rcode;
+        metadata.truncation = slip;
         let edns = request
             .edns
             .as_ref()
@@ -189,6 +215,7 @@ impl Handler {
                     None => Reply::error(ResponseCode::ServFail),
                 }
             }
+            Action::Allow if qtype == RecordType::ANY => minimal_any(qname),
             Action::Allow => self.forward(qname, qtype).await,
         };
         if reply.rcode == ResponseCode::ServFail {
@@ -225,6 +252,30 @@ impl Handler {
                     answers: Answer::aged(&answer.answers, age),
                     authorities: Answer::aged(&answer.authorities, age),
                     ede: None,
+                }
+            }
+            Outcome::Stale(answer) => {
+                self.metrics.cache_hits.inc();
+                self.metrics.upstream_errors.inc();
+                self.metrics.stale_answers.inc();
+                let stale = |records: &[Record]| -> Vec<Record> {
+                    records
+                        .iter()
+                        .map(|r| {
+                            let mut r = r.clone();
+                            r.ttl = STALE_TTL;
+                            r
+                        })
+                        .collect()
+                };
+                Reply {
+                    rcode: answer.rcode,
+                    answers: stale(&answer.answers),
+                    authorities: stale(&answer.authorities),
+                    ede: Some((
+                        EdeCode::StaleAnswer,
+                        "familydns: upstreams unreachable, served stale".into(),
+                    )),
                 }
             }
             Outcome::Failed(reason) => {
@@ -280,6 +331,30 @@ impl Handler {
                 reply
             }
         }
+    }
+}
+
+/// What a dropped request reports to hickory: nothing was sent.
+fn silent(request: &Request) -> ResponseInfo {
+    ResponseInfo::from(Header {
+        metadata: Metadata::response_from_request(&request.metadata),
+        counts: HeaderCounts::default(),
+    })
+}
+
+/// RFC 8482: ANY gets one synthetic HINFO record, not everything the name has, so that
+/// familydns is never an amplifier.
+fn minimal_any(qname: &Name) -> Reply {
+    let hinfo = HINFO::new("RFC8482".to_owned(), String::new());
+    Reply {
+        rcode: ResponseCode::NoError,
+        answers: vec![Record::from_rdata(
+            qname.clone(),
+            answer::REWRITE_TTL,
+            RData::HINFO(hinfo),
+        )],
+        authorities: vec![],
+        ede: None,
     }
 }
 

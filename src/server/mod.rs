@@ -3,6 +3,7 @@
 mod answer;
 mod handler;
 mod identity;
+mod ratelimit;
 
 pub use handler::{Clock, Handler};
 

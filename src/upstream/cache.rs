@@ -84,7 +84,10 @@ impl Answer {
     }
 }
 
-struct TtlExpiry;
+/// Entries live for their TTL plus the serve-stale window.
+struct TtlExpiry {
+    stale: Duration,
+}
 
 impl Expiry<CacheKey, Arc<Answer>> for TtlExpiry {
     fn expire_after_create(
@@ -93,31 +96,47 @@ impl Expiry<CacheKey, Arc<Answer>> for TtlExpiry {
         value: &Arc<Answer>,
         _: Instant,
     ) -> Option<Duration> {
-        Some(Duration::from_secs(u64::from(value.ttl)))
+        Some(Duration::from_secs(u64::from(value.ttl)) + self.stale)
     }
+}
+
+/// A cache hit: fresh, or past its TTL but within the serve-stale window.
+pub enum Cached {
+    Fresh(Arc<Answer>),
+    Stale(Arc<Answer>),
 }
 
 pub struct AnswerCache {
     cache: Option<Cache<CacheKey, Arc<Answer>>>,
+    stale: Duration,
 }
 
 impl AnswerCache {
-    /// A cache of at most `entries` answers; 0 disables caching.
-    pub fn new(entries: u64) -> AnswerCache {
+    /// A cache of at most `entries` answers, kept `stale` past their TTL for serve-stale;
+    /// 0 entries disables caching.
+    pub fn new(entries: u64, stale: Duration) -> AnswerCache {
         AnswerCache {
             cache: (entries > 0).then(|| {
                 Cache::builder()
                     .max_capacity(entries)
-                    .expire_after(TtlExpiry)
+                    .expire_after(TtlExpiry { stale })
                     .build()
             }),
+            stale,
         }
     }
 
-    pub fn get(&self, key: &CacheKey) -> Option<Arc<Answer>> {
+    pub fn get(&self, key: &CacheKey) -> Option<Cached> {
         let answer = self.cache.as_ref()?.get(key)?;
-        // moka expires lazily; never serve an answer past its TTL.
-        (answer.age() < answer.ttl).then_some(answer)
+        let age = answer.age();
+        // moka expires lazily: check both limits ourselves.
+        if age < answer.ttl {
+            Some(Cached::Fresh(answer))
+        } else if u64::from(age - answer.ttl) < self.stale.as_secs() {
+            Some(Cached::Stale(answer))
+        } else {
+            None
+        }
     }
 
     pub fn insert(&self, key: CacheKey, answer: Arc<Answer>) {

@@ -6,21 +6,20 @@
 //! count TTLs down from the moment the answer arrived.
 
 mod cache;
+mod pool;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
 
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
 use hickory_resolver::Resolver;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::net::{DnsError, NetError};
 
-pub use cache::{Answer, AnswerCache, CacheKey};
+pub use cache::{Answer, AnswerCache, CacheKey, Cached};
 
 use crate::config::{Upstream, UpstreamConfig, UpstreamProtocol};
+use pool::Pool;
 
 /// Negative answers without an SOA (so without a negative TTL) are cached this long.
 const NEGATIVE_TTL_WITHOUT_SOA: u32 = 30;
@@ -33,47 +32,51 @@ pub enum UpstreamError {
     Resolver(String),
 }
 
+/// TTL of an answer served stale (RFC 8767 recommends 30 s).
+pub const STALE_TTL: u32 = 30;
+
 /// The outcome of forwarding one query.
 pub enum Outcome {
     /// An answer (positive or negative), and whether it came from the cache.
     Answer { answer: Arc<Answer>, cached: bool },
+    /// Every upstream failed; an expired answer within the serve-stale window stands in.
+    Stale(Arc<Answer>),
     /// Every upstream failed or the timeout passed: the client gets SERVFAIL.
     Failed(String),
 }
 
 pub struct Forwarder {
-    resolver: Resolver<TokioRuntimeProvider>,
+    pool: Pool,
     cache: AnswerCache,
-    timeout: Duration,
 }
 
 impl Forwarder {
     pub fn new(config: &UpstreamConfig) -> Result<Forwarder, UpstreamError> {
-        let mut name_servers = Vec::new();
+        let mut upstreams = Vec::new();
         for upstream in &config.servers {
-            for ip in upstream_ips(upstream)? {
-                name_servers.push(NameServerConfig::new(ip, true, connections(upstream)));
-            }
+            let name_servers = upstream_ips(upstream)?
+                .into_iter()
+                .map(|ip| NameServerConfig::new(ip, true, connections(upstream)))
+                .collect();
+            let mut builder = Resolver::builder_with_config(
+                ResolverConfig::from_parts(None, vec![], name_servers),
+                TokioRuntimeProvider::default(),
+            );
+            let opts = builder.options_mut();
+            opts.cache_size = 0;
+            opts.timeout = config.timeout;
+            opts.attempts = 1;
+            opts.ndots = 0;
+            opts.preserve_intermediates = true;
+            opts.use_hosts_file = hickory_resolver::config::ResolveHosts::Never;
+            let resolver = builder
+                .build()
+                .map_err(|e| UpstreamError::Resolver(e.to_string()))?;
+            upstreams.push(pool::Upstream::new(upstream.url.clone(), resolver));
         }
-        let mut builder = Resolver::builder_with_config(
-            ResolverConfig::from_parts(None, vec![], name_servers),
-            TokioRuntimeProvider::default(),
-        );
-        let opts = builder.options_mut();
-        opts.cache_size = 0;
-        opts.timeout = config.timeout;
-        opts.attempts = 1;
-        opts.ndots = 0;
-        opts.preserve_intermediates = true;
-        opts.use_hosts_file = hickory_resolver::config::ResolveHosts::Never;
-        opts.num_concurrent_reqs = 2;
-        let resolver = builder
-            .build()
-            .map_err(|e| UpstreamError::Resolver(e.to_string()))?;
         Ok(Forwarder {
-            resolver,
-            cache: AnswerCache::new(config.cache_entries),
-            timeout: config.timeout,
+            pool: Pool::new(upstreams, config.strategy, config.timeout),
+            cache: AnswerCache::new(config.cache_entries, config.serve_stale),
         })
     }
 
@@ -81,44 +84,47 @@ impl Forwarder {
         &self.cache
     }
 
-    /// Answers `name`/`rtype` from the cache or the upstreams, within the timeout.
+    /// Failures so far, per upstream URL.
+    pub fn failures(&self) -> Vec<(&str, u64)> {
+        self.pool
+            .upstreams
+            .iter()
+            .map(|u| {
+                (
+                    u.url.as_str(),
+                    u.failures.load(std::sync::atomic::Ordering::Relaxed),
+                )
+            })
+            .collect()
+    }
+
+    /// Answers `name`/`rtype` from the cache or the upstreams. An expired answer within the
+    /// serve-stale window stands in when every upstream fails.
     pub async fn resolve(&self, name: &Name, rtype: RecordType) -> Outcome {
         let key = CacheKey::new(name, rtype, DNSClass::IN);
-        if let Some(answer) = self.cache.get(&key) {
-            return Outcome::Answer {
-                answer,
-                cached: true,
-            };
-        }
-        let lookup = tokio::time::timeout(self.timeout, self.resolver.lookup(name.clone(), rtype));
-        let answer = match lookup.await {
-            Err(_) => return Outcome::Failed("timed out".into()),
-            Ok(Ok(lookup)) => Answer::new(
-                ResponseCode::NoError,
-                lookup.answers().to_vec(),
-                vec![],
-                None,
-            ),
-            Ok(Err(NetError::Dns(DnsError::NoRecordsFound(nr)))) => {
-                let negative_ttl = nr.negative_ttl.or(if nr.soa.is_none() {
-                    Some(NEGATIVE_TTL_WITHOUT_SOA)
-                } else {
-                    None
-                });
-                let soa: Vec<Record> = nr
-                    .soa
-                    .map(|soa| soa.into_record_of_rdata())
-                    .into_iter()
-                    .collect();
-                Answer::new(nr.response_code, vec![], soa, negative_ttl)
+        let stale = match self.cache.get(&key) {
+            Some(Cached::Fresh(answer)) => {
+                return Outcome::Answer {
+                    answer,
+                    cached: true,
+                };
             }
-            Ok(Err(e)) => return Outcome::Failed(e.to_string()),
+            Some(Cached::Stale(answer)) => Some(answer),
+            None => None,
         };
-        let answer = Arc::new(answer);
-        self.cache.insert(key, answer.clone());
-        Outcome::Answer {
-            answer,
-            cached: false,
+        match self.pool.query(name, rtype).await {
+            Ok(answer) => {
+                let answer = Arc::new(answer);
+                self.cache.insert(key, answer.clone());
+                Outcome::Answer {
+                    answer,
+                    cached: false,
+                }
+            }
+            Err(reason) => match stale {
+                Some(answer) => Outcome::Stale(answer),
+                None => Outcome::Failed(reason),
+            },
         }
     }
 }

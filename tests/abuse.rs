@@ -1,0 +1,190 @@
+//! Abuse and failure: no open resolver, ANY is not an amplifier, rate limits, serve-stale
+//! when the upstreams die, failover to a second upstream.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::*;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{RData, RecordType};
+
+const FAMILY: &[(&str, &str)] = &[("family", "")];
+
+#[test]
+fn a_public_listen_address_needs_explicit_allow_clients() {
+    let head = HEAD.replace("listen = [\"127.0.0.1:0\"]", "listen = [\"192.0.2.10:53\"]");
+    let cfg = TestConfig::new(&head, "127.0.0.1:53".parse().unwrap(), FAMILY);
+    let err = familydns::config::load(&cfg.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`192.0.2.10:53` is a public address: set server.allow_clients"),
+        "{err}"
+    );
+    let explicit = head.replace(
+        "[upstream]",
+        "allow_clients = [\"192.0.2.0/24\"]\n[upstream]",
+    );
+    let cfg = TestConfig::new(&explicit, "127.0.0.1:53".parse().unwrap(), FAMILY);
+    assert!(familydns::config::load(&cfg.path()).is_ok());
+}
+
+#[tokio::test]
+async fn any_gets_a_minimal_answer() {
+    let upstream = start_upstream().await;
+    let cfg = TestConfig::new(HEAD, upstream.addr, FAMILY);
+    let fdns = cfg.start().await;
+    let m = udp(fdns.dns_addrs[0], "www.example.test.", RecordType::ANY).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(m.answers.len(), 1);
+    assert!(
+        matches!(&m.answers[0].data, RData::HINFO(h) if h.cpu == b"RFC8482".to_vec().into_boxed_slice()),
+        "{:?}",
+        m.answers
+    );
+    assert_eq!(
+        upstream.queries_for("www.example.test."),
+        0,
+        "ANY never reaches the upstream"
+    );
+}
+
+async fn limited(action: &str) -> (Running, Upstream, TestConfig) {
+    let upstream = start_upstream().await;
+    let head = HEAD.replace(
+        "[upstream]",
+        &format!("[server.rate_limit]\nqps = 1\nburst = 5\nexempt = []\naction = \"{action}\"\n[upstream]"),
+    );
+    let cfg = TestConfig::new(&head, upstream.addr, FAMILY);
+    let fdns = cfg.start().await;
+    (fdns, upstream, cfg)
+}
+
+#[tokio::test]
+async fn clients_over_their_rate_get_the_configured_answer() {
+    for (action, expect) in [
+        ("refused", Some(ResponseCode::Refused)),
+        ("slip", Some(ResponseCode::NoError)),
+        ("drop", None),
+    ] {
+        let (fdns, _up, _cfg) = limited(action).await;
+        let s = fdns.dns_addrs[0];
+        for _ in 0..5 {
+            let m = udp_from(
+                s,
+                "127.0.0.6".parse().unwrap(),
+                "www.example.test.",
+                RecordType::A,
+                Some(1232),
+            )
+            .await;
+            assert_eq!(
+                m.metadata.response_code,
+                ResponseCode::NoError,
+                "within the burst"
+            );
+        }
+        let sock = tokio::net::UdpSocket::bind("127.0.0.6:0").await.unwrap();
+        let mut q = hickory_proto::op::Message::query();
+        q.add_query(hickory_proto::op::Query::query(
+            "www.example.test.".parse().unwrap(),
+            RecordType::A,
+        ));
+        sock.send_to(&q.to_vec().unwrap(), s).await.unwrap();
+        let mut buf = [0u8; 1500];
+        let got = tokio::time::timeout(Duration::from_millis(500), sock.recv_from(&mut buf)).await;
+        match expect {
+            Some(rcode) => {
+                let (len, _) = got.expect("an answer").unwrap();
+                let m = hickory_proto::op::Message::from_vec(&buf[..len]).unwrap();
+                assert_eq!(m.metadata.response_code, rcode, "{action}");
+                assert!(m.answers.is_empty());
+                assert_eq!(m.metadata.truncation, action == "slip", "{action}");
+            }
+            None => assert!(got.is_err(), "dropped: no answer"),
+        }
+        // Another client is not affected.
+        let m = udp_from(
+            s,
+            "127.0.0.7".parse().unwrap(),
+            "www.example.test.",
+            RecordType::A,
+            Some(1232),
+        )
+        .await;
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        let metrics = http_get(fdns.metrics_addr.unwrap(), "/metrics").await;
+        assert!(
+            metrics.contains("familydns_rate_limited_total 1"),
+            "{metrics}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_dead_upstream_is_covered_by_a_stale_answer() {
+    let upstream = start_upstream().await;
+    let cfg = TestConfig::new(HEAD, upstream.addr, FAMILY);
+    let fdns = cfg.start().await;
+    let s = fdns.dns_addrs[0];
+    let fresh = udp(s, "short.example.test.", RecordType::A).await;
+    assert_eq!(fresh.answers[0].ttl, 2);
+    upstream.silent.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let m = udp(s, "short.example.test.", RecordType::A).await;
+    assert_eq!(
+        m.metadata.response_code,
+        ResponseCode::NoError,
+        "stale, not SERVFAIL"
+    );
+    assert_eq!(m.answers[0].data, fresh.answers[0].data);
+    assert_eq!(m.answers[0].ttl, familydns::upstream::STALE_TTL);
+    assert_eq!(ede(&m).map(|e| e.0), Some(3), "EDE 3: stale answer");
+    // A name never seen before has nothing stale to offer.
+    let m = udp(s, "www.example.test.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+}
+
+#[tokio::test]
+async fn failover_reaches_the_second_upstream() {
+    let upstream = start_upstream().await;
+    // A first upstream that never answers: a bound socket nobody reads.
+    let dead = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let dead_tcp = tokio::net::TcpListener::bind(dead.local_addr().unwrap())
+        .await
+        .unwrap();
+    let head = HEAD.replace(
+        "servers = [\"udp://{UPSTREAM}\"]",
+        &format!(
+            "servers = [\"udp://{}\", \"udp://{{UPSTREAM}}\"]\nstrategy = \"failover\"",
+            dead.local_addr().unwrap()
+        ),
+    );
+    let cfg = TestConfig::new(&head, upstream.addr, FAMILY);
+    let fdns = cfg.start().await;
+    let m = udp(fdns.dns_addrs[0], "www.example.test.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert!(!m.answers.is_empty());
+    assert_eq!(upstream.queries_for("www.example.test."), 1);
+    let metrics = http_get(fdns.metrics_addr.unwrap(), "/metrics").await;
+    let dead_url = format!("udp://{}", dead.local_addr().unwrap());
+    assert!(
+        metrics.contains(&format!(
+            "familydns_upstream_failures{{upstream=\"{dead_url}\"}} 1"
+        )),
+        "{metrics}"
+    );
+    // The dead upstream is demoted: the next query goes straight to the live one.
+    let m = udp(fdns.dns_addrs[0], "txt.example.test.", RecordType::TXT).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    let metrics = http_get(fdns.metrics_addr.unwrap(), "/metrics").await;
+    assert!(
+        metrics.contains(&format!(
+            "familydns_upstream_failures{{upstream=\"{dead_url}\"}} 1"
+        )),
+        "not tried again: {metrics}"
+    );
+    drop((dead, dead_tcp));
+}
