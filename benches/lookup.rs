@@ -57,6 +57,8 @@ fn list_configs(files: &[(&str, Format)]) -> Vec<ListConfig> {
             category: format!("cat{i}"),
             source: data(p),
             format: *f,
+            url: None,
+            refresh: std::time::Duration::ZERO,
         })
         .collect()
 }

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::admin;
 use crate::config::{self, Config};
+use crate::download::Downloader;
 use crate::metrics::{self, Metrics};
 use crate::overrides::Overrides;
 use crate::reload::{self, Reloader};
@@ -62,7 +63,10 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
     let forwarder = Arc::new(Forwarder::new(&config.upstream)?);
     let reloader = Arc::new(Reloader::new(&config, snapshot.clone(), metrics.clone()));
     let overrides = Arc::new(Overrides::load(&config.file));
-    let mut tasks = vec![reload::watch(reloader.clone())];
+    let mut tasks = vec![
+        reload::watch(reloader.clone()),
+        reload::refresh_lists(reloader.clone(), Downloader::new(forwarder.clone())),
+    ];
 
     let metrics_addr = match &config.metrics {
         Some(m) => {

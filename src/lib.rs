@@ -8,6 +8,7 @@ pub mod app;
 pub mod check;
 pub mod clients;
 pub mod config;
+pub mod download;
 pub mod filter;
 pub mod lists;
 pub mod metrics;

@@ -51,10 +51,14 @@ impl Snapshot {
     /// reload never swaps in a snapshot that silently filters less.
     pub fn build(config: &Config, keep_provenance: bool) -> Result<Snapshot, SnapshotError> {
         let blocklists = Blocklists::load(&config.lists, keep_provenance);
+        // A downloaded list with no cached copy yet (first boot without internet) is reported
+        // but not fatal: the other lists still filter. A local file that cannot be read is.
         let errors: Vec<String> = blocklists
             .lists
             .iter()
-            .filter_map(|l| l.error.clone())
+            .zip(&config.lists)
+            .filter(|(_, c)| c.url.is_none())
+            .filter_map(|(l, _)| l.error.clone())
             .collect();
         if !errors.is_empty() {
             return Err(SnapshotError(errors));

@@ -41,6 +41,8 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     pub metrics: Option<MetricsConfig>,
     pub lists: Vec<ListConfig>,
+    /// Where downloaded lists are kept (`cache_dir`, default `cache/` next to the config).
+    pub cache_dir: PathBuf,
     pub clients: Vec<ClientConfig>,
     pub default_profile: String,
     pub profiles: Vec<ProfileConfig>,
@@ -137,8 +139,13 @@ pub struct MetricsConfig {
 pub struct ListConfig {
     pub name: String,
     pub category: String,
+    /// The file read into the snapshot: the list itself, or the cached copy of a download.
     pub source: PathBuf,
     pub format: Format,
+    /// Where a downloaded list comes from (`source = "https://…"`).
+    pub url: Option<String>,
+    /// How often a downloaded list is fetched again.
+    pub refresh: Duration,
 }
 
 #[derive(Debug, Clone)]

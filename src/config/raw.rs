@@ -28,6 +28,7 @@ struct RawConfig {
     #[serde(default, rename = "list")]
     lists: Vec<RawList>,
     profiles_dir: Option<Spanned<String>>,
+    cache_dir: Option<String>,
     #[serde(default, rename = "client")]
     clients: Vec<RawClient>,
     default_profile: Option<Spanned<String>>,
@@ -235,6 +236,24 @@ fn is_public(ip: IpAddr) -> bool {
     !ip.is_unspecified() && !ip.is_loopback() && !private.iter().any(|n| n.contains(&ip))
 }
 
+/// Refresh period of downloaded lists when the config gives none.
+const DEFAULT_REFRESH: Duration = Duration::from_secs(24 * 3600);
+
+/// The cache file of a downloaded list: its name, made safe for a file name.
+fn cache_file_name(list: &str) -> String {
+    let safe: String = list
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}.list")
+}
+
 fn parse_network(s: &str) -> Option<IpNet> {
     s.parse::<IpNet>()
         .ok()
@@ -435,6 +454,7 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
             })
     });
 
+    let cache_dir = base.join(raw.cache_dir.as_deref().unwrap_or("cache"));
     let mut lists = Vec::new();
     let mut list_names = BTreeSet::new();
     for l in &raw.lists {
@@ -445,37 +465,42 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
                 format!("list `{}` is defined twice", l.name.get_ref()),
             );
         }
-        if let Some(r) = &l.refresh
-            && parse_duration(r.get_ref()).is_none()
-        {
-            c.err(
-                r,
-                Some("refresh"),
-                "expected a duration such as \"24h\", \"90m\" or \"1d\"",
-            );
-        }
+        let refresh = match &l.refresh {
+            None => DEFAULT_REFRESH,
+            Some(r) => parse_duration(r.get_ref()).unwrap_or_else(|| {
+                c.err(
+                    r,
+                    Some("refresh"),
+                    "expected a duration such as \"24h\", \"90m\" or \"1d\"",
+                );
+                DEFAULT_REFRESH
+            }),
+        };
         let src = l.source.get_ref();
-        if src.starts_with("http://") || src.starts_with("https://") {
-            c.err(
-                &l.source,
-                Some("source"),
-                "downloading lists is not supported yet: download the file and give its path",
-            );
-            continue;
-        }
-        let source_path = base.join(src);
-        if !source_path.is_file() {
-            c.err(
-                &l.source,
-                Some("source"),
-                format!("list file {} does not exist", source_path.display()),
-            );
-        }
+        let (source, url) = if src.starts_with("http://") || src.starts_with("https://") {
+            // Downloaded lists live in the cache; the snapshot reads the cached copy.
+            (
+                cache_dir.join(cache_file_name(l.name.get_ref())),
+                Some(src.clone()),
+            )
+        } else {
+            let path = base.join(src);
+            if !path.is_file() {
+                c.err(
+                    &l.source,
+                    Some("source"),
+                    format!("list file {} does not exist", path.display()),
+                );
+            }
+            (path, None)
+        };
         lists.push(ListConfig {
             name: l.name.get_ref().clone(),
             category: l.category.get_ref().clone(),
-            source: source_path,
+            source,
             format: l.format,
+            url,
+            refresh,
         });
     }
     if lists.len() > crate::filter::MAX_LISTS {
@@ -588,6 +613,7 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         },
         metrics,
         lists,
+        cache_dir,
         clients,
         default_profile,
         profiles,

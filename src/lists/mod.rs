@@ -10,4 +10,4 @@ mod source;
 
 pub use format::Format;
 pub use parse::{ParseStats, REGEX_SIZE_LIMIT, Rule, RuleKind, SkipReason, parse_line, parse_str};
-pub use source::{ListError, read_list};
+pub use source::{ListError, MAX_LIST_BYTES, read_list};

@@ -31,6 +31,12 @@ pub struct Metrics {
     pub list_skipped: IntGaugeVec,
     /// Failed queries per upstream URL.
     pub upstream_failures: IntGaugeVec,
+    /// 1 when a downloaded list's last fetch succeeded, 0 when it failed.
+    list_fetch_ok: IntGaugeVec,
+    /// Unix time of a downloaded list's last successful fetch.
+    list_fetch_time: IntGaugeVec,
+    /// Lists that are loaded with nothing (a download with no cached copy yet).
+    list_problems: Mutex<Vec<String>>,
     pub reload_failures: IntCounter,
     pub reload_seconds: Histogram,
     /// Answers served past their TTL because every upstream failed.
@@ -132,6 +138,28 @@ impl Metrics {
         registry
             .register(Box::new(upstream_failures.clone()))
             .expect("unique metric");
+        let list_fetch_ok = IntGaugeVec::new(
+            Opts::new(
+                "familydns_list_fetch_ok",
+                "1 if the last download of a list succeeded",
+            ),
+            &["list"],
+        )
+        .expect("valid metric");
+        let list_fetch_time = IntGaugeVec::new(
+            Opts::new(
+                "familydns_list_fetch_timestamp_seconds",
+                "Unix time of the last successful download of a list",
+            ),
+            &["list"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(list_fetch_ok.clone()))
+            .expect("unique metric");
+        registry
+            .register(Box::new(list_fetch_time.clone()))
+            .expect("unique metric");
         for c in [
             &rate_limited,
             &stale_answers,
@@ -171,6 +199,9 @@ impl Metrics {
             list_entries,
             list_skipped,
             upstream_failures,
+            list_fetch_ok,
+            list_fetch_time,
+            list_problems: Mutex::new(Vec::new()),
             reload_failures,
             reload_seconds,
             stale_answers,
@@ -194,6 +225,24 @@ impl Metrics {
                 .set(i64::try_from(list.stats.skipped_total()).unwrap_or(i64::MAX));
         }
         *self.last_reload_error.lock().expect("not poisoned") = None;
+        *self.list_problems.lock().expect("not poisoned") = snapshot
+            .blocklists
+            .lists
+            .iter()
+            .filter_map(|l| l.error.as_ref().map(|e| format!("list {}: {e}", l.name)))
+            .collect();
+    }
+
+    /// Records the outcome of a list download.
+    pub fn list_fetched(&self, list: &str, ok: bool) {
+        self.list_fetch_ok
+            .with_label_values(&[list])
+            .set(i64::from(ok));
+        if ok {
+            self.list_fetch_time
+                .with_label_values(&[list])
+                .set(jiff::Timestamp::now().as_second());
+        }
     }
 
     pub fn reload_failed(&self, error: String) {
@@ -210,10 +259,15 @@ impl Metrics {
     }
 
     fn health(&self) -> String {
-        match &*self.last_reload_error.lock().expect("not poisoned") {
+        let mut out = match &*self.last_reload_error.lock().expect("not poisoned") {
             None => "ok\n".to_owned(),
             Some(e) => format!("ok (serving the last good config)\nlast reload failed:\n{e}\n"),
+        };
+        for problem in self.list_problems.lock().expect("not poisoned").iter() {
+            out.push_str(problem);
+            out.push('\n');
         }
+        out
     }
 }
 

@@ -5,8 +5,10 @@
 //! flight finish on the snapshot they loaded. Reloads are serialised, so a burst of edits
 //! builds one snapshot at a time. Any error keeps the last good snapshot serving.
 
+mod refresh;
 mod watch;
 
+pub use refresh::refresh_lists;
 pub use watch::watch;
 
 use std::path::{Path, PathBuf};
@@ -16,7 +18,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 
 use crate::app::StartError;
-use crate::config::{self, Config};
+use crate::config::{self, Config, ListConfig};
 use crate::metrics::Metrics;
 use crate::snapshot::{Snapshot, SnapshotError};
 
@@ -26,6 +28,8 @@ pub struct Reloader {
     metrics: Arc<Metrics>,
     /// Files whose change should trigger a reload, as of the last good config.
     watched: std::sync::Mutex<Vec<PathBuf>>,
+    /// Lists downloaded from URLs, as of the last good config.
+    downloaded: std::sync::Mutex<Vec<ListConfig>>,
     lock: tokio::sync::Mutex<()>,
 }
 
@@ -40,6 +44,7 @@ impl Reloader {
             snapshot,
             metrics,
             watched: std::sync::Mutex::new(watched_paths(config)),
+            downloaded: std::sync::Mutex::new(downloaded(config)),
             lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -53,6 +58,15 @@ impl Reloader {
         self.watched.lock().expect("not poisoned").clone()
     }
 
+    /// The lists downloaded from URLs.
+    pub fn downloaded(&self) -> Vec<ListConfig> {
+        self.downloaded.lock().expect("not poisoned").clone()
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// Re-reads everything and swaps it in, or keeps the last good snapshot on error.
     pub async fn reload(&self) -> Result<(), StartError> {
         let _one_at_a_time = self.lock.lock().await;
@@ -60,15 +74,17 @@ impl Reloader {
         let result = match config::load(&self.config_path) {
             Ok(config) => {
                 let paths = watched_paths(&config);
+                let lists = downloaded(&config);
                 build_snapshot(config)
                     .await
-                    .map(|s| (s, paths))
+                    .map(|s| (s, paths, lists))
                     .map_err(StartError::from)
             }
             Err(e) => Err(StartError::from(e)),
         };
         match result {
-            Ok((snapshot, paths)) => {
+            Ok((snapshot, paths, lists)) => {
+                *self.downloaded.lock().expect("not poisoned") = lists;
                 self.metrics.snapshot_loaded(&snapshot);
                 self.metrics
                     .reload_seconds
@@ -98,6 +114,8 @@ pub async fn build_snapshot(config: Config) -> Result<Snapshot, SnapshotError> {
         .expect("snapshot build does not panic")
 }
 
+/// The config, the profiles directory and local list files. Downloaded lists are not
+/// watched: the refresher reloads after writing them.
 fn watched_paths(config: &Config) -> Vec<PathBuf> {
     let mut paths = vec![config.file.clone()];
     paths.extend(
@@ -107,6 +125,21 @@ fn watched_paths(config: &Config) -> Vec<PathBuf> {
             .and_then(|p| p.file.parent())
             .map(Path::to_path_buf),
     );
-    paths.extend(config.lists.iter().map(|l| l.source.clone()));
+    paths.extend(
+        config
+            .lists
+            .iter()
+            .filter(|l| l.url.is_none())
+            .map(|l| l.source.clone()),
+    );
     paths
+}
+
+fn downloaded(config: &Config) -> Vec<ListConfig> {
+    config
+        .lists
+        .iter()
+        .filter(|l| l.url.is_some())
+        .cloned()
+        .collect()
 }
