@@ -188,3 +188,55 @@ async fn failover_reaches_the_second_upstream() {
     );
     drop((dead, dead_tcp));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_concurrent_misses_make_one_upstream_request() {
+    let upstream = start_upstream().await;
+    upstream.delay_ms.store(300, Ordering::SeqCst);
+    let cfg = TestConfig::new(
+        HEAD.replace("timeout_ms = 500", "timeout_ms = 2000")
+            .as_str(),
+        upstream.addr,
+        FAMILY,
+    );
+    let fdns = cfg.start().await;
+    let s = fdns.dns_addrs[0];
+    let queries: Vec<_> = (0..20)
+        .map(|_| tokio::spawn(async move { udp(s, "www.example.test.", RecordType::A).await }))
+        .collect();
+    for q in queries {
+        let m = q.await.unwrap();
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert!(!m.answers.is_empty());
+    }
+    assert_eq!(
+        upstream.queries_for("www.example.test."),
+        1,
+        "20 identical questions, one upstream request"
+    );
+}
+
+#[test]
+fn hostile_lists_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 10 MB single line, binary junk, and a list over the size cap.
+    let long = dir.path().join("long.txt");
+    std::fs::write(&long, "a".repeat(10 << 20)).unwrap();
+    let text = familydns::lists::read_list(&long).unwrap();
+    let stats =
+        familydns::lists::parse_str(&text, familydns::lists::Format::Auto, |_| panic!("no rule"));
+    assert_eq!(stats.skipped_total(), 1);
+    let junk: Vec<u8> = (0..1_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let bin = dir.path().join("junk.bin");
+    std::fs::write(&bin, &junk).unwrap();
+    let text = familydns::lists::read_list(&bin).unwrap();
+    let stats = familydns::lists::parse_str(&text, familydns::lists::Format::Auto, |_| {});
+    assert!(stats.lines > 0);
+    let huge = dir.path().join("huge.txt");
+    let f = std::fs::File::create(&huge).unwrap();
+    f.set_len(familydns::lists::MAX_LIST_BYTES + 1).unwrap();
+    let err = familydns::lists::read_list(&huge).unwrap_err().to_string();
+    assert!(err.contains("larger than"), "{err}");
+}

@@ -8,8 +8,11 @@
 mod cache;
 mod pool;
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
 
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use hickory_resolver::Resolver;
@@ -48,6 +51,25 @@ pub enum Outcome {
 pub struct Forwarder {
     pool: Pool,
     cache: AnswerCache,
+    /// Questions being asked upstream right now: identical concurrent misses wait for the
+    /// first one's answer instead of asking again (a cold cache under a burst).
+    inflight: Mutex<HashMap<CacheKey, broadcast::Sender<Result<Arc<Answer>, String>>>>,
+}
+
+/// Removes an in-flight entry however the leading query ends (even if its task is dropped),
+/// so that followers never wait on an answer that will not come.
+struct InflightGuard<'a> {
+    inflight: &'a Mutex<HashMap<CacheKey, broadcast::Sender<Result<Arc<Answer>, String>>>>,
+    key: CacheKey,
+}
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        self.inflight
+            .lock()
+            .expect("not poisoned")
+            .remove(&self.key);
+    }
 }
 
 impl Forwarder {
@@ -77,6 +99,7 @@ impl Forwarder {
         Ok(Forwarder {
             pool: Pool::new(upstreams, config.strategy, config.timeout),
             cache: AnswerCache::new(config.cache_entries, config.serve_stale),
+            inflight: Mutex::new(HashMap::new()),
         })
     }
 
@@ -112,20 +135,60 @@ impl Forwarder {
             Some(Cached::Stale(answer)) => Some(answer),
             None => None,
         };
-        match self.pool.query(name, rtype).await {
-            Ok(answer) => {
-                let answer = Arc::new(answer);
-                self.cache.insert(key, answer.clone());
-                Outcome::Answer {
-                    answer,
-                    cached: false,
-                }
-            }
+        let result = self.ask_once(key, name, rtype).await;
+        match result {
+            Ok(answer) => Outcome::Answer {
+                answer,
+                cached: false,
+            },
             Err(reason) => match stale {
                 Some(answer) => Outcome::Stale(answer),
                 None => Outcome::Failed(reason),
             },
         }
+    }
+
+    /// Asks the upstreams, or waits for an identical question already being asked.
+    async fn ask_once(
+        &self,
+        key: CacheKey,
+        name: &Name,
+        rtype: RecordType,
+    ) -> Result<Arc<Answer>, String> {
+        let waiting = {
+            let mut inflight = self.inflight.lock().expect("not poisoned");
+            match inflight.get(&key) {
+                Some(tx) => Some(tx.subscribe()),
+                None => {
+                    inflight.insert(key.clone(), broadcast::channel(1).0);
+                    None
+                }
+            }
+        };
+        if let Some(mut rx) = waiting {
+            if let Ok(result) = rx.recv().await {
+                return result;
+            }
+            // The leader went away without an answer: ask ourselves.
+            return self.pool.query(name, rtype).await.map(Arc::new);
+        }
+        let guard = InflightGuard {
+            inflight: &self.inflight,
+            key,
+        };
+        let result = self.pool.query(name, rtype).await.map(Arc::new);
+        if let Ok(answer) = &result {
+            self.cache.insert(guard.key.clone(), answer.clone());
+        }
+        let tx = self
+            .inflight
+            .lock()
+            .expect("not poisoned")
+            .remove(&guard.key);
+        if let Some(tx) = tx {
+            let _ = tx.send(result.clone());
+        }
+        result
     }
 }
 

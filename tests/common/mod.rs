@@ -49,6 +49,8 @@ pub struct Upstream {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<Seen>>>,
     pub silent: Arc<AtomicBool>,
+    /// Milliseconds the upstream waits before answering.
+    pub delay_ms: Arc<std::sync::atomic::AtomicU64>,
     _server: Server<Recording>,
 }
 
@@ -67,6 +69,7 @@ pub struct Recording {
     catalog: Catalog,
     seen: Arc<Mutex<Vec<Seen>>>,
     silent: Arc<AtomicBool>,
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[async_trait::async_trait]
@@ -88,6 +91,10 @@ impl RequestHandler for Recording {
                 metadata: Metadata::response_from_request(&request.metadata),
                 counts: HeaderCounts::default(),
             });
+        }
+        let delay = self.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
         }
         self.catalog.handle_request::<R, T>(request, response).await
     }
@@ -226,10 +233,12 @@ pub async fn start_upstream() -> Upstream {
     }
     let seen = Arc::new(Mutex::new(Vec::new()));
     let silent = Arc::new(AtomicBool::new(false));
+    let delay_ms = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut server = Server::new(Recording {
         catalog,
         seen: seen.clone(),
         silent: silent.clone(),
+        delay_ms: delay_ms.clone(),
     });
     let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = udp.local_addr().unwrap();
@@ -240,6 +249,7 @@ pub async fn start_upstream() -> Upstream {
         addr,
         seen,
         silent,
+        delay_ms,
         _server: server,
     }
 }
