@@ -16,7 +16,7 @@ use crate::download::Downloader;
 use crate::metrics::{self, Metrics};
 use crate::overrides::Overrides;
 use crate::reload::{self, Reloader};
-use crate::server::{self, Clock, Handler};
+use crate::server::{self, Clock, Pipeline};
 use crate::upstream::{Forwarder, UpstreamError};
 
 #[derive(Debug, thiserror::Error)]
@@ -100,26 +100,21 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         None => None,
     };
 
-    let handler = Handler::new(
+    let pipeline = Arc::new(Pipeline::new(
         snapshot,
         forwarder,
         metrics.clone(),
         overrides,
         &config.server.rate_limit,
         clock,
-    );
-    let (mut dns, dns_addrs) =
-        server::bind(handler, &config.server.listen)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: format!("{:?}", config.server.listen),
-                source,
-            })?;
-    tasks.push(tokio::spawn(async move {
-        if let Err(e) = dns.block_until_done().await {
-            tracing::error!(error = %e, "DNS server stopped");
-        }
-    }));
+    ));
+    let (dns_tasks, dns_addrs) = server::start(pipeline, &config.server.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: format!("{:?}", config.server.listen),
+            source,
+        })?;
+    tasks.extend(dns_tasks);
     Ok(Running {
         dns_addrs,
         metrics_addr,

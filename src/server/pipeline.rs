@@ -1,0 +1,419 @@
+//! The query pipeline, shared by every listener: rate limit → access control → identity →
+//! profile → policy decision → block answer (with EDE), safe-search rewrite, or the upstream
+//! answer (checked for CNAME cloaking). Nothing here decides policy: it turns decisions and
+//! upstream answers into the records of a reply. Encoding is the listener's job.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use hickory_proto::op::{Edns, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::{A, CNAME, HINFO};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+
+use super::answer::{self, EdeCode};
+use super::identity;
+use super::ratelimit::RateLimiter;
+use crate::config::{BlockAnswer, RateLimitAction, RateLimitConfig};
+use crate::filter::Blocklists;
+use crate::metrics::Metrics;
+use crate::name::SuffixFingerprints;
+use crate::overrides::{Overrides, ProfileOverrides};
+use crate::policy::{self, Action, Decision, Profile, Reason, SafeTarget};
+use crate::snapshot::Snapshot;
+use crate::upstream::{Answer, Forwarder, Outcome, STALE_TTL};
+
+/// Categories whose blocks are reported as EDE 15 (security policy) rather than 17
+/// (filtering the client asked for).
+const SECURITY_CATEGORIES: &[&str] = &["malware", "phishing"];
+
+/// The clock the decisions use; tests inject a fixed instant.
+pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
+
+/// What a listener parsed from a request.
+pub struct Question<'a> {
+    pub src: IpAddr,
+    pub op_code: OpCode,
+    /// The request's one query, or `None` when it had none or several (FORMERR).
+    pub query: Option<(&'a Name, RecordType, DNSClass)>,
+    pub edns: Option<&'a Edns>,
+}
+
+/// A reply ready to encode.
+pub struct Response {
+    pub reply: Reply,
+    /// Rate-limit "slip": an empty answer with TC=1.
+    pub truncated: bool,
+}
+
+pub struct Pipeline {
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    forwarder: Arc<Forwarder>,
+    metrics: Arc<Metrics>,
+    overrides: Arc<Overrides>,
+    rate_limit: Option<RateLimiter>,
+    rate_limit_action: RateLimitAction,
+    clock: Clock,
+}
+
+impl Pipeline {
+    pub fn new(
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        forwarder: Arc<Forwarder>,
+        metrics: Arc<Metrics>,
+        overrides: Arc<Overrides>,
+        rate_limit: &RateLimitConfig,
+        clock: Clock,
+    ) -> Self {
+        Pipeline {
+            snapshot,
+            forwarder,
+            metrics,
+            overrides,
+            rate_limit: RateLimiter::new(rate_limit),
+            rate_limit_action: rate_limit.action,
+            clock,
+        }
+    }
+
+    /// The response to a question, or `None` when it is to be dropped (rate limit).
+    pub async fn respond(&self, q: &Question<'_>) -> Option<Response> {
+        let start = Instant::now();
+        let snapshot = self.snapshot.load_full();
+        let limited = self
+            .rate_limit
+            .as_ref()
+            .is_some_and(|rl| !rl.allow(q.src, start));
+        let (profile_name, decision, reply) = if limited {
+            self.metrics.rate_limited.inc();
+            match self.rate_limit_action {
+                RateLimitAction::Drop => return None,
+                RateLimitAction::Refused => {
+                    ("-", "ratelimited", Reply::error(ResponseCode::Refused))
+                }
+                RateLimitAction::Slip => ("-", "ratelimited", Reply::error(ResponseCode::NoError)),
+            }
+        } else {
+            self.answer(&snapshot, q).await
+        };
+        self.metrics
+            .queries
+            .with_label_values(&[profile_name, decision])
+            .inc();
+        self.metrics.latency.observe(start.elapsed().as_secs_f64());
+        Some(Response {
+            reply,
+            truncated: limited && self.rate_limit_action == RateLimitAction::Slip,
+        })
+    }
+}
+
+/// The records of a response, before encoding.
+pub struct Reply {
+    pub rcode: ResponseCode,
+    pub answers: Vec<Record>,
+    pub authorities: Vec<Record>,
+    pub ede: Option<(EdeCode, String)>,
+}
+
+impl Reply {
+    fn error(rcode: ResponseCode) -> Reply {
+        Reply {
+            rcode,
+            answers: vec![],
+            authorities: vec![],
+            ede: None,
+        }
+    }
+}
+
+impl Pipeline {
+    /// Decides and builds the reply; returns the profile and decision labels for metrics.
+    async fn answer<'s>(
+        &self,
+        snapshot: &'s Snapshot,
+        q: &Question<'_>,
+    ) -> (&'s str, &'static str, Reply) {
+        if !snapshot.is_allowed(q.src) {
+            return ("-", "refused", Reply::error(ResponseCode::Refused));
+        }
+        if q.op_code != OpCode::Query {
+            return ("-", "notimp", Reply::error(ResponseCode::NotImp));
+        }
+        let Some((qname, qtype, qclass)) = q.query else {
+            return ("-", "formerr", Reply::error(ResponseCode::FormErr));
+        };
+        let (client, ignored) = identity::identify(snapshot, q.src, q.edns);
+        if ignored {
+            self.metrics.untrusted_identity.inc();
+        }
+        let profile = snapshot.profile_for_client(&client);
+        if qclass != DNSClass::IN {
+            return (
+                &profile.name,
+                "refused",
+                Reply::error(ResponseCode::Refused),
+            );
+        }
+        let now = (self.clock)();
+        let overrides = self.overrides.current();
+        let timed = overrides.get(&profile.name);
+        let decision = decide_name(snapshot, profile, qname, now, timed);
+        let reply = match decision.action {
+            Action::Block => {
+                return (
+                    &profile.name,
+                    "blocked",
+                    block(snapshot, profile, &decision, qname, qtype, None),
+                );
+            }
+            Action::Rewrite => {
+                let target = snapshot
+                    .blocklists
+                    .special
+                    .safe_search(
+                        SuffixFingerprints::from_labels(qname.iter())
+                            .as_slice()
+                            .last()
+                            .copied()
+                            .unwrap_or(0),
+                        profile.safe_search,
+                    )
+                    .cloned();
+                match target {
+                    Some(target) => {
+                        return (
+                            &profile.name,
+                            "rewritten",
+                            self.safe_search(qname, qtype, target).await,
+                        );
+                    }
+                    None => Reply::error(ResponseCode::ServFail),
+                }
+            }
+            Action::Allow if qtype == RecordType::ANY => minimal_any(qname),
+            Action::Allow => self.forward(qname, qtype).await,
+        };
+        if reply.rcode == ResponseCode::ServFail {
+            return (&profile.name, "servfail", reply);
+        }
+        // Anti CNAME-cloaking: a tracker or adult site hidden behind an innocent alias.
+        for record in &reply.answers {
+            if let RData::CNAME(target) = &record.data {
+                let d = decide_name(snapshot, profile, &target.0, now, timed);
+                if d.action == Action::Block {
+                    return (
+                        &profile.name,
+                        "blocked",
+                        block(snapshot, profile, &d, qname, qtype, Some(&target.0)),
+                    );
+                }
+            }
+        }
+        (&profile.name, "allowed", reply)
+    }
+
+    /// Forwards a query; SERVFAIL when the upstreams fail.
+    async fn forward(&self, qname: &Name, qtype: RecordType) -> Reply {
+        match self.forwarder.resolve(qname, qtype).await {
+            Outcome::Answer { answer, cached } => {
+                if cached {
+                    self.metrics.cache_hits.inc();
+                } else {
+                    self.metrics.cache_misses.inc();
+                }
+                let age = answer.age();
+                Reply {
+                    rcode: answer.rcode,
+                    answers: Answer::aged(&answer.answers, age),
+                    authorities: Answer::aged(&answer.authorities, age),
+                    ede: None,
+                }
+            }
+            Outcome::Stale(answer) => {
+                self.metrics.cache_hits.inc();
+                self.metrics.upstream_errors.inc();
+                self.metrics.stale_answers.inc();
+                let stale = |records: &[Record]| -> Vec<Record> {
+                    records
+                        .iter()
+                        .map(|r| {
+                            let mut r = r.clone();
+                            r.ttl = STALE_TTL;
+                            r
+                        })
+                        .collect()
+                };
+                Reply {
+                    rcode: answer.rcode,
+                    answers: stale(&answer.answers),
+                    authorities: stale(&answer.authorities),
+                    ede: Some((
+                        EdeCode::StaleAnswer,
+                        "familydns: upstreams unreachable, served stale".into(),
+                    )),
+                }
+            }
+            Outcome::Failed(reason) => {
+                self.metrics.cache_misses.inc();
+                self.metrics.upstream_errors.inc();
+                tracing::debug!(name = %qname, %qtype, %reason, "upstream failed");
+                Reply::error(ResponseCode::ServFail)
+            }
+        }
+    }
+
+    /// A safe-search answer: CNAME to the engine's safe host plus that host's records, or
+    /// the engine's safe address. HTTPS/SVCB get NODATA so that browsers cannot skip the
+    /// rewrite by connecting through the engine's own service records.
+    async fn safe_search(&self, qname: &Name, qtype: RecordType, target: SafeTarget) -> Reply {
+        let nodata = || {
+            let b = answer::block_records(qname, qtype, BlockAnswer::Null);
+            Reply {
+                rcode: ResponseCode::NoError,
+                answers: vec![],
+                authorities: b.authorities,
+                ede: None,
+            }
+        };
+        if matches!(qtype, RecordType::HTTPS | RecordType::SVCB) {
+            return nodata();
+        }
+        match target {
+            SafeTarget::Address(ip) if qtype == RecordType::A => Reply {
+                rcode: ResponseCode::NoError,
+                answers: vec![Record::from_rdata(
+                    qname.clone(),
+                    answer::REWRITE_TTL,
+                    RData::A(A(ip)),
+                )],
+                authorities: vec![],
+                ede: None,
+            },
+            SafeTarget::Address(_) => nodata(),
+            SafeTarget::Host(host) => {
+                let cname = Record::from_rdata(
+                    qname.clone(),
+                    answer::REWRITE_TTL,
+                    RData::CNAME(CNAME(host.clone())),
+                );
+                let mut reply = if qtype == RecordType::CNAME {
+                    Reply::error(ResponseCode::NoError)
+                } else {
+                    self.forward(&host, qtype).await
+                };
+                reply.answers.insert(0, cname);
+                reply.rcode = ResponseCode::NoError;
+                reply
+            }
+        }
+    }
+}
+
+/// RFC 8482: ANY gets one synthetic HINFO record, not everything the name has, so that
+/// familydns is never an amplifier.
+fn minimal_any(qname: &Name) -> Reply {
+    let hinfo = HINFO::new("RFC8482".to_owned(), String::new());
+    Reply {
+        rcode: ResponseCode::NoError,
+        answers: vec![Record::from_rdata(
+            qname.clone(),
+            answer::REWRITE_TTL,
+            RData::HINFO(hinfo),
+        )],
+        authorities: vec![],
+        ede: None,
+    }
+}
+
+/// Decides a wire name for a profile.
+fn decide_name(
+    snapshot: &Snapshot,
+    profile: &Profile,
+    name: &Name,
+    now: jiff::Timestamp,
+    timed: Option<&ProfileOverrides>,
+) -> Decision {
+    policy::decide(
+        &snapshot.blocklists,
+        profile,
+        &SuffixFingerprints::from_labels(name.iter()),
+        || {
+            let mut text = name.to_ascii().to_ascii_lowercase();
+            text.pop(); // the trailing dot
+            text
+        },
+        now,
+        timed,
+    )
+}
+
+/// The block reply for `decision`; `via` names the CNAME target when the block came from
+/// the upstream answer's chain.
+fn block(
+    snapshot: &Snapshot,
+    profile: &Profile,
+    decision: &Decision,
+    qname: &Name,
+    qtype: RecordType,
+    via: Option<&Name>,
+) -> Reply {
+    let records = answer::block_records(qname, qtype, decision.block_answer(profile));
+    let (code, mut text) = ede_for(&snapshot.blocklists, profile, decision);
+    if let Some(target) = via {
+        text = format!("{text} via CNAME {target}");
+    }
+    Reply {
+        rcode: records.rcode,
+        answers: records.answers,
+        authorities: records.authorities,
+        ede: Some((code, text)),
+    }
+}
+
+/// The EDE code and text for a block: which list (and category) or which profile rule.
+fn ede_for(blocklists: &Blocklists, profile: &Profile, decision: &Decision) -> (EdeCode, String) {
+    match decision.reason {
+        Reason::Schedule => {
+            return (
+                EdeCode::Filtered,
+                format!(
+                    "familydns: schedule of profile {} (block_all)",
+                    profile.name
+                ),
+            );
+        }
+        Reason::Paused => {
+            return (
+                EdeCode::Filtered,
+                format!("familydns: profile {} is paused", profile.name),
+            );
+        }
+        Reason::BypassCanary => {
+            return (
+                EdeCode::Blocked,
+                "familydns: resolver bypass blocked".to_owned(),
+            );
+        }
+        _ => {}
+    }
+    match decision.reason.list() {
+        Some(list) => {
+            let list = &blocklists.lists[usize::from(list)];
+            let code = if SECURITY_CATEGORIES.contains(&list.category.as_str()) {
+                EdeCode::Blocked
+            } else {
+                EdeCode::Filtered
+            };
+            (
+                code,
+                format!("familydns: category {} (list {})", list.category, list.name),
+            )
+        }
+        None => (
+            EdeCode::Filtered,
+            format!("familydns: deny list of profile {}", profile.name),
+        ),
+    }
+}
