@@ -53,13 +53,16 @@ pub struct Forwarder {
     cache: AnswerCache,
     /// Questions being asked upstream right now: identical concurrent misses wait for the
     /// first one's answer instead of asking again (a cold cache under a burst).
-    inflight: Mutex<HashMap<CacheKey, broadcast::Sender<Result<Arc<Answer>, String>>>>,
+    inflight: Inflight,
 }
+
+/// Questions in flight, each with the channel its answer will be broadcast on.
+type Inflight = Mutex<HashMap<CacheKey, broadcast::Sender<Result<Arc<Answer>, String>>>>;
 
 /// Removes an in-flight entry however the leading query ends (even if its task is dropped),
 /// so that followers never wait on an answer that will not come.
 struct InflightGuard<'a> {
-    inflight: &'a Mutex<HashMap<CacheKey, broadcast::Sender<Result<Arc<Answer>, String>>>>,
+    inflight: &'a Inflight,
     key: CacheKey,
 }
 
