@@ -202,6 +202,7 @@ fn with_config(
 }
 
 fn serve(config: PathBuf) -> ExitCode {
+    familydns::reload::limit_malloc_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

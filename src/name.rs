@@ -125,11 +125,16 @@ impl Default for SuffixHasher {
     }
 }
 
-/// Final mix, so that the high bits (table slot) and low bits (tag) are independent.
+/// Bits of a fingerprint left zero, so that a rule packs its list and kind beside it in
+/// one `u64` while lists compile (see `filter::MatcherBuilder`).
+pub const FINGERPRINT_FREE_BITS: u32 = 8;
+
+/// Final mix, so that the high bits (table slot) and low bits (tag) are independent; the
+/// lowest [`FINGERPRINT_FREE_BITS`] are cleared.
 #[inline]
 fn finish(h: u64) -> u64 {
     let h = (h ^ (h >> 32)).wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^ (h >> 29)
+    (h ^ (h >> 29)) & !((1 << FINGERPRINT_FREE_BITS) - 1)
 }
 
 /// The labels of a dotted name, right to left, found with a byte scan (cheaper than

@@ -106,44 +106,62 @@ impl DomainMatcher {
 /// Collects rules, then compiles them into a [`DomainMatcher`].
 #[derive(Debug, Default)]
 pub struct MatcherBuilder {
-    rules: Vec<(u64, u8, RuleKind)>,
+    /// One `u64` per rule: the name's fingerprint, with list (6 bits) and kind (2 bits) in
+    /// its free low byte. Half the memory of a tuple, which is what a rebuild's peak is made of.
+    rules: Vec<u64>,
+}
+
+const KIND_BITS: u32 = 2;
+
+fn kind_code(kind: RuleKind) -> u64 {
+    match kind {
+        RuleKind::Block => 0,
+        RuleKind::BlockSubdomains => 1,
+        RuleKind::Allow => 2,
+        RuleKind::Regex | RuleKind::Keyword => unreachable!("patterns are not names"),
+    }
+}
+
+fn kind_of(code: u64) -> RuleKind {
+    match code {
+        0 => RuleKind::Block,
+        1 => RuleKind::BlockSubdomains,
+        _ => RuleKind::Allow,
+    }
 }
 
 impl MatcherBuilder {
     /// Adds a rule for a normalised `name` in list `list`; returns its fingerprint.
     pub fn add(&mut self, list: u8, kind: RuleKind, name: &str) -> u64 {
+        debug_assert!(usize::from(list) < super::MAX_LISTS);
         let fp = name::fingerprint(name);
-        self.rules.push((fp, list, kind));
+        self.rules
+            .push(fp | (u64::from(list) << KIND_BITS) | kind_code(kind));
         fp
     }
 
     pub fn build(mut self) -> DomainMatcher {
-        self.rules.sort_unstable_by_key(|r| r.0);
+        const LOW: u64 = (1 << name::FINGERPRINT_FREE_BITS) - 1;
+        self.rules.sort_unstable();
+        let distinct = self.rules.chunk_by(|a, b| a & !LOW == b & !LOW).count();
+        let mut table = FingerprintTable::with_capacity(distinct);
         let mut interned: HashMap<Masks, u32> = HashMap::new();
         let mut masks = Vec::new();
-        let mut entries: Vec<(u64, u32)> = Vec::new();
-        let mut rules = std::mem::take(&mut self.rules).into_iter().peekable();
-        while let Some((fp, list, kind)) = rules.next() {
+        for same_name in self.rules.chunk_by(|a, b| a & !LOW == b & !LOW) {
             let mut m = Masks::default();
-            m.set(list, kind);
-            while let Some(&(next, list, kind)) = rules.peek() {
-                if next != fp {
-                    break;
-                }
-                m.set(list, kind);
-                rules.next();
+            for rule in same_name {
+                let list = ((rule & LOW) >> KIND_BITS) as u8;
+                m.set(list, kind_of(rule & ((1 << KIND_BITS) - 1)));
             }
             let id = *interned.entry(m).or_insert_with(|| {
                 masks.push(m);
                 (masks.len() - 1) as u32
             });
-            entries.push((fp, id));
+            table.insert(same_name[0] & !LOW, id);
         }
+        drop(std::mem::take(&mut self.rules));
         masks.shrink_to_fit();
-        DomainMatcher {
-            table: FingerprintTable::build(&entries),
-            masks,
-        }
+        DomainMatcher { table, masks }
     }
 }
 

@@ -1,17 +1,19 @@
 //! An open-addressing table from 64-bit name fingerprints to small values, packed into one
 //! `u64` per slot.
 //!
-//! A slot holds 40 bits of the fingerprint (its low bits; the slot position comes from its
-//! high bits, so the two are independent) and a 24-bit value. At a load factor of 2/3 that is
+//! A slot holds 44 bits of the fingerprint (its low bits, of which the lowest 8 are always
+//! zero: 36 bits of tag; the slot position comes from the high bits, so the two are
+//! independent) and a 20-bit value (an interned set of lists: real configs have a few
+//! hundred distinct ones, the limit is a million). At a load factor of 2/3 that is
 //! 12 bytes per distinct name, against 40–90 for a `HashMap<String, _>`, and a probe touches
 //! one cache line. Slots are found by multiply-shift ("fastrange"), so the capacity need not
-//! be a power of two. A false match needs two different names to agree on 40 + ~20 bits:
-//! about one lookup in 10^12 against a few million names.
+//! be a power of two. A false match needs a query name to agree with a rule name on the 36
+//! tag bits within its probe run: about one query in 3·10^9.
 
 /// Fraction of slots in use after a build.
 const LOAD_NUM: usize = 2;
 const LOAD_DEN: usize = 3;
-const VALUE_BITS: u32 = 24;
+const VALUE_BITS: u32 = 20;
 /// Largest value a slot can hold.
 pub const MAX_VALUE: u32 = (1 << VALUE_BITS) - 1;
 
@@ -29,19 +31,34 @@ fn tag(fp: u64) -> u64 {
 const TAG_MASK: u64 = !0 << VALUE_BITS;
 
 impl FingerprintTable {
-    /// Builds a table from distinct `(fingerprint, value)` pairs; values must fit 24 bits.
-    pub fn build(entries: &[(u64, u32)]) -> Self {
-        let capacity = (entries.len() * LOAD_DEN / LOAD_NUM).max(entries.len() + 1);
-        let mut slots = vec![0u64; capacity].into_boxed_slice();
-        for &(key, value) in entries {
-            assert!(value <= MAX_VALUE, "table values are 24 bits");
-            let mut slot = home(key, capacity);
-            while slots[slot] != 0 {
-                slot = if slot + 1 == capacity { 0 } else { slot + 1 };
-            }
-            slots[slot] = tag(key) | u64::from(value);
+    /// An empty table sized for `entries` distinct keys at the target load.
+    pub fn with_capacity(entries: usize) -> Self {
+        let capacity = (entries * LOAD_DEN / LOAD_NUM).max(entries + 1);
+        FingerprintTable {
+            slots: vec![0u64; capacity].into_boxed_slice(),
         }
-        FingerprintTable { slots }
+    }
+
+    /// Inserts a key not yet present; values must fit 20 bits. The table must have been
+    /// sized for every key it will hold.
+    pub fn insert(&mut self, key: u64, value: u32) {
+        assert!(value <= MAX_VALUE, "table values are 20 bits");
+        let capacity = self.slots.len();
+        let mut slot = home(key, capacity);
+        while self.slots[slot] != 0 {
+            slot = if slot + 1 == capacity { 0 } else { slot + 1 };
+        }
+        self.slots[slot] = tag(key) | u64::from(value);
+    }
+
+    /// Builds a table from distinct `(fingerprint, value)` pairs.
+    #[cfg(test)]
+    pub fn build(entries: &[(u64, u32)]) -> Self {
+        let mut table = Self::with_capacity(entries.len());
+        for &(key, value) in entries {
+            table.insert(key, value);
+        }
+        table
     }
 
     /// Hints the CPU to load the slot `key` starts at, so that several probes of one query

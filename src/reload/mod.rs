@@ -89,7 +89,9 @@ impl Reloader {
                 self.metrics
                     .reload_seconds
                     .observe(start.elapsed().as_secs_f64());
+                // Swapping drops the old snapshot unless a query still holds it.
                 self.snapshot.store(Arc::new(snapshot));
+                release_free_memory();
                 *self.watched.lock().expect("not poisoned") = paths;
                 tracing::info!(
                     seconds = start.elapsed().as_secs_f64(),
@@ -103,6 +105,30 @@ impl Reloader {
                 Err(e)
             }
         }
+    }
+}
+
+/// Hands memory freed by the old snapshot back to the OS. glibc keeps freed memory in its
+/// per-thread arenas, and a snapshot built on one thread and freed on another made RSS creep
+/// from 25 to 107 MiB over ten reloads of a million rules (Blocky's #1770 in another
+/// language); trimming after each swap holds it flat.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Keeps glibc from giving every blocking thread that builds a snapshot an arena of its
+/// own: with few arenas, the memory a reload frees is reused by the next one instead of
+/// piling up in arenas no thread returns to. Called once at start.
+pub fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; called before the runtime allocates much.
+    unsafe {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        libc::mallopt(libc::M_ARENA_MAX, i32::try_from(cores.max(2)).unwrap_or(2));
     }
 }
 
