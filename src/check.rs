@@ -172,3 +172,37 @@ fn describe_answer(how: BlockAnswer) -> String {
         BlockAnswer::Ip(ip) => ip.to_string(),
     }
 }
+
+/// Explains what the CNAME chain of an upstream answer means for `client`: the first target
+/// the profile blocks (the whole answer is then blocked: anti CNAME-cloaking), or that every
+/// target is allowed.
+pub fn explain_cname_chain(
+    config: &Config,
+    snapshot: &Snapshot,
+    client: IpAddr,
+    targets: &[String],
+) -> String {
+    let profile = snapshot.profile_for(client);
+    let overrides = Overrides::load(&config.file).current();
+    let now = jiff::Timestamp::now();
+    for target in targets {
+        let d = snapshot.decide_name_with(profile, target, now, overrides.get(&profile.name));
+        if d.action == Action::Block {
+            let why = match d.reason.list() {
+                Some(list) => {
+                    let list = &snapshot.blocklists.lists[usize::from(list)];
+                    format!("list `{}` (category `{}`)", list.name, list.category)
+                }
+                None => format!("{:?}", d.reason),
+            };
+            return format!(
+                "cname:    BLOCK: the answer's CNAME chain reaches `{target}`, blocked by {why}\n"
+            );
+        }
+    }
+    if targets.is_empty() {
+        "cname:    the upstream answer has no CNAME\n".to_owned()
+    } else {
+        format!("cname:    chain {} is allowed\n", targets.join(" -> "))
+    }
+}

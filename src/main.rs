@@ -35,6 +35,9 @@ enum Command {
         /// Decide at this wall-clock time in the profile's zone (e.g. 2026-11-23T21:30).
         #[arg(long)]
         at: Option<jiff::civil::DateTime>,
+        /// Also ask the upstreams and check the answer's CNAME chain (CNAME cloaking).
+        #[arg(long)]
+        resolve: bool,
     },
     /// Load the config, profiles and lists; print every error with file and line.
     Validate {
@@ -83,12 +86,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("FAMILYDNS_LOG")
-                // hickory-server logs every response at info: keep it quiet by default.
-                .unwrap_or_else(|_| {
-                    EnvFilter::new(
-                        "info,hickory_server=warn,hickory_net=warn,hickory_resolver=warn",
-                    )
-                }),
+                // hickory's resolver logs per request at info: keep it quiet by default.
+                .unwrap_or_else(|_| EnvFilter::new("info,hickory_net=warn,hickory_resolver=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -100,9 +99,17 @@ fn main() -> ExitCode {
             client,
             name,
             at,
+            resolve,
         } => with_config(&config, |cfg| {
             let snapshot = Snapshot::build(cfg, true).map_err(|e| e.to_string())?;
             print!("{}", check::explain(cfg, &snapshot, client, &name, at));
+            if resolve {
+                let targets = cname_chain(cfg, &name)?;
+                print!(
+                    "{}",
+                    check::explain_cname_chain(cfg, &snapshot, client, &targets)
+                );
+            }
             Ok(())
         }),
         Command::Validate { config } => with_config(&config, |cfg| {
@@ -157,6 +164,37 @@ fn main() -> ExitCode {
             admin_call(&config, format!("/admin/resume?profile={profile}"))
         }
     }
+}
+
+/// The CNAME targets of the upstream answer for `name` (A query).
+fn cname_chain(cfg: &config::Config, name: &str) -> Result<Vec<String>, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let forwarder =
+            familydns::upstream::Forwarder::new(&cfg.upstream).map_err(|e| e.to_string())?;
+        let qname = hickory_proto::rr::Name::from_ascii(format!("{}.", name.trim_end_matches('.')))
+            .map_err(|e| e.to_string())?;
+        match forwarder
+            .resolve(&qname, hickory_proto::rr::RecordType::A)
+            .await
+        {
+            familydns::upstream::Outcome::Answer { answer, .. }
+            | familydns::upstream::Outcome::Stale(answer) => Ok(answer
+                .answers
+                .iter()
+                .filter_map(|r| match &r.data {
+                    hickory_proto::rr::RData::CNAME(c) => {
+                        Some(c.0.to_ascii().trim_end_matches('.').to_owned())
+                    }
+                    _ => None,
+                })
+                .collect()),
+            familydns::upstream::Outcome::Failed(e) => Err(format!("upstream: {e}")),
+        }
+    })
 }
 
 /// Sends an admin request to the server running with `config`.

@@ -151,10 +151,7 @@ async fn a_dead_upstream_is_covered_by_a_stale_answer() {
 async fn failover_reaches_the_second_upstream() {
     let upstream = start_upstream().await;
     // A first upstream that never answers: a bound socket nobody reads.
-    let dead = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let dead_tcp = tokio::net::TcpListener::bind(dead.local_addr().unwrap())
-        .await
-        .unwrap();
+    let (dead, dead_tcp) = udp_and_tcp().await;
     let head = HEAD.replace(
         "servers = [\"udp://{UPSTREAM}\"]",
         &format!(
@@ -239,4 +236,81 @@ fn hostile_lists_are_bounded() {
     f.set_len(familydns::lists::MAX_LIST_BYTES + 1).unwrap();
     let err = familydns::lists::read_list(&huge).unwrap_err().to_string();
     assert!(err.contains("larger than"), "{err}");
+}
+
+#[tokio::test]
+async fn tcp_pipelines_and_limits_connections_per_client() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = start_upstream().await;
+    let cfg = TestConfig::new(HEAD, upstream.addr, FAMILY);
+    let fdns = cfg.start().await;
+    let s = fdns.dns_addrs[0];
+    let frame = |name: &str, id: u16| {
+        let mut m = hickory_proto::op::Message::query();
+        m.metadata.id = id;
+        m.add_query(hickory_proto::op::Query::query(
+            name.parse().unwrap(),
+            RecordType::A,
+        ));
+        let bytes = m.to_vec().unwrap();
+        let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+        framed.extend(bytes);
+        framed
+    };
+    // Three queries written back to back on one connection: three answers.
+    let mut conn = tokio::net::TcpStream::connect(s).await.unwrap();
+    for (i, name) in ["www.example.test.", "txt.example.test.", "example.test."]
+        .iter()
+        .enumerate()
+    {
+        conn.write_all(&frame(name, 100 + i as u16)).await.unwrap();
+    }
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let len = tokio::time::timeout(CLIENT_TIMEOUT, conn.read_u16())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut buf = vec![0u8; usize::from(len)];
+        conn.read_exact(&mut buf).await.unwrap();
+        ids.push(
+            hickory_proto::op::Message::from_vec(&buf)
+                .unwrap()
+                .metadata
+                .id,
+        );
+    }
+    ids.sort();
+    assert_eq!(ids, [100, 101, 102]);
+
+    // One client may hold 32 connections; the 33rd is closed at once.
+    let local = |port| std::net::SocketAddr::from(([127, 0, 0, 8], port));
+    let mut held = Vec::new();
+    for _ in 0..32 {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind(local(0)).unwrap();
+        held.push(sock.connect(s).await.unwrap());
+    }
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(local(0)).unwrap();
+    let mut extra = sock.connect(s).await.unwrap();
+    let _ = extra.write_all(&frame("www.example.test.", 7)).await;
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(CLIENT_TIMEOUT, extra.read(&mut byte))
+        .await
+        .unwrap();
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "closed without an answer: {read:?}"
+    );
+    // Another client is not affected, and an oversized message closes only its connection.
+    let m = tcp(s, "www.example.test.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    let mut big = tokio::net::TcpStream::connect(s).await.unwrap();
+    big.write_all(&[0x20, 0x00]).await.unwrap(); // announces 8 KiB
+    let read = tokio::time::timeout(CLIENT_TIMEOUT, big.read(&mut byte))
+        .await
+        .unwrap();
+    assert!(matches!(read, Ok(0) | Err(_)));
+    drop(held);
 }

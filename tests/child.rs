@@ -268,7 +268,7 @@ profile = "kids"
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cname_cloaking_is_blocked_with_the_target_named() {
     let upstream = start_upstream().await;
     let cfg = TestConfig::new(

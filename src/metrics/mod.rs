@@ -39,6 +39,10 @@ pub struct Metrics {
     list_problems: Mutex<Vec<String>>,
     pub reload_failures: IntCounter,
     pub reload_seconds: Histogram,
+    /// Unix time of the last snapshot that went live (start or reload).
+    reload_last_success: IntGauge,
+    /// Heap bytes of the live rule set.
+    snapshot_bytes: IntGauge,
     /// Answers served past their TTL because every upstream failed.
     pub stale_answers: IntCounter,
     /// Queries over a client's rate limit.
@@ -99,6 +103,22 @@ impl Metrics {
         .expect("valid metric");
         registry
             .register(Box::new(reload_seconds.clone()))
+            .expect("unique metric");
+        let reload_last_success = IntGauge::new(
+            "familydns_reload_last_success_timestamp_seconds",
+            "Unix time of the last configuration and lists that went live",
+        )
+        .expect("valid metric");
+        let snapshot_bytes = IntGauge::new(
+            "familydns_snapshot_bytes",
+            "Heap bytes of the live compiled rule set",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(reload_last_success.clone()))
+            .expect("unique metric");
+        registry
+            .register(Box::new(snapshot_bytes.clone()))
             .expect("unique metric");
         let cache_entries = IntGauge::new("familydns_cache_entries", "Answers held in the cache")
             .expect("valid metric");
@@ -204,6 +224,8 @@ impl Metrics {
             list_problems: Mutex::new(Vec::new()),
             reload_failures,
             reload_seconds,
+            reload_last_success,
+            snapshot_bytes,
             stale_answers,
             rate_limited,
             untrusted_identity,
@@ -213,6 +235,10 @@ impl Metrics {
 
     /// Records the lists of a snapshot that has just gone live.
     pub fn snapshot_loaded(&self, snapshot: &Snapshot) {
+        self.reload_last_success
+            .set(jiff::Timestamp::now().as_second());
+        self.snapshot_bytes
+            .set(i64::try_from(snapshot.blocklists.matcher.heap_bytes()).unwrap_or(i64::MAX));
         self.list_entries.reset();
         self.list_skipped.reset();
         for list in &snapshot.blocklists.lists {

@@ -3,11 +3,12 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::LazyLock;
 
-use hickory_proto::op::{Edns, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::rdata::{A, AAAA, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
+use super::pipeline::Response;
 use crate::config::BlockAnswer;
 
 /// TTL of block answers: short, so that a parent's change reaches devices quickly.
@@ -104,4 +105,45 @@ pub fn response_edns(request: &Edns, ede: Option<(EdeCode, &str)>) -> Edns {
             .insert(EdnsOption::Unknown(EDE_OPTION, data));
     }
     edns
+}
+
+/// The UDP size a client accepts: 512 bytes without EDNS, else its advertised size
+/// (between 512 and [`MAX_UDP_PAYLOAD`]).
+pub fn udp_limit(request: &Message) -> usize {
+    request.edns.as_ref().map_or(512, |e| {
+        usize::from(e.max_payload().clamp(512, MAX_UDP_PAYLOAD))
+    })
+}
+
+/// Encodes a response in at most `limit` bytes; an answer that does not fit goes out empty
+/// with TC=1, and the client retries over TCP.
+pub fn encode(request: &Message, response: Response, limit: usize) -> Option<Vec<u8>> {
+    let reply = response.reply;
+    let mut m = Message::new(
+        request.metadata.id,
+        MessageType::Response,
+        request.metadata.op_code,
+    );
+    m.metadata.recursion_desired = request.metadata.recursion_desired;
+    m.metadata.checking_disabled = request.metadata.checking_disabled;
+    m.metadata.recursion_available = true;
+    m.metadata.response_code = reply.rcode;
+    m.metadata.truncation = response.truncated;
+    m.queries = request.queries.clone();
+    m.answers = reply.answers;
+    m.authorities = reply.authorities;
+    if let Some(edns) = &request.edns {
+        m.set_edns(response_edns(
+            edns,
+            reply.ede.as_ref().map(|(c, t)| (*c, t.as_str())),
+        ));
+    }
+    let bytes = m.to_vec().ok()?;
+    if bytes.len() <= limit {
+        return Some(bytes);
+    }
+    m.answers.clear();
+    m.authorities.clear();
+    m.metadata.truncation = true;
+    m.to_vec().ok()
 }

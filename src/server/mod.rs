@@ -1,30 +1,26 @@
-//! The DNS front end: listeners and the hickory `RequestHandler` that runs the pipeline.
+//! The DNS front end: our own UDP and TCP listeners in front of one [`Pipeline`].
+//!
+//! hickory-server's listeners were replaced (the library still parses and encodes every
+//! message): its UDP path spawns a task per datagram and hands answers to a socket task, which
+//! cost more than the decision on the blocked and cached paths; its TCP path has no
+//! connection limits and answers a connection's queries one at a time.
 
 mod answer;
-mod handler;
 mod identity;
 mod pipeline;
 mod ratelimit;
+mod tcp;
 mod udp;
 
-pub use handler::Handler;
 pub use pipeline::{Clock, Pipeline};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use hickory_server::Server;
-
-/// How long an idle TCP connection stays open.
-const TCP_TIMEOUT: Duration = Duration::from_secs(10);
-/// Size of each TCP connection's response buffer (messages, not bytes).
-const TCP_RESPONSE_BUFFER: usize = 32;
-
-/// Binds UDP and TCP on every address and serves them: UDP through our own loop (one
-/// socket per core), TCP through hickory-server. Returns the tasks and the bound addresses.
+/// Binds UDP and TCP on every address and serves them: UDP with one socket per core, TCP
+/// with connection limits and pipelining. Returns the tasks and the bound addresses.
 pub async fn start(
     pipeline: Arc<Pipeline>,
     listen: &[SocketAddr],
@@ -32,25 +28,35 @@ pub async fn start(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut tasks = Vec::new();
     let mut bound = Vec::new();
-    let mut tcp = Server::new(Handler::new(pipeline.clone()));
     for &addr in listen {
-        let sockets = udp::bind(addr, cores)?;
-        // Port 0 picks a free port for UDP; TCP then takes the same one.
-        let addr = sockets[0].local_addr()?;
-        tcp.register_listener(
-            tokio::net::TcpListener::bind(addr).await?,
-            TCP_TIMEOUT,
-            TCP_RESPONSE_BUFFER,
-        );
+        let (sockets, listener) = bind_pair(addr, cores).await?;
+        let addr = listener.local_addr()?;
+        tasks.push(tokio::spawn(tcp::serve(listener, pipeline.clone())));
         for socket in sockets {
             tasks.push(tokio::spawn(udp::serve(socket, pipeline.clone())));
         }
         bound.push(addr);
     }
-    tasks.push(tokio::spawn(async move {
-        if let Err(e) = tcp.block_until_done().await {
-            tracing::error!(error = %e, "TCP listener stopped");
-        }
-    }));
     Ok((tasks, bound))
+}
+
+/// UDP sockets and a TCP listener on the same address. With port 0, UDP picks a free port and
+/// TCP takes the same one; if another program holds that TCP port, try another port.
+async fn bind_pair(
+    addr: SocketAddr,
+    cores: usize,
+) -> std::io::Result<(Vec<tokio::net::UdpSocket>, tokio::net::TcpListener)> {
+    let mut attempts = 0;
+    loop {
+        let sockets = udp::bind(addr, cores)?;
+        let bound = sockets[0].local_addr()?;
+        match tokio::net::TcpListener::bind(bound).await {
+            Ok(listener) => return Ok((sockets, listener)),
+            Err(e) if addr.port() == 0 && attempts < 20 => {
+                tracing::debug!(error = %e, port = bound.port(), "TCP port taken, trying another");
+                attempts += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }

@@ -16,7 +16,7 @@ use hickory_proto::op::{Message, MessageType};
 use tokio::net::UdpSocket;
 
 use super::answer;
-use super::pipeline::{Pipeline, Question, Response};
+use super::pipeline::{Pipeline, Question};
 
 /// Largest datagram we read: EDNS payloads above this are not accepted anyway.
 const MAX_DATAGRAM: usize = 4096;
@@ -106,45 +106,7 @@ async fn respond(pipeline: Arc<Pipeline>, request: Message, src: SocketAddr) -> 
         edns: request.edns.as_ref(),
     };
     let response = pipeline.respond(&question).await?;
-    encode(&request, response)
-}
-
-/// Encodes a response within the client's UDP size: 512 bytes without EDNS, else its
-/// advertised size (capped); an answer that does not fit goes out empty with TC=1, and the
-/// client retries over TCP.
-fn encode(request: &Message, response: Response) -> Option<Vec<u8>> {
-    let reply = response.reply;
-    let mut m = Message::new(
-        request.metadata.id,
-        MessageType::Response,
-        request.metadata.op_code,
-    );
-    m.metadata.recursion_desired = request.metadata.recursion_desired;
-    m.metadata.checking_disabled = request.metadata.checking_disabled;
-    m.metadata.recursion_available = true;
-    m.metadata.response_code = reply.rcode;
-    m.metadata.truncation = response.truncated;
-    m.queries = request.queries.clone();
-    m.answers = reply.answers;
-    m.authorities = reply.authorities;
-    let limit = match &request.edns {
-        Some(edns) => {
-            m.set_edns(answer::response_edns(
-                edns,
-                reply.ede.as_ref().map(|(c, t)| (*c, t.as_str())),
-            ));
-            usize::from(edns.max_payload().clamp(512, answer::MAX_UDP_PAYLOAD))
-        }
-        None => 512,
-    };
-    let bytes = m.to_vec().ok()?;
-    if bytes.len() <= limit {
-        return Some(bytes);
-    }
-    m.answers.clear();
-    m.authorities.clear();
-    m.metadata.truncation = true;
-    m.to_vec().ok()
+    answer::encode(&request, response, answer::udp_limit(&request))
 }
 
 /// FORMERR for a request we could not parse, when its header at least is readable and it

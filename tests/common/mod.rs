@@ -240,9 +240,8 @@ pub async fn start_upstream() -> Upstream {
         silent: silent.clone(),
         delay_ms: delay_ms.clone(),
     });
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (udp, tcp) = udp_and_tcp().await;
     let addr = udp.local_addr().unwrap();
-    let tcp = tokio::net::TcpListener::bind(addr).await.unwrap();
     server.register_socket(udp);
     server.register_listener(tcp, Duration::from_secs(5), 16);
     Upstream {
@@ -252,6 +251,18 @@ pub async fn start_upstream() -> Upstream {
         delay_ms,
         _server: server,
     }
+}
+
+/// A UDP socket and a TCP listener on one free loopback port (retrying when the TCP side of
+/// the port UDP picked is taken by some other test's connection).
+pub async fn udp_and_tcp() -> (UdpSocket, tokio::net::TcpListener) {
+    for _ in 0..50 {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        if let Ok(tcp) = tokio::net::TcpListener::bind(udp.local_addr().unwrap()).await {
+            return (udp, tcp);
+        }
+    }
+    panic!("no free loopback port for UDP and TCP");
 }
 
 /// A config directory for one test: `familydns.toml` and `profiles/`.
