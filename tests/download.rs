@@ -6,7 +6,7 @@ mod common;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -48,17 +48,6 @@ async fn publish(p: Publisher) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     (addr, task)
 }
 
-async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
-}
-
 async fn rcode(fdns: &Running, name: &str) -> ResponseCode {
     udp(fdns.dns_addrs[0], name, RecordType::TXT)
         .await
@@ -89,11 +78,22 @@ async fn url_lists_refresh_and_survive_the_publisher_going_away() {
     // The publisher adds a name: after the next refresh it is blocked.
     *publisher.body.lock().unwrap() = "# a real list\nnothing.test\ntxt.example.test\n".into();
     assert!(
-        eventually(async || rcode(&fdns, "txt.example.test.").await == ResponseCode::NXDomain)
-            .await
+        eventually(Duration::from_secs(5), async || rcode(
+            &fdns,
+            "txt.example.test."
+        )
+        .await
+            == ResponseCode::NXDomain)
+        .await
     );
     // Unchanged lists are not downloaded again: the ETag gets 304s.
-    assert!(eventually(async || publisher.not_modified.load(Ordering::SeqCst) > 0).await);
+    assert!(
+        eventually(Duration::from_secs(5), async || publisher
+            .not_modified
+            .load(Ordering::SeqCst)
+            > 0)
+        .await
+    );
     let metrics = http_get(fdns.metrics_addr.unwrap(), "/metrics").await;
     assert!(
         metrics.contains("familydns_list_fetch_ok{list=\"remote\"} 1"),
@@ -110,9 +110,12 @@ async fn url_lists_refresh_and_survive_the_publisher_going_away() {
         "from the cache"
     );
     assert!(
-        eventually(async || http_get(fdns.metrics_addr.unwrap(), "/metrics")
-            .await
-            .contains("familydns_list_fetch_ok{list=\"remote\"} 0"))
+        eventually(Duration::from_secs(5), async || http_get(
+            fdns.metrics_addr.unwrap(),
+            "/metrics"
+        )
+        .await
+        .contains("familydns_list_fetch_ok{list=\"remote\"} 0"))
         .await
     );
 }

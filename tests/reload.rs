@@ -10,18 +10,6 @@ use common::*;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-/// Polls `check` every 50 ms for up to 2 s (the promise to parents); true if it held.
-async fn within_two_seconds(mut check: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
 async fn rcode(fdns: &Running, name: &str) -> ResponseCode {
     udp(fdns.dns_addrs[0], name, RecordType::TXT)
         .await
@@ -43,9 +31,12 @@ async fn profile_edits_apply_in_place_and_by_rename() {
     // In place, as `echo >>` or a simple editor does.
     std::fs::write(&profile, "deny = [\"txt.example.test\"]\n").unwrap();
     assert!(
-        within_two_seconds(
-            async || rcode(&fdns, "txt.example.test.").await == ResponseCode::NXDomain
+        eventually(Duration::from_secs(2), async || rcode(
+            &fdns,
+            "txt.example.test."
         )
+        .await
+            == ResponseCode::NXDomain)
         .await,
         "in-place edit applied within 2 s"
     );
@@ -55,9 +46,12 @@ async fn profile_edits_apply_in_place_and_by_rename() {
     std::fs::write(&tmp, "deny = []\n").unwrap();
     std::fs::rename(&tmp, &profile).unwrap();
     assert!(
-        within_two_seconds(
-            async || rcode(&fdns, "txt.example.test.").await == ResponseCode::NoError
+        eventually(Duration::from_secs(2), async || rcode(
+            &fdns,
+            "txt.example.test."
         )
+        .await
+            == ResponseCode::NoError)
         .await,
         "renamed-over edit applied within 2 s"
     );
@@ -65,9 +59,12 @@ async fn profile_edits_apply_in_place_and_by_rename() {
     // A broken save keeps the last good profile: still unfiltered as the last good one said.
     std::fs::write(&profile, "deny = [\"txt.example.test\"\n").unwrap();
     assert!(
-        within_two_seconds(async || http_get(fdns.metrics_addr.unwrap(), "/health")
-            .await
-            .contains("family.toml:1"))
+        eventually(Duration::from_secs(2), async || http_get(
+            fdns.metrics_addr.unwrap(),
+            "/health"
+        )
+        .await
+        .contains("family.toml:1"))
         .await
     );
     assert_eq!(
@@ -98,9 +95,12 @@ async fn list_file_edits_apply() {
     );
     std::fs::write(&list, "other.test\nexample.test\n").unwrap();
     assert!(
-        within_two_seconds(
-            async || rcode(&fdns, "txt.example.test.").await == ResponseCode::NXDomain
+        eventually(Duration::from_secs(2), async || rcode(
+            &fdns,
+            "txt.example.test."
         )
+        .await
+            == ResponseCode::NXDomain)
         .await
     );
 }

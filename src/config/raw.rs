@@ -195,6 +195,46 @@ impl Check<'_> {
         ));
     }
 
+    /// One of a fixed set of words; the first is the default. Anything else is an error that
+    /// lists the choices.
+    fn choose<T: Copy>(
+        &mut self,
+        value: Option<&Spanned<String>>,
+        key: &str,
+        options: &[(&str, T)],
+    ) -> T {
+        let Some(v) = value else {
+            return options[0].1;
+        };
+        match options.iter().find(|(word, _)| *word == v.get_ref()) {
+            Some((_, choice)) => *choice,
+            None => {
+                let words: Vec<String> = options.iter().map(|(w, _)| format!("\"{w}\"")).collect();
+                self.err(
+                    v,
+                    Some(key),
+                    format!("expected one of {}", words.join(", ")),
+                );
+                options[0].1
+            }
+        }
+    }
+
+    /// A time zone by IANA name; UTC (and an error) when unknown.
+    fn timezone(&mut self, name: &Spanned<String>) -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get(name.get_ref()).unwrap_or_else(|_| {
+            self.err(
+                name,
+                Some("timezone"),
+                format!(
+                    "unknown time zone `{}` (expected an IANA name such as \"Europe/Moscow\")",
+                    name.get_ref()
+                ),
+            );
+            jiff::tz::TimeZone::UTC
+        })
+    }
+
     fn networks(&mut self, key: &str, values: &[Spanned<String>]) -> Vec<IpNet> {
         values
             .iter()
@@ -277,10 +317,6 @@ pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
     Some(mac)
 }
 
-fn timezone(name: &str) -> Option<jiff::tz::TimeZone> {
-    jiff::tz::TimeZone::get(name).ok()
-}
-
 fn read_toml<T: for<'de> Deserialize<'de>>(
     file: &Path,
     errors: &mut Vec<ConfigError>,
@@ -350,32 +386,18 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
                 .filter_map(|n| n.parse().ok())
                 .collect(),
         },
-        action: match rl.action.as_ref().map(|a| (a, a.get_ref().as_str())) {
-            None | Some((_, "refused")) => RateLimitAction::Refused,
-            Some((_, "drop")) => RateLimitAction::Drop,
-            Some((_, "slip")) => RateLimitAction::Slip,
-            Some((a, _)) => {
-                c.err(
-                    a,
-                    Some("action"),
-                    "expected \"refused\", \"drop\" or \"slip\"",
-                );
-                RateLimitAction::Refused
-            }
-        },
+        action: c.choose(
+            rl.action.as_ref(),
+            "action",
+            &[
+                ("refused", RateLimitAction::Refused),
+                ("drop", RateLimitAction::Drop),
+                ("slip", RateLimitAction::Slip),
+            ],
+        ),
     };
     let server_tz = match &raw.server.timezone {
-        Some(name) => timezone(name.get_ref()).unwrap_or_else(|| {
-            c.err(
-                name,
-                Some("timezone"),
-                format!(
-                    "unknown time zone `{}` (expected an IANA name such as \"Europe/Moscow\")",
-                    name.get_ref()
-                ),
-            );
-            jiff::tz::TimeZone::UTC
-        }),
+        Some(name) => c.timezone(name),
         None => jiff::tz::TimeZone::system(),
     };
 
@@ -397,24 +419,15 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
             "`upstream.servers` is empty: at least one upstream resolver is needed (e.g. \"udp://9.9.9.9:53\")",
         ));
     }
-    let strategy = match raw
-        .upstream
-        .strategy
-        .as_ref()
-        .map(|s| (s, s.get_ref().as_str()))
-    {
-        None | Some((_, "fastest")) => UpstreamStrategy::Fastest,
-        Some((_, "failover")) => UpstreamStrategy::Failover,
-        Some((_, "parallel")) => UpstreamStrategy::Parallel,
-        Some((s, _)) => {
-            c.err(
-                s,
-                Some("strategy"),
-                "expected \"failover\", \"fastest\" or \"parallel\"",
-            );
-            UpstreamStrategy::Fastest
-        }
-    };
+    let strategy = c.choose(
+        raw.upstream.strategy.as_ref(),
+        "strategy",
+        &[
+            ("fastest", UpstreamStrategy::Fastest),
+            ("failover", UpstreamStrategy::Failover),
+            ("parallel", UpstreamStrategy::Parallel),
+        ],
+    );
     let serve_stale = match &raw.upstream.serve_stale {
         None => Duration::from_secs(86_400),
         Some(s) => parse_duration(s.get_ref()).unwrap_or_else(|| {
@@ -692,17 +705,7 @@ fn load_profile(
         .filter_map(|s| schedule(&mut c, s))
         .collect();
     let timezone = match &raw.timezone {
-        Some(name) => timezone(name.get_ref()).unwrap_or_else(|| {
-            c.err(
-                name,
-                Some("timezone"),
-                format!(
-                    "unknown time zone `{}` (expected an IANA name such as \"Europe/Moscow\")",
-                    name.get_ref()
-                ),
-            );
-            jiff::tz::TimeZone::UTC
-        }),
+        Some(name) => c.timezone(name),
         None => server_tz.clone(),
     };
     let safe_search = match raw.safe_search.as_ref().map(|v| (v, v.get_ref())) {

@@ -40,6 +40,22 @@ pub struct Question<'a> {
     pub edns: Option<&'a Edns>,
 }
 
+impl<'a> Question<'a> {
+    /// The question of a parsed request from `src`.
+    pub fn from_message(request: &'a hickory_proto::op::Message, src: IpAddr) -> Self {
+        let query = match request.queries.as_slice() {
+            [q] => Some((q.name(), q.query_type(), q.query_class())),
+            _ => None,
+        };
+        Question {
+            src,
+            op_code: request.metadata.op_code,
+            query,
+            edns: request.edns.as_ref(),
+        }
+    }
+}
+
 /// A reply ready to encode.
 pub struct Response {
     pub reply: Reply,

@@ -125,16 +125,7 @@ async fn connection(
         };
         let (pipeline, tx) = (pipeline.clone(), tx.clone());
         tokio::spawn(async move {
-            let query = match request.queries.as_slice() {
-                [q] => Some((q.name(), q.query_type(), q.query_class())),
-                _ => None,
-            };
-            let question = Question {
-                src: peer.ip(),
-                op_code: request.metadata.op_code,
-                query,
-                edns: request.edns.as_ref(),
-            };
+            let question = Question::from_message(&request, peer.ip());
             if let Some(response) = pipeline.respond(&question).await
                 && let Some(bytes) = answer::encode(&request, response, usize::from(u16::MAX))
             {

@@ -95,16 +95,7 @@ async fn send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
 
 /// Runs the pipeline for one request and encodes the answer; `None` means no answer.
 async fn respond(pipeline: Arc<Pipeline>, request: Message, src: SocketAddr) -> Option<Vec<u8>> {
-    let query = match request.queries.as_slice() {
-        [q] => Some((q.name(), q.query_type(), q.query_class())),
-        _ => None,
-    };
-    let question = Question {
-        src: src.ip(),
-        op_code: request.metadata.op_code,
-        query,
-        edns: request.edns.as_ref(),
-    };
+    let question = Question::from_message(&request, src.ip());
     let response = pipeline.respond(&question).await?;
     answer::encode(&request, response, answer::udp_limit(&request))
 }

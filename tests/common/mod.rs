@@ -444,3 +444,15 @@ pub fn ede(m: &Message) -> Option<(u16, String)> {
         _ => None,
     }
 }
+
+/// Polls `check` every 50 ms until it holds or `limit` passes; true if it held.
+pub async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
