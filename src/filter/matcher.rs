@@ -32,10 +32,14 @@ pub struct Hit {
     pub labels: usize,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DomainMatcher {
     table: FingerprintTable,
     masks: Vec<Masks>,
+    /// Label counts of the shortest and longest rule names: suffixes outside this range
+    /// cannot match, so they are not probed (most configs have no one-label rule, so the
+    /// TLD probe, a cache miss on every query, is skipped).
+    depths: std::ops::RangeInclusive<usize>,
 }
 
 impl DomainMatcher {
@@ -49,11 +53,17 @@ impl DomainMatcher {
             return None;
         }
         let n = fps.len();
-        for &fp in fps {
+        let first = self.depths.start() - 1;
+        let end = n.min(*self.depths.end());
+        if first >= end {
+            return None;
+        }
+        let fps_in_range = &fps[first..end];
+        for &fp in fps_in_range {
             self.table.prefetch(fp);
         }
         let mut best = None;
-        for (i, &fp) in fps.iter().enumerate() {
+        for (i, &fp) in fps.iter().enumerate().take(end).skip(first) {
             let Some(v) = self.table.get(fp) else {
                 continue;
             };
@@ -104,11 +114,24 @@ impl DomainMatcher {
 }
 
 /// Collects rules, then compiles them into a [`DomainMatcher`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MatcherBuilder {
     /// One `u64` per rule: the name's fingerprint, with list (6 bits) and kind (2 bits) in
     /// its free low byte. Half the memory of a tuple, which is what a rebuild's peak is made of.
     rules: Vec<u64>,
+    /// Fewest and most labels of any rule name.
+    min_depth: usize,
+    max_depth: usize,
+}
+
+impl Default for MatcherBuilder {
+    fn default() -> Self {
+        MatcherBuilder {
+            rules: Vec::new(),
+            min_depth: usize::MAX,
+            max_depth: 0,
+        }
+    }
 }
 
 const KIND_BITS: u32 = 2;
@@ -137,6 +160,9 @@ impl MatcherBuilder {
         let fp = name::fingerprint(name);
         self.rules
             .push(fp | (u64::from(list) << KIND_BITS) | kind_code(kind));
+        let depth = name.split('.').count();
+        self.min_depth = self.min_depth.min(depth);
+        self.max_depth = self.max_depth.max(depth);
         fp
     }
 
@@ -161,7 +187,11 @@ impl MatcherBuilder {
         }
         drop(std::mem::take(&mut self.rules));
         masks.shrink_to_fit();
-        DomainMatcher { table, masks }
+        DomainMatcher {
+            table,
+            masks,
+            depths: self.min_depth.max(1)..=self.max_depth,
+        }
     }
 }
 
