@@ -66,6 +66,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
     let mut tasks = vec![
         reload::watch(reloader.clone()),
         reload::refresh_lists(reloader.clone(), Downloader::new(forwarder.clone())),
+        tokio::spawn(forwarder.clone().probe_demoted()),
     ];
 
     let metrics_addr = match &config.metrics {

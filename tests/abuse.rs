@@ -314,3 +314,58 @@ async fn tcp_pipelines_and_limits_connections_per_client() {
     assert!(matches!(read, Ok(0) | Err(_)));
     drop(held);
 }
+
+#[tokio::test]
+async fn a_demoted_upstream_is_probed_and_used_again_when_it_returns() {
+    let first = start_upstream().await;
+    let second = start_upstream().await;
+    first.silent.store(true, Ordering::SeqCst);
+    let head = HEAD.replace(
+        "servers = [\"udp://{UPSTREAM}\"]",
+        &format!(
+            "servers = [\"udp://{}\", \"udp://{{UPSTREAM}}\"]\nstrategy = \"failover\"",
+            first.addr
+        ),
+    );
+    let cfg = TestConfig::new(&head, second.addr, FAMILY);
+    let fdns = cfg.start().await;
+    let s = fdns.dns_addrs[0];
+    assert_eq!(
+        udp(s, "www.example.test.", RecordType::A)
+            .await
+            .metadata
+            .response_code,
+        ResponseCode::NoError
+    );
+    assert_eq!(
+        second.queries_for("www.example.test."),
+        1,
+        "answered by the second"
+    );
+    // The first comes back; the background probe notices and it is first again.
+    first.silent.store(false, Ordering::SeqCst);
+    assert!(
+        eventually(Duration::from_secs(10), async || {
+            udp(
+                s,
+                &format!("p{}.example.test.", rand_suffix()),
+                RecordType::A,
+            )
+            .await;
+            first
+                .seen
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|q| q.name.starts_with('p'))
+        })
+        .await,
+        "the first upstream answers again"
+    );
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::AtomicU64;
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}

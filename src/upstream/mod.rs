@@ -110,6 +110,11 @@ impl Forwarder {
         &self.cache
     }
 
+    /// Probes demoted upstreams in the background until the task is dropped.
+    pub async fn probe_demoted(self: Arc<Self>) {
+        self.pool.probe_demoted().await;
+    }
+
     /// Failures so far, per upstream URL.
     pub fn failures(&self) -> Vec<(&str, u64)> {
         self.pool

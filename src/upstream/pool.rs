@@ -4,8 +4,8 @@
 //! upstream eats the budget and the second is never tried. Here each upstream is tried with
 //! its own timeout, in an order the strategy decides: `failover` (as configured), `fastest`
 //! (by measured latency) or `parallel` (the two best race). An upstream that fails is
-//! demoted for a while and retried by the next query after that: a dead upstream costs one
-//! timeout per `RETRY_AFTER`, not one per query. Failures are counted per upstream.
+//! demoted: queries go elsewhere while a background probe checks it every few seconds, and it
+//! is promoted back as soon as it answers. Failures are counted per upstream.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,8 +20,11 @@ use hickory_resolver::net::{DnsError, NetError};
 use super::{Answer, NEGATIVE_TTL_WITHOUT_SOA};
 use crate::config::UpstreamStrategy;
 
-/// How long a failed upstream waits before it is tried first again.
+/// How long a failed upstream waits before it is tried first again (unless a probe finds it
+/// back sooner).
 const RETRY_AFTER: Duration = Duration::from_secs(30);
+/// How often demoted upstreams are probed in the background.
+const PROBE_EVERY: Duration = Duration::from_secs(2);
 
 pub struct Upstream {
     pub url: String,
@@ -40,6 +43,22 @@ impl Upstream {
             latency_us: AtomicU64::new(0),
             down_until: Mutex::new(None),
             failures: AtomicU64::new(0),
+        }
+    }
+
+    /// Asks a demoted upstream for the root's NS: any DNS answer, even REFUSED, shows it
+    /// is back; only silence or a transport error keeps it demoted.
+    async fn probe(&self, timeout: Duration) {
+        let root = Name::root();
+        let alive =
+            match tokio::time::timeout(timeout, self.resolver.lookup(root, RecordType::NS)).await {
+                Err(_) => false,
+                Ok(Ok(_)) | Ok(Err(NetError::Dns(_))) => true,
+                Ok(Err(_)) => false,
+            };
+        if alive {
+            *self.down_until.lock().expect("not poisoned") = None;
+            tracing::info!(upstream = %self.url, "upstream is back");
         }
     }
 
@@ -113,6 +132,18 @@ impl Pool {
             upstreams,
             strategy,
             timeout,
+        }
+    }
+
+    /// Probes the demoted upstreams every `PROBE_EVERY`, so that one that comes back is used
+    /// again at once rather than after its demotion ends. Runs until the task is dropped.
+    pub async fn probe_demoted(&self) {
+        loop {
+            tokio::time::sleep(PROBE_EVERY).await;
+            let now = Instant::now();
+            for upstream in self.upstreams.iter().filter(|u| !u.healthy(now)) {
+                upstream.probe(self.timeout).await;
+            }
         }
     }
 
