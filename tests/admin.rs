@@ -28,13 +28,6 @@ async fn cli(config: &Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-async fn rcode(fdns: &Running, name: &str) -> ResponseCode {
-    udp(fdns.dns_addrs[0], name, RecordType::TXT)
-        .await
-        .metadata
-        .response_code
-}
-
 /// The test config with a fixed metrics port (the CLI finds the server through the config).
 fn config(upstream: std::net::SocketAddr) -> TestConfig {
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -48,13 +48,6 @@ async fn publish(p: Publisher) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     (addr, task)
 }
 
-async fn rcode(fdns: &Running, name: &str) -> ResponseCode {
-    udp(fdns.dns_addrs[0], name, RecordType::TXT)
-        .await
-        .metadata
-        .response_code
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn url_lists_refresh_and_survive_the_publisher_going_away() {
     let upstream = start_upstream().await;

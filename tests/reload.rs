@@ -10,13 +10,6 @@ use common::*;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-async fn rcode(fdns: &Running, name: &str) -> ResponseCode {
-    udp(fdns.dns_addrs[0], name, RecordType::TXT)
-        .await
-        .metadata
-        .response_code
-}
-
 #[tokio::test]
 async fn profile_edits_apply_in_place_and_by_rename() {
     let upstream = start_upstream().await;

@@ -57,179 +57,106 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        let queries = IntCounterVec::new(
-            Opts::new(
-                "familydns_queries_total",
-                "Queries answered, by profile and decision",
+        let counter = |name: &str, help: &str| register(&registry, IntCounter::new(name, help));
+        let gauge = |name: &str, help: &str| register(&registry, IntGauge::new(name, help));
+        let gauges = |name: &str, help: &str, labels: &[&str]| {
+            register(&registry, IntGaugeVec::new(Opts::new(name, help), labels))
+        };
+        let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
+            register(
+                &registry,
+                Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)),
+            )
+        };
+        Metrics {
+            queries: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "familydns_queries_total",
+                        "Queries answered, by profile and decision",
+                    ),
+                    &["profile", "decision"],
+                ),
             ),
-            &["profile", "decision"],
-        )
-        .expect("valid metric");
-        let latency = Histogram::with_opts(
-            HistogramOpts::new(
+            latency: histogram(
                 "familydns_query_duration_seconds",
                 "Time from a parsed query to its answer being handed to the socket",
-            )
-            .buckets(vec![
-                0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
-                0.1, 0.25, 0.5, 1.0, 2.5,
-            ]),
-        )
-        .expect("valid metric");
-        let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
-        let upstream_errors = counter(
-            "familydns_upstream_errors_total",
-            "Forwarded queries that failed or timed out (answered SERVFAIL)",
-        );
-        let cache_hits = counter(
-            "familydns_cache_hits_total",
-            "Allowed queries answered from the cache",
-        );
-        let cache_misses = counter(
-            "familydns_cache_misses_total",
-            "Allowed queries forwarded upstream",
-        );
-        let reload_failures = counter(
-            "familydns_reload_failures_total",
-            "Reloads rejected because the new config or a list was bad",
-        );
-        let reload_seconds = Histogram::with_opts(
-            HistogramOpts::new(
-                "familydns_reload_duration_seconds",
-                "Time to read and compile a new snapshot",
-            )
-            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(reload_seconds.clone()))
-            .expect("unique metric");
-        let reload_last_success = IntGauge::new(
-            "familydns_reload_last_success_timestamp_seconds",
-            "Unix time of the last configuration and lists that went live",
-        )
-        .expect("valid metric");
-        let snapshot_bytes = IntGauge::new(
-            "familydns_snapshot_bytes",
-            "Heap bytes of the live compiled rule set",
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(reload_last_success.clone()))
-            .expect("unique metric");
-        registry
-            .register(Box::new(snapshot_bytes.clone()))
-            .expect("unique metric");
-        let cache_entries = IntGauge::new("familydns_cache_entries", "Answers held in the cache")
-            .expect("valid metric");
-        let list_entries = IntGaugeVec::new(
-            Opts::new("familydns_list_entries", "Rules accepted from each list"),
-            &["list", "category"],
-        )
-        .expect("valid metric");
-        let list_skipped = IntGaugeVec::new(
-            Opts::new(
+                vec![
+                    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
+                    0.1, 0.25, 0.5, 1.0, 2.5,
+                ],
+            ),
+            upstream_errors: counter(
+                "familydns_upstream_errors_total",
+                "Forwarded queries that failed or timed out (answered SERVFAIL)",
+            ),
+            cache_hits: counter(
+                "familydns_cache_hits_total",
+                "Allowed queries answered from the cache",
+            ),
+            cache_misses: counter(
+                "familydns_cache_misses_total",
+                "Allowed queries forwarded upstream",
+            ),
+            cache_entries: gauge("familydns_cache_entries", "Answers held in the cache"),
+            list_entries: gauges(
+                "familydns_list_entries",
+                "Rules accepted from each list",
+                &["list", "category"],
+            ),
+            list_skipped: gauges(
                 "familydns_list_skipped_lines",
                 "Lines of each list that produced no rule",
+                &["list", "category"],
             ),
-            &["list", "category"],
-        )
-        .expect("valid metric");
-        let untrusted_identity = counter(
-            "familydns_untrusted_identity_options_total",
-            "Queries whose MAC or ECS options were ignored: not from a trusted forwarder",
-        );
-        let stale_answers = counter(
-            "familydns_stale_answers_total",
-            "Expired answers served because every upstream failed (RFC 8767)",
-        );
-        let rate_limited = counter(
-            "familydns_rate_limited_total",
-            "Queries over their client's rate limit (refused, dropped or slipped)",
-        );
-        let upstream_failures = IntGaugeVec::new(
-            Opts::new(
+            upstream_failures: gauges(
                 "familydns_upstream_failures",
                 "Failed or timed-out queries so far, per upstream",
+                &["upstream"],
             ),
-            &["upstream"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(upstream_failures.clone()))
-            .expect("unique metric");
-        let list_fetch_ok = IntGaugeVec::new(
-            Opts::new(
+            list_fetch_ok: gauges(
                 "familydns_list_fetch_ok",
                 "1 if the last download of a list succeeded",
+                &["list"],
             ),
-            &["list"],
-        )
-        .expect("valid metric");
-        let list_fetch_time = IntGaugeVec::new(
-            Opts::new(
+            list_fetch_time: gauges(
                 "familydns_list_fetch_timestamp_seconds",
                 "Unix time of the last successful download of a list",
+                &["list"],
             ),
-            &["list"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(list_fetch_ok.clone()))
-            .expect("unique metric");
-        registry
-            .register(Box::new(list_fetch_time.clone()))
-            .expect("unique metric");
-        for c in [
-            &rate_limited,
-            &stale_answers,
-            &untrusted_identity,
-            &upstream_errors,
-            &cache_hits,
-            &cache_misses,
-            &reload_failures,
-        ] {
-            registry
-                .register(Box::new(c.clone()))
-                .expect("unique metric");
-        }
-        registry
-            .register(Box::new(queries.clone()))
-            .expect("unique metric");
-        registry
-            .register(Box::new(latency.clone()))
-            .expect("unique metric");
-        registry
-            .register(Box::new(cache_entries.clone()))
-            .expect("unique metric");
-        registry
-            .register(Box::new(list_entries.clone()))
-            .expect("unique metric");
-        registry
-            .register(Box::new(list_skipped.clone()))
-            .expect("unique metric");
-        Metrics {
-            registry,
-            queries,
-            latency,
-            upstream_errors,
-            cache_hits,
-            cache_misses,
-            cache_entries,
-            list_entries,
-            list_skipped,
-            upstream_failures,
-            list_fetch_ok,
-            list_fetch_time,
             list_problems: Mutex::new(Vec::new()),
-            reload_failures,
-            reload_seconds,
-            reload_last_success,
-            snapshot_bytes,
-            stale_answers,
-            rate_limited,
-            untrusted_identity,
+            reload_failures: counter(
+                "familydns_reload_failures_total",
+                "Reloads rejected because the new config or a list was bad",
+            ),
+            reload_seconds: histogram(
+                "familydns_reload_duration_seconds",
+                "Time to read and compile a new snapshot",
+                vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+            ),
+            reload_last_success: gauge(
+                "familydns_reload_last_success_timestamp_seconds",
+                "Unix time of the last configuration and lists that went live",
+            ),
+            snapshot_bytes: gauge(
+                "familydns_snapshot_bytes",
+                "Heap bytes of the live compiled rule set",
+            ),
+            stale_answers: counter(
+                "familydns_stale_answers_total",
+                "Expired answers served because every upstream failed (RFC 8767)",
+            ),
+            rate_limited: counter(
+                "familydns_rate_limited_total",
+                "Queries over their client's rate limit (refused, dropped or slipped)",
+            ),
+            untrusted_identity: counter(
+                "familydns_untrusted_identity_options_total",
+                "Queries whose MAC or ECS options were ignored: not from a trusted forwarder",
+            ),
             last_reload_error: Mutex::new(None),
+            registry,
         }
     }
 
@@ -295,6 +222,19 @@ impl Metrics {
         }
         out
     }
+}
+
+/// Registers a newly made metric; the names and labels are fixed in this file, so failure is
+/// a programming error.
+fn register<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: prometheus::Result<M>,
+) -> M {
+    let metric = metric.expect("valid metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
+    metric
 }
 
 impl Default for Metrics {

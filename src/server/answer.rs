@@ -73,8 +73,9 @@ pub fn block_records(qname: &Name, qtype: RecordType, how: BlockAnswer) -> Block
     }
 }
 
-/// A synthetic SOA so that downstream caches keep the negative answer only `BLOCK_TTL`.
-fn soa(qname: &Name) -> Record {
+/// A synthetic SOA so that downstream caches keep a negative answer (a block, a NODATA)
+/// only `BLOCK_TTL`.
+pub fn soa(qname: &Name) -> Record {
     // Parsed once: building names per blocked query showed up in the profile.
     static SOA_RDATA: LazyLock<SOA> = LazyLock::new(|| {
         let mname = Name::from_ascii("familydns.invalid.").expect("valid name");

@@ -15,7 +15,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use super::answer::{self, EdeCode};
 use super::identity;
 use super::ratelimit::RateLimiter;
-use crate::config::{BlockAnswer, RateLimitAction, RateLimitConfig};
+use crate::config::{RateLimitAction, RateLimitConfig};
 use crate::filter::Blocklists;
 use crate::metrics::Metrics;
 use crate::name::SuffixFingerprints;
@@ -175,7 +175,8 @@ impl Pipeline {
         let now = (self.clock)();
         let overrides = self.overrides.current();
         let timed = overrides.get(&profile.name);
-        let decision = decide_name(snapshot, profile, qname, now, timed);
+        let fps = SuffixFingerprints::from_labels(qname.iter());
+        let decision = decide_name(snapshot, profile, qname, &fps, now, timed);
         let reply = match decision.action {
             Action::Block => {
                 return (
@@ -185,28 +186,21 @@ impl Pipeline {
                 );
             }
             Action::Rewrite => {
-                let target = snapshot
-                    .blocklists
-                    .special
-                    .safe_search(
-                        SuffixFingerprints::from_labels(qname.iter())
-                            .as_slice()
-                            .last()
-                            .copied()
-                            .unwrap_or(0),
-                        profile.safe_search,
-                    )
-                    .cloned();
-                match target {
-                    Some(target) => {
-                        return (
-                            &profile.name,
-                            "rewritten",
-                            self.safe_search(qname, qtype, target).await,
-                        );
-                    }
-                    None => Reply::error(ResponseCode::ServFail),
-                }
+                // The decision found the name in the safe-search map; fetch its target.
+                let whole = fps.as_slice().last().copied().unwrap_or(0);
+                let special = &snapshot.blocklists.special;
+                let Some(target) = special.safe_search(whole, profile.safe_search).cloned() else {
+                    return (
+                        &profile.name,
+                        "servfail",
+                        Reply::error(ResponseCode::ServFail),
+                    );
+                };
+                return (
+                    &profile.name,
+                    "rewritten",
+                    self.safe_search(qname, qtype, target).await,
+                );
             }
             Action::Allow if qtype == RecordType::ANY => minimal_any(qname),
             Action::Allow => self.forward(qname, qtype).await,
@@ -217,7 +211,8 @@ impl Pipeline {
         // Anti CNAME-cloaking: a tracker or adult site hidden behind an innocent alias.
         for record in &reply.answers {
             if let RData::CNAME(target) = &record.data {
-                let d = decide_name(snapshot, profile, &target.0, now, timed);
+                let fps = SuffixFingerprints::from_labels(target.0.iter());
+                let d = decide_name(snapshot, profile, &target.0, &fps, now, timed);
                 if d.action == Action::Block {
                     return (
                         &profile.name,
@@ -242,8 +237,8 @@ impl Pipeline {
                 let age = answer.age();
                 Reply {
                     rcode: answer.rcode,
-                    answers: Answer::aged(&answer.answers, age),
-                    authorities: Answer::aged(&answer.authorities, age),
+                    answers: Answer::retimed(&answer.answers, |t| t.saturating_sub(age)),
+                    authorities: Answer::retimed(&answer.authorities, |t| t.saturating_sub(age)),
                     ede: None,
                 }
             }
@@ -251,20 +246,10 @@ impl Pipeline {
                 self.metrics.cache_hits.inc();
                 self.metrics.upstream_errors.inc();
                 self.metrics.stale_answers.inc();
-                let stale = |records: &[Record]| -> Vec<Record> {
-                    records
-                        .iter()
-                        .map(|r| {
-                            let mut r = r.clone();
-                            r.ttl = STALE_TTL;
-                            r
-                        })
-                        .collect()
-                };
                 Reply {
                     rcode: answer.rcode,
-                    answers: stale(&answer.answers),
-                    authorities: stale(&answer.authorities),
+                    answers: Answer::retimed(&answer.answers, |_| STALE_TTL),
+                    authorities: Answer::retimed(&answer.authorities, |_| STALE_TTL),
                     ede: Some((
                         EdeCode::StaleAnswer,
                         "familydns: upstreams unreachable, served stale".into(),
@@ -284,14 +269,11 @@ impl Pipeline {
     /// the engine's safe address. HTTPS/SVCB get NODATA so that browsers cannot skip the
     /// rewrite by connecting through the engine's own service records.
     async fn safe_search(&self, qname: &Name, qtype: RecordType, target: SafeTarget) -> Reply {
-        let nodata = || {
-            let b = answer::block_records(qname, qtype, BlockAnswer::Null);
-            Reply {
-                rcode: ResponseCode::NoError,
-                answers: vec![],
-                authorities: b.authorities,
-                ede: None,
-            }
+        let nodata = || Reply {
+            rcode: ResponseCode::NoError,
+            answers: vec![],
+            authorities: vec![answer::soa(qname)],
+            ede: None,
         };
         if matches!(qtype, RecordType::HTTPS | RecordType::SVCB) {
             return nodata();
@@ -348,13 +330,14 @@ fn decide_name(
     snapshot: &Snapshot,
     profile: &Profile,
     name: &Name,
+    fps: &SuffixFingerprints,
     now: jiff::Timestamp,
     timed: Option<&ProfileOverrides>,
 ) -> Decision {
     policy::decide(
         &snapshot.blocklists,
         profile,
-        &SuffixFingerprints::from_labels(name.iter()),
+        fps,
         || {
             let mut text = name.to_ascii().to_ascii_lowercase();
             text.pop(); // the trailing dot

@@ -71,13 +71,14 @@ impl Answer {
         u32::try_from(self.received.elapsed().as_secs()).unwrap_or(u32::MAX)
     }
 
-    /// Records with their TTLs counted down by `age` (never raised).
-    pub fn aged(records: &[Record], age: u32) -> Vec<Record> {
+    /// Copies of `records` with their TTLs mapped by `ttl`: counted down by the answer's
+    /// age when served from the cache, set to the stale TTL when served stale.
+    pub fn retimed(records: &[Record], ttl: impl Fn(u32) -> u32) -> Vec<Record> {
         records
             .iter()
             .map(|r| {
                 let mut r = r.clone();
-                r.ttl = r.ttl.saturating_sub(age);
+                r.ttl = ttl(r.ttl);
                 r
             })
             .collect()

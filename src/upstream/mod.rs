@@ -59,19 +59,30 @@ pub struct Forwarder {
 /// Questions in flight, each with the channel its answer will be broadcast on.
 type Inflight = Mutex<HashMap<CacheKey, broadcast::Sender<Result<Arc<Answer>, String>>>>;
 
-/// Removes an in-flight entry however the leading query ends (even if its task is dropped),
-/// so that followers never wait on an answer that will not come.
+/// The leading query's claim on an in-flight question: [`finish`](Self::finish) hands the
+/// answer to the followers; if the leading task is dropped first, the entry is removed all
+/// the same, so that followers never wait on an answer that will not come (they then ask
+/// themselves).
 struct InflightGuard<'a> {
     inflight: &'a Inflight,
-    key: CacheKey,
+    key: Option<CacheKey>,
+}
+
+impl InflightGuard<'_> {
+    fn finish(mut self, result: &Result<Arc<Answer>, String>) {
+        let key = self.key.take().expect("finished once");
+        let tx = self.inflight.lock().expect("not poisoned").remove(&key);
+        if let Some(tx) = tx {
+            let _ = tx.send(result.clone());
+        }
+    }
 }
 
 impl Drop for InflightGuard<'_> {
     fn drop(&mut self) {
-        self.inflight
-            .lock()
-            .expect("not poisoned")
-            .remove(&self.key);
+        if let Some(key) = &self.key {
+            self.inflight.lock().expect("not poisoned").remove(key);
+        }
     }
 }
 
@@ -182,20 +193,13 @@ impl Forwarder {
         }
         let guard = InflightGuard {
             inflight: &self.inflight,
-            key,
+            key: Some(key.clone()),
         };
         let result = self.pool.query(name, rtype).await.map(Arc::new);
         if let Ok(answer) = &result {
-            self.cache.insert(guard.key.clone(), answer.clone());
+            self.cache.insert(key, answer.clone());
         }
-        let tx = self
-            .inflight
-            .lock()
-            .expect("not poisoned")
-            .remove(&guard.key);
-        if let Some(tx) = tx {
-            let _ = tx.send(result.clone());
-        }
+        guard.finish(&result);
         result
     }
 }

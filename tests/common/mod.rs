@@ -399,6 +399,14 @@ pub async fn udp(server: SocketAddr, name: &str, rtype: RecordType) -> Message {
     .await
 }
 
+/// The rcode of a TXT query for `name` (the quickest "is it blocked now?").
+pub async fn rcode(fdns: &Running, name: &str) -> hickory_proto::op::ResponseCode {
+    udp(fdns.dns_addrs[0], name, RecordType::TXT)
+        .await
+        .metadata
+        .response_code
+}
+
 /// Sends a query over TCP and returns the answer.
 pub async fn tcp(server: SocketAddr, name: &str, rtype: RecordType) -> Message {
     let m = query_message(name, rtype, Some(1232)).to_vec().unwrap();
