@@ -88,6 +88,9 @@ fn shipped_config_validates_and_check_explains() {
     let out = Command::new(env!("CARGO_BIN_EXE_familydns"))
         .args(["check", "--config"])
         .arg(&config)
+        // A Saturday afternoon: no schedule of the shipped kids profile is active, so the
+        // answer cannot depend on when the test runs.
+        .args(["--at", "2026-11-28T16:00"])
         .args(["--client", "192.168.1.201", "www.pornhub.com"])
         .output()
         .unwrap();
@@ -97,6 +100,20 @@ fn shipped_config_validates_and_check_explains() {
         "{stdout}"
     );
     assert!(stdout.contains("adult.domains.gz:"), "{stdout}");
+
+    // A school night at 23:00: the shipped bedtime blocks everything but the allow list.
+    let out = Command::new(env!("CARGO_BIN_EXE_familydns"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .args(["--at", "2026-11-29T23:00"])
+        .args(["--client", "192.168.1.201", "example.com"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("bedtime window active") && stdout.contains("BLOCK"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]
