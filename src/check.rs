@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use crate::config::{BlockAnswer, Config};
 use crate::lists::RuleKind;
+use crate::name::QueryName;
 use crate::overrides::Overrides;
 use crate::policy::{Action, Reason, SafeTarget};
 use crate::snapshot::Snapshot;
@@ -19,7 +20,13 @@ pub fn explain(
     at: Option<jiff::civil::DateTime>,
 ) -> String {
     let mut out = String::new();
-    let qname = crate::name::normalize(name).unwrap_or_else(|_| name.to_ascii_lowercase());
+    let qname = match QueryName::parse(name) {
+        Ok(q) => q,
+        Err(e) => {
+            let _ = writeln!(out, "`{name}` is not a domain name: {e}");
+            return out;
+        }
+    };
     if !snapshot.is_allowed(client) {
         let _ = writeln!(out, "REFUSED: {client} is outside server.allow_clients");
         return out;
@@ -64,11 +71,10 @@ pub fn explain(
             describe_answer(decision.block_answer(profile))
         ),
         Action::Rewrite => {
-            let fp = crate::name::fingerprint(&qname);
             match snapshot
                 .blocklists
                 .special
-                .safe_search(fp, profile.safe_search)
+                .safe_search(qname.whole(), profile.safe_search)
             {
                 Some(SafeTarget::Host(h)) => format!("REWRITE (CNAME {h})"),
                 Some(SafeTarget::Address(a)) => format!("REWRITE (A {a})"),
@@ -77,10 +83,7 @@ pub fn explain(
         }
     };
     let _ = writeln!(out, "decision: {verdict}");
-    let matched = |labels: usize| -> String {
-        let parts: Vec<&str> = qname.split('.').collect();
-        parts[parts.len().saturating_sub(labels)..].join(".")
-    };
+    let matched = |labels: usize| qname.suffix(labels);
     let profile_file = config_profile.map_or_else(String::new, |p| p.file.display().to_string());
     let reason = match decision.reason {
         Reason::NoMatch => "no rule matched in the profile or its blocked categories".to_owned(),
@@ -186,7 +189,10 @@ pub fn explain_cname_chain(
     let overrides = Overrides::load(&config.file).current();
     let now = jiff::Timestamp::now();
     for target in targets {
-        let d = snapshot.decide_name_with(profile, target, now, overrides.get(&profile.name));
+        let Ok(name) = QueryName::parse(target) else {
+            continue;
+        };
+        let d = snapshot.decide_name_with(profile, &name, now, overrides.get(&profile.name));
         if d.action == Action::Block {
             let why = match d.reason.list() {
                 Some(list) => {

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use crate::clients::NetworkTable;
 use crate::config::Config;
 use crate::filter::Blocklists;
-use crate::name::SuffixFingerprints;
+use crate::name::QueryName;
 use crate::overrides::ProfileOverrides;
 use crate::policy::{self, Decision, Profile};
 
@@ -124,26 +124,20 @@ impl Snapshot {
         self.profiles.iter().find(|p| p.name == name)
     }
 
-    /// Decides a name (presentation form) for a profile at `now` (without timed overrides).
-    pub fn decide_name(&self, profile: &Profile, name: &str, now: Timestamp) -> Decision {
+    /// Decides a name for a profile at `now` (without timed overrides).
+    pub fn decide_name(&self, profile: &Profile, name: &QueryName, now: Timestamp) -> Decision {
         self.decide_name_with(profile, name, now, None)
     }
 
-    /// Decides a name for a profile at `now`, with the profile's timed overrides.
+    /// Decides a name for a profile at `now`, with the profile's timed overrides: the one
+    /// decision the server and `familydns check` share.
     pub fn decide_name_with(
         &self,
         profile: &Profile,
-        name: &str,
+        name: &QueryName,
         now: Timestamp,
         timed: Option<&ProfileOverrides>,
     ) -> Decision {
-        policy::decide(
-            &self.blocklists,
-            profile,
-            &SuffixFingerprints::from_name(name),
-            || name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase(),
-            now,
-            timed,
-        )
+        policy::decide(&self.blocklists, profile, name, now, timed)
     }
 }

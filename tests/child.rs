@@ -149,7 +149,11 @@ async fn safe_search_rewrites_engines_to_their_safe_hosts() {
     let config = familydns::config::load(&cfg.path()).unwrap();
     let snap = familydns::snapshot::Snapshot::build(&config, true).unwrap();
     let teen = snap.profile_named("teen").unwrap();
-    let d = snap.decide_name(teen, "www.youtube.com", jiff::Timestamp::now());
+    let d = snap.decide_name(
+        teen,
+        &familydns::name::QueryName::parse("www.youtube.com").unwrap(),
+        jiff::Timestamp::now(),
+    );
     assert_eq!(d.action, familydns::policy::Action::Rewrite);
     let out = familydns::check::explain(
         &config,

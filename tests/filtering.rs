@@ -191,8 +191,12 @@ profile = "wild"
         "0.0.0.0",
     ] {
         assert_eq!(
-            snap.decide_name(family, name, jiff::Timestamp::now())
-                .action,
+            snap.decide_name(
+                family,
+                &familydns::name::QueryName::parse(name).unwrap(),
+                jiff::Timestamp::now()
+            )
+            .action,
             familydns::policy::Action::Allow,
             "{name}"
         );

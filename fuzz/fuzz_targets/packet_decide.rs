@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use familydns::config::ListConfig;
 use familydns::filter::Blocklists;
 use familydns::lists::Format;
-use familydns::name::SuffixFingerprints;
+use familydns::name::QueryName;
 use libfuzzer_sys::fuzz_target;
 
 fn lists() -> &'static Blocklists {
@@ -31,10 +31,11 @@ fn lists() -> &'static Blocklists {
 fuzz_target!(|data: &[u8]| {
     if let Ok(message) = hickory_proto::op::Message::from_vec(data) {
         for q in &message.queries {
-            let fps = SuffixFingerprints::from_labels(q.name().iter());
-            let _ = lists().matcher.lookup_fingerprints(fps.as_slice(), u64::MAX);
-            let text = q.name().to_ascii();
-            let _ = lists().patterns.lookup(&text, u64::MAX);
+            let name = QueryName::from_wire(q.name());
+            let _ = lists()
+                .matcher
+                .lookup_fingerprints(name.fingerprints().as_slice(), u64::MAX);
+            let _ = lists().patterns.lookup(name.as_str(), u64::MAX);
         }
     }
 });

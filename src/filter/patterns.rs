@@ -142,20 +142,6 @@ impl PatternRules {
         None
     }
 
-    /// Like [`lookup`](Self::lookup), building the name text only when some active list has
-    /// patterns.
-    pub fn lookup_if_applies(
-        &self,
-        active: ListMask,
-        text: impl FnOnce() -> String,
-    ) -> Option<PatternHit> {
-        if self.applies(active) {
-            self.lookup(&text(), active)
-        } else {
-            None
-        }
-    }
-
     /// The pattern text and line of a hit.
     pub fn rule(&self, hit: &PatternHit) -> (&str, u32) {
         let rules = match hit.kind {

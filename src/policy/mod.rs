@@ -25,7 +25,7 @@ use jiff::tz::TimeZone;
 use crate::config::{BlockAnswer, ProfileConfig, SafeSearch};
 use crate::filter::{Blocklists, DomainMatcher, Hit, ListMask, MatcherBuilder, PatternHit};
 use crate::lists::RuleKind;
-use crate::name::SuffixFingerprints;
+use crate::name::QueryName;
 use crate::overrides::ProfileOverrides;
 
 /// The category bypass protection adds to a profile.
@@ -148,20 +148,19 @@ impl Decision {
     }
 }
 
-/// Decides a query name, given the fingerprints of its suffixes; `text` yields the name
-/// (lowercase, no trailing dot) and is only called when regex or keyword rules apply.
+/// Decides a query name. It takes only a [`QueryName`], which is lowercase by construction,
+/// so the client's letter case can never change a decision.
 #[inline]
 pub fn decide(
     blocklists: &Blocklists,
     profile: &Profile,
-    name: &SuffixFingerprints,
-    text: impl FnOnce() -> String,
+    name: &QueryName,
     now: Timestamp,
     timed: Option<&ProfileOverrides>,
 ) -> Decision {
-    let fps = name.as_slice();
-    let whole = fps.last().copied().unwrap_or(0);
-    if timed.is_some_and(|t| t.allows(name, now)) {
+    let fps = name.fingerprints().as_slice();
+    let whole = name.whole();
+    if timed.is_some_and(|t| t.allows(name.fingerprints(), now)) {
         return Decision::new(Action::Allow, Reason::TimedAllow);
     }
     let effect = profile.schedule_effect(now);
@@ -192,7 +191,7 @@ pub fn decide(
     match blocklists.matcher.lookup_fingerprints(fps, lists) {
         Some(hit) if hit.kind == RuleKind::Allow => Decision::new(Action::Allow, Reason::List(hit)),
         Some(hit) => Decision::new(Action::Block, Reason::List(hit)),
-        None => match blocklists.patterns.lookup_if_applies(lists, text) {
+        None => match blocklists.patterns.lookup(name.as_str(), lists) {
             Some(hit) => Decision::new(Action::Block, Reason::Pattern(hit)),
             None => Decision::new(Action::Allow, Reason::NoMatch),
         },

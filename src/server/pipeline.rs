@@ -18,9 +18,9 @@ use super::ratelimit::RateLimiter;
 use crate::config::{RateLimitAction, RateLimitConfig};
 use crate::filter::Blocklists;
 use crate::metrics::Metrics;
-use crate::name::SuffixFingerprints;
-use crate::overrides::{Overrides, ProfileOverrides};
-use crate::policy::{self, Action, Decision, Profile, Reason, SafeTarget};
+use crate::name::QueryName;
+use crate::overrides::Overrides;
+use crate::policy::{Action, Decision, Profile, Reason, SafeTarget};
 use crate::snapshot::Snapshot;
 use crate::upstream::{Answer, Forwarder, Outcome, STALE_TTL};
 
@@ -175,8 +175,8 @@ impl Pipeline {
         let now = (self.clock)();
         let overrides = self.overrides.current();
         let timed = overrides.get(&profile.name);
-        let fps = SuffixFingerprints::from_labels(qname.iter());
-        let decision = decide_name(snapshot, profile, qname, &fps, now, timed);
+        let name = QueryName::from_wire(qname);
+        let decision = snapshot.decide_name_with(profile, &name, now, timed);
         let reply = match decision.action {
             Action::Block => {
                 return (
@@ -187,9 +187,11 @@ impl Pipeline {
             }
             Action::Rewrite => {
                 // The decision found the name in the safe-search map; fetch its target.
-                let whole = fps.as_slice().last().copied().unwrap_or(0);
                 let special = &snapshot.blocklists.special;
-                let Some(target) = special.safe_search(whole, profile.safe_search).cloned() else {
+                let Some(target) = special
+                    .safe_search(name.whole(), profile.safe_search)
+                    .cloned()
+                else {
                     return (
                         &profile.name,
                         "servfail",
@@ -203,6 +205,10 @@ impl Pipeline {
                 );
             }
             Action::Allow if qtype == RecordType::ANY => minimal_any(qname),
+            // Upstream and cache see one spelling; the reply's question keeps the client's.
+            Action::Allow if has_capitals(qname) => {
+                self.forward(&qname.to_lowercase(), qtype).await
+            }
             Action::Allow => self.forward(qname, qtype).await,
         };
         if reply.rcode == ResponseCode::ServFail {
@@ -211,8 +217,8 @@ impl Pipeline {
         // Anti CNAME-cloaking: a tracker or adult site hidden behind an innocent alias.
         for record in &reply.answers {
             if let RData::CNAME(target) = &record.data {
-                let fps = SuffixFingerprints::from_labels(target.0.iter());
-                let d = decide_name(snapshot, profile, &target.0, &fps, now, timed);
+                let target_name = QueryName::from_wire(&target.0);
+                let d = snapshot.decide_name_with(profile, &target_name, now, timed);
                 if d.action == Action::Block {
                     return (
                         &profile.name,
@@ -325,27 +331,10 @@ fn minimal_any(qname: &Name) -> Reply {
     }
 }
 
-/// Decides a wire name for a profile.
-fn decide_name(
-    snapshot: &Snapshot,
-    profile: &Profile,
-    name: &Name,
-    fps: &SuffixFingerprints,
-    now: jiff::Timestamp,
-    timed: Option<&ProfileOverrides>,
-) -> Decision {
-    policy::decide(
-        &snapshot.blocklists,
-        profile,
-        fps,
-        || {
-            let mut text = name.to_ascii().to_ascii_lowercase();
-            text.pop(); // the trailing dot
-            text
-        },
-        now,
-        timed,
-    )
+/// Whether a wire name has an ASCII capital (a client's own spelling, or DNS 0x20).
+fn has_capitals(name: &Name) -> bool {
+    name.iter()
+        .any(|label| label.iter().any(u8::is_ascii_uppercase))
 }
 
 /// The block reply for `decision`; `via` names the CNAME target when the block came from

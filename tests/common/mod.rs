@@ -100,8 +100,10 @@ impl RequestHandler for Recording {
     }
 }
 
+/// A name exactly as written: `Name::from_str` would run IDNA and lowercase it, and tests
+/// must be able to send capitals.
 fn n(s: &str) -> Name {
-    Name::from_str(s).unwrap()
+    Name::from_ascii(s).unwrap()
 }
 
 /// The test zone. TTLs differ per record so that tests can tell them apart.
@@ -271,11 +273,14 @@ pub struct TestConfig {
 }
 
 impl TestConfig {
-    /// Writes `main` (with `{UPSTREAM}` replaced) and the given profiles.
+    /// Writes `main` (with `{UPSTREAM}`, `{DATA}`, `{REPO}` and `{DIR}` replaced) and the
+    /// given profiles.
     pub fn new(main: &str, upstream: SocketAddr, profiles: &[(&str, &str)]) -> TestConfig {
         let dir = tempfile::tempdir().unwrap();
         let main = main
             .replace("{UPSTREAM}", &upstream.to_string())
+            .replace("{REPO}", env!("CARGO_MANIFEST_DIR"))
+            .replace("{DIR}", dir.path().to_str().unwrap())
             .replace("{DATA}", data("").to_str().unwrap());
         std::fs::write(dir.path().join("familydns.toml"), main).unwrap();
         std::fs::create_dir(dir.path().join("profiles")).unwrap();

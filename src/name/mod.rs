@@ -1,9 +1,14 @@
 //! Domain-name normalisation and the suffix fingerprints every matcher shares.
 //!
 //! Names are compared lowercased, without the trailing dot, in ASCII (punycode) form
-//! (DESIGN.md, "Matching semantics"). Lists are normalised once at load; query names arrive
-//! from the wire already in ASCII and are lowercased by hickory's `LowerName`, so the hot path
-//! only hashes bytes.
+//! (DESIGN.md, "Matching semantics"). Lists are normalised once at load; a query name is
+//! lowercased once, when its [`QueryName`] is built, and the hot path then only hashes bytes.
+//! Wire names keep the client's letter case (hickory's `Name` copies bytes as they arrive),
+//! so nothing may hash a wire name directly.
+
+mod query;
+
+pub use query::QueryName;
 
 /// Longest name allowed in presentation form without the trailing dot (RFC 1035).
 const MAX_NAME_LEN: usize = 253;
@@ -83,7 +88,7 @@ fn validate(name: &str) -> Result<(), NameError> {
 /// The state after each label is the fingerprint of that suffix, so one pass over a query
 /// name yields the fingerprints of all of its parent domains: the suffix walk costs one
 /// hash of the name, not one per parent. Labels are read eight bytes at a time. Input must
-/// already be lowercase: wire names come through hickory's `LowerName`, list names through
+/// already be lowercase: query names come through [`QueryName`], list names through
 /// [`normalize`].
 #[derive(Clone, Copy)]
 pub struct SuffixHasher(u64);
@@ -186,13 +191,10 @@ pub struct SuffixFingerprints {
 }
 
 impl SuffixFingerprints {
-    /// From wire labels, left to right.
+    /// From a name that is already lowercase, without the trailing dot.
     #[inline]
-    pub fn from_labels<'a, I>(labels: I) -> Self
-    where
-        I: DoubleEndedIterator<Item = &'a [u8]>,
-    {
-        Self::from_labels_rev(labels.rev())
+    pub(crate) fn of_lowercase(name: &[u8]) -> Self {
+        Self::from_labels_rev(labels_right_to_left(name))
     }
 
     /// From labels given right to left (TLD first).
