@@ -72,7 +72,6 @@ pub fn explain(
         ),
         Action::Rewrite => {
             match snapshot
-                .blocklists
                 .special
                 .safe_search(qname.whole(), profile.safe_search)
             {
@@ -98,6 +97,11 @@ pub fn explain(
         ),
         Reason::BypassCanary => format!(
             "`{qname}` is a resolver-bypass canary (DoH canary or iCloud Private Relay); block_bypass is on in profile `{}`",
+            profile.name
+        ),
+        Reason::BypassEndpoint { labels } => format!(
+            "`{}` is a public DoH/DoT resolver (built-in list); block_bypass is on in profile `{}`",
+            matched(labels),
             profile.name
         ),
         Reason::SafeSearch => format!(

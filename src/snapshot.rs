@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::filter::Blocklists;
 use crate::name::QueryName;
 use crate::overrides::ProfileOverrides;
-use crate::policy::{self, Decision, Profile};
+use crate::policy::{self, Decision, Profile, SpecialNames};
 
 /// Who is asking, as far as we may believe it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +33,8 @@ impl Client {
 #[derive(Debug)]
 pub struct Snapshot {
     pub blocklists: Blocklists,
+    /// Safe-search hosts, bypass canaries and DoH/DoT endpoints (built in).
+    pub special: SpecialNames,
     pub profiles: Vec<Profile>,
     default_profile: usize,
     clients: NetworkTable<usize>,
@@ -84,6 +86,7 @@ impl Snapshot {
         }
         Ok(Snapshot {
             blocklists,
+            special: SpecialNames::new(),
             default_profile,
             clients,
             macs,
@@ -138,6 +141,6 @@ impl Snapshot {
         now: Timestamp,
         timed: Option<&ProfileOverrides>,
     ) -> Decision {
-        policy::decide(&self.blocklists, profile, name, now, timed)
+        policy::decide(&self.blocklists, &self.special, profile, name, now, timed)
     }
 }

@@ -13,7 +13,6 @@ use std::path::PathBuf;
 
 use crate::config::ListConfig;
 use crate::lists::{self, Format, ParseStats, RuleKind};
-use crate::policy::SpecialNames;
 
 /// Lists are selected by the bits of a `u64`.
 pub const MAX_LISTS: usize = 64;
@@ -40,8 +39,6 @@ pub struct Blocklists {
     pub matcher: DomainMatcher,
     /// Regex and keyword rules.
     pub patterns: PatternRules,
-    /// Safe-search hosts and bypass canaries (built in).
-    pub special: SpecialNames,
     /// (name fingerprint, list, kind) → line; kept only when asked for (`familydns check`),
     /// because the server needs the list for its answers but never the line.
     provenance: Option<HashMap<(u64, u8, RuleKind), u32>>,
@@ -94,7 +91,6 @@ impl Blocklists {
             lists: infos,
             matcher: builder.build(),
             patterns,
-            special: SpecialNames::new(),
             provenance,
         }
     }

@@ -6,7 +6,8 @@
 //! 0. a parent's timed exception ("YouTube for 45 minutes") allows;
 //! 1. the profile's `allow` wins over everything below;
 //! 2. a `block_all` schedule window (bedtime) or a pause blocks everything else;
-//! 3. bypass protection: the DoH canary and Private Relay names get NXDOMAIN;
+//! 3. bypass protection: the DoH canary, Private Relay and the well-known DoH/DoT
+//!    resolvers get NXDOMAIN;
 //! 4. safe search rewrites engine hosts to their safe host;
 //! 5. the profile's `deny`;
 //! 6. the lists of the categories blocked now (always, by an active window, and `bypass`
@@ -17,7 +18,7 @@ mod schedule;
 mod special;
 
 pub use schedule::{Effect, Window};
-pub use special::{BYPASS_CANARIES, SafeTarget, SpecialNames};
+pub use special::{BYPASS_CANARIES, BYPASS_ENDPOINTS, SafeTarget, SpecialNames};
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -99,6 +100,8 @@ pub enum Reason {
     ProfileAllow { labels: usize },
     /// A bypass canary (DoH canary, iCloud Private Relay).
     BypassCanary,
+    /// A well-known public DoH/DoT resolver (see [`BYPASS_ENDPOINTS`]).
+    BypassEndpoint { labels: usize },
     /// A safe-search engine host.
     SafeSearch,
     /// The profile's `deny` list.
@@ -142,7 +145,7 @@ impl Decision {
     /// How a block is answered: canaries always get NXDOMAIN, whatever the profile says.
     pub fn block_answer(&self, profile: &Profile) -> BlockAnswer {
         match self.reason {
-            Reason::BypassCanary => BlockAnswer::NxDomain,
+            Reason::BypassCanary | Reason::BypassEndpoint { .. } => BlockAnswer::NxDomain,
             _ => profile.block_answer,
         }
     }
@@ -153,6 +156,7 @@ impl Decision {
 #[inline]
 pub fn decide(
     blocklists: &Blocklists,
+    special: &SpecialNames,
     profile: &Profile,
     name: &QueryName,
     now: Timestamp,
@@ -174,14 +178,15 @@ pub fn decide(
     if effect.block_all {
         return Decision::new(Action::Block, Reason::Schedule);
     }
-    if profile.block_bypass && blocklists.special.is_canary(whole) {
-        return Decision::new(Action::Block, Reason::BypassCanary);
+    if profile.block_bypass {
+        if special.is_canary(whole) {
+            return Decision::new(Action::Block, Reason::BypassCanary);
+        }
+        if let Some(labels) = special.bypass_endpoint(name) {
+            return Decision::new(Action::Block, Reason::BypassEndpoint { labels });
+        }
     }
-    if blocklists
-        .special
-        .safe_search(whole, profile.safe_search)
-        .is_some()
-    {
+    if special.safe_search(whole, profile.safe_search).is_some() {
         return Decision::new(Action::Rewrite, Reason::SafeSearch);
     }
     if let Some(hit) = own {

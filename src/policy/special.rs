@@ -1,14 +1,18 @@
-//! Names with a fixed meaning: safe-search hosts and bypass canaries.
+//! Names with a fixed meaning: safe-search hosts, bypass canaries, and the well-known
+//! encrypted-DNS endpoints.
 //!
-//! Both are exact names (not suffixes): AdGuard Home rewrites `www.google.com`, not
-//! `google.com` or `mail.google.com`. They are looked up by the fingerprint of the whole
-//! query name, which the decision has already computed.
+//! Safe-search hosts and canaries are exact names (not suffixes): AdGuard Home rewrites
+//! `www.google.com`, not `google.com` or `mail.google.com`. They are looked up by the
+//! fingerprint of the whole query name, which the decision has already computed. The DoH
+//! and DoT endpoints are suffixes (`mozilla.cloudflare-dns.com`), matched like list rules.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use crate::config::SafeSearch;
-use crate::name;
+use crate::filter::{DomainMatcher, MatcherBuilder};
+use crate::lists::RuleKind;
+use crate::name::{self, QueryName};
 
 /// The engine map shipped in `blocklists/safesearch.txt`, compiled into the binary so that
 /// safe search works whatever the config's paths say.
@@ -22,6 +26,53 @@ pub const BYPASS_CANARIES: &[&str] = &[
     "mask.icloud.com",
     "mask-h2.icloud.com",
     "mask-canary.icloud.com",
+];
+
+/// Public DoH/DoT resolvers a browser, app or OS can be pointed at to skip the filter,
+/// with their subdomains. `block_bypass` blocks them even when no bypass list is
+/// configured, as it does the canaries: the protection must not depend on a download.
+pub const BYPASS_ENDPOINTS: &[&str] = &[
+    "dns.google",
+    "dns.google.com",
+    "cloudflare-dns.com",
+    "one.one.one.one",
+    "dns.cloudflare.com",
+    "dns.quad9.net",
+    "dns9.quad9.net",
+    "dns10.quad9.net",
+    "dns11.quad9.net",
+    "dns12.quad9.net",
+    "doh.opendns.com",
+    "dns.opendns.com",
+    "doh.familyshield.opendns.com",
+    "dns.umbrella.com",
+    "doh.umbrella.com",
+    "nextdns.io",
+    "adguard-dns.com",
+    "adguard-dns.io",
+    "dns.adguard.com",
+    "dns-family.adguard.com",
+    "dns-unfiltered.adguard.com",
+    "doh.mullvad.net",
+    "dns.mullvad.net",
+    "doh.cleanbrowsing.org",
+    "dns.controld.com",
+    "freedns.controld.com",
+    "dns.sb",
+    "doh.dns.sb",
+    "dns.alidns.com",
+    "doh.pub",
+    "dot.pub",
+    "dns0.eu",
+    "doh.libredns.gr",
+    "dns.switch.ch",
+    "dns.digitale-gesellschaft.ch",
+    "doh.ffmuc.net",
+    "ordns.he.net",
+    "doh.xfinity.com",
+    "dns.twnic.tw",
+    "dns.njal.la",
+    "doh.applied-privacy.net",
 ];
 
 /// Where a safe-search name is sent.
@@ -39,10 +90,12 @@ struct Entry {
     moderate: SafeTarget,
 }
 
+/// The built-in name tables, compiled once per snapshot.
 #[derive(Debug)]
 pub struct SpecialNames {
     safe_search: HashMap<u64, Entry>,
     canaries: HashMap<u64, ()>,
+    endpoints: DomainMatcher,
 }
 
 impl Default for SpecialNames {
@@ -75,9 +128,14 @@ impl SpecialNames {
             .iter()
             .map(|n| (name::fingerprint(n), ()))
             .collect();
+        let mut endpoints = MatcherBuilder::default();
+        for name in BYPASS_ENDPOINTS {
+            endpoints.add(0, RuleKind::Block, name);
+        }
         SpecialNames {
             safe_search,
             canaries,
+            endpoints: endpoints.build(),
         }
     }
 
@@ -91,8 +149,16 @@ impl SpecialNames {
         }
     }
 
+    /// Whether a whole-name fingerprint is a bypass canary.
     pub fn is_canary(&self, fingerprint: u64) -> bool {
         self.canaries.contains_key(&fingerprint)
+    }
+
+    /// The labels of the encrypted-DNS endpoint `name` is (or is under), if any.
+    pub fn bypass_endpoint(&self, name: &QueryName) -> Option<usize> {
+        self.endpoints
+            .lookup_fingerprints(name.fingerprints().as_slice(), 1)
+            .map(|hit| hit.labels)
     }
 }
 
@@ -134,5 +200,10 @@ mod tests {
         assert_eq!(host("www.google.de", SafeSearch::Off), "");
         assert!(s.safe_search.len() > 250);
         assert!(s.is_canary(name::fingerprint("use-application-dns.net")));
+        let endpoint = |n: &str| s.bypass_endpoint(&QueryName::parse(n).unwrap());
+        assert_eq!(endpoint("mozilla.cloudflare-dns.com"), Some(2));
+        assert_eq!(endpoint("dns.google"), Some(2));
+        assert_eq!(endpoint("google.com"), None);
+        assert_eq!(endpoint("quad9.net"), None);
     }
 }

@@ -187,7 +187,7 @@ impl Pipeline {
             }
             Action::Rewrite => {
                 // The decision found the name in the safe-search map; fetch its target.
-                let special = &snapshot.blocklists.special;
+                let special = &snapshot.special;
                 let Some(target) = special
                     .safe_search(name.whole(), profile.safe_search)
                     .cloned()
@@ -378,7 +378,7 @@ fn ede_for(blocklists: &Blocklists, profile: &Profile, decision: &Decision) -> (
                 format!("familydns: profile {} is paused", profile.name),
             );
         }
-        Reason::BypassCanary => {
+        Reason::BypassCanary | Reason::BypassEndpoint { .. } => {
             return (
                 EdeCode::Blocked,
                 "familydns: resolver bypass blocked".to_owned(),
