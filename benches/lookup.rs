@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use familydns::config::ListConfig;
-use familydns::filter::{Blocklists, ListMask};
+use familydns::filter::{Blocklists, CategoryMask};
 use familydns::lists::{self, Format, RuleKind};
 use familydns::name::QueryName;
 
@@ -161,7 +161,7 @@ fn bench(c: &mut Criterion) {
     );
 
     let mix = query_mix(&set);
-    let all: ListMask = u64::MAX;
+    let all: CategoryMask = u64::MAX;
     // Both must agree on what is blocked (exceptions aside, which the baseline ignores).
     let disagree = mix
         .iter()

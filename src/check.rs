@@ -56,7 +56,7 @@ pub fn explain(
         profile.timezone.iana_name().unwrap_or("local"),
         if effect.block_all {
             ", bedtime window active"
-        } else if effect.lists != 0 {
+        } else if effect.categories != 0 {
             ", a schedule window adds categories"
         } else {
             ""

@@ -197,14 +197,19 @@ format = "domains"
             );
         }
     }
-    // A DoH resolver's name from the bypass category gets the profile's block answer.
-    let m = ask(&fdns, "dns.google.", RecordType::A).await;
+    // A DoH resolver only the bypass category names gets the profile's block answer.
+    let m = ask(&fdns, "doh.li.", RecordType::A).await;
     assert!(
         matches!(m.answers[0].data, RData::A(a) if a.0.is_unspecified()),
         "{:?}",
         m
     );
     assert!(ede(&m).unwrap().1.contains("category bypass"));
+    // The well-known ones are built in, and get NXDOMAIN like the canaries, so that a
+    // browser falls back to the system resolver.
+    let m = ask(&fdns, "Dns.Google.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    assert!(ede(&m).unwrap().1.contains("resolver bypass"));
 }
 
 #[tokio::test]

@@ -165,3 +165,52 @@ async fn a_broken_reload_keeps_the_last_good_config() {
     );
     assert!(http_get(addr, "/health").await.ends_with("ok\n"));
 }
+
+#[test]
+fn a_config_may_have_over_a_thousand_lists() {
+    const LISTS: usize = 1100;
+    let mut main = String::from(
+        "default_profile = \"family\"\n[server]\nlisten = [\"127.0.0.1:0\"]\n[upstream]\nservers = [\"udp://127.0.0.1:9\"]\n",
+    );
+    for i in 0..LISTS {
+        let category = ["adult", "gambling", "games"][i % 3];
+        main.push_str(&format!(
+            "[[list]]\nname = \"l{i}\"\ncategory = \"{category}\"\nsource = \"l{i}.txt\"\nformat = \"domains\"\n"
+        ));
+    }
+    let cfg = TestConfig::new(
+        &main,
+        "127.0.0.1:9".parse().unwrap(),
+        &[("family", "block = [\"gambling\"]\n")],
+    );
+    for i in 0..LISTS {
+        std::fs::write(
+            cfg.dir.path().join(format!("l{i}.txt")),
+            format!("only{i}.example\nshared.example\n"),
+        )
+        .unwrap();
+    }
+    let config = familydns::config::load(&cfg.path()).unwrap();
+    let snap = familydns::snapshot::Snapshot::build(&config, false).unwrap();
+    let family = snap.profile_named("family").unwrap();
+    let decide = |n: &str| {
+        snap.decide_name(
+            family,
+            &familydns::name::QueryName::parse(n).unwrap(),
+            jiff::Timestamp::UNIX_EPOCH,
+        )
+    };
+    // List 1099 is gambling (1099 % 3 == 1); 1098 is adult, which the profile does not block.
+    let d = decide("only1099.example");
+    assert_eq!(d.action, familydns::policy::Action::Block);
+    assert_eq!(
+        snap.blocklists.lists[usize::from(d.reason.list().unwrap())].name,
+        "l1099"
+    );
+    assert_eq!(
+        decide("only1098.example").action,
+        familydns::policy::Action::Allow
+    );
+    // A name in every list is reported from the first gambling list.
+    assert_eq!(decide("shared.example").reason.list(), Some(1));
+}

@@ -33,6 +33,14 @@ pub const PRIVATE_NETWORKS: &[&str] = &[
     "fe80::/10",
 ];
 
+/// Most lists one config may have. Lists are selected through their categories, so this
+/// bounds only memory and load time, not the lookup (list ids are `u16` with two bits for a
+/// rule's kind beside them while matching).
+pub const MAX_LISTS: usize = 4096;
+
+/// Most distinct list categories: profiles select categories by the bits of a `u64`.
+pub const MAX_CATEGORIES: usize = 64;
+
 /// A loaded and validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -516,17 +516,27 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
             refresh,
         });
     }
-    if lists.len() > crate::filter::MAX_LISTS {
+    if lists.len() > super::MAX_LISTS {
         c.errors.push(ConfigError::file(
             path,
             format!(
                 "{} lists configured; at most {} are supported",
                 lists.len(),
-                crate::filter::MAX_LISTS
+                super::MAX_LISTS
             ),
         ));
     }
     let categories: BTreeSet<String> = lists.iter().map(|l| l.category.clone()).collect();
+    if categories.len() > super::MAX_CATEGORIES {
+        c.errors.push(ConfigError::file(
+            path,
+            format!(
+                "{} list categories configured; at most {} are supported",
+                categories.len(),
+                super::MAX_CATEGORIES
+            ),
+        ));
+    }
 
     let profiles_dir = base.join(
         raw.profiles_dir

@@ -1,5 +1,6 @@
 //! The compiled, immutable filter data: every list in one [`DomainMatcher`], shared by all
-//! profiles. A profile selects lists with a bit mask, so no entry is ever copied per profile.
+//! profiles. A profile selects categories with a bit mask, so no entry is ever copied per
+//! profile, and the number of lists is not bounded by the mask's width.
 
 mod matcher;
 mod patterns;
@@ -14,11 +15,8 @@ use std::path::PathBuf;
 use crate::config::ListConfig;
 use crate::lists::{self, Format, ParseStats, RuleKind};
 
-/// Lists are selected by the bits of a `u64`.
-pub const MAX_LISTS: usize = 64;
-
-/// A set of lists, as bits.
-pub type ListMask = u64;
+/// A set of categories, as bits (by index in [`Blocklists::categories`]).
+pub type CategoryMask = u64;
 
 /// What is known about one loaded list.
 #[derive(Debug, Clone)]
@@ -36,12 +34,14 @@ pub struct ListInfo {
 #[derive(Debug)]
 pub struct Blocklists {
     pub lists: Vec<ListInfo>,
+    /// Distinct categories, in order of first appearance; bit `i` of a [`CategoryMask`].
+    pub categories: Vec<String>,
     pub matcher: DomainMatcher,
     /// Regex and keyword rules.
     pub patterns: PatternRules,
     /// (name fingerprint, list, kind) → line; kept only when asked for (`familydns check`),
     /// because the server needs the list for its answers but never the line.
-    provenance: Option<HashMap<(u64, u8, RuleKind), u32>>,
+    provenance: Option<HashMap<(u64, u16, RuleKind), u32>>,
 }
 
 impl Blocklists {
@@ -49,15 +49,30 @@ impl Blocklists {
     /// contributes nothing; the caller decides whether that is fatal.
     pub fn load(lists: &[ListConfig], keep_provenance: bool) -> Blocklists {
         assert!(
-            lists.len() <= MAX_LISTS,
+            lists.len() <= crate::config::MAX_LISTS,
             "config validation caps the number of lists"
+        );
+        let mut categories: Vec<String> = Vec::new();
+        let category_of: Vec<u8> = lists
+            .iter()
+            .map(|l| match categories.iter().position(|c| *c == l.category) {
+                Some(i) => i as u8,
+                None => {
+                    categories.push(l.category.clone());
+                    (categories.len() - 1) as u8
+                }
+            })
+            .collect();
+        assert!(
+            categories.len() <= crate::config::MAX_CATEGORIES,
+            "config validation caps the number of categories"
         );
         let mut builder = MatcherBuilder::default();
         let mut patterns = PatternBuilder::default();
         let mut provenance = keep_provenance.then(HashMap::new);
         let mut infos = Vec::with_capacity(lists.len());
         for (id, list) in lists.iter().enumerate() {
-            let id = id as u8;
+            let id = id as u16;
             let mut info = ListInfo {
                 name: list.name.clone(),
                 category: list.category.clone(),
@@ -70,7 +85,8 @@ impl Blocklists {
                 Ok(text) => {
                     info.stats = lists::parse_str(&text, list.format, |rule| {
                         if matches!(rule.kind, RuleKind::Regex | RuleKind::Keyword) {
-                            patterns.add(id, rule.kind, rule.name, rule.line);
+                            let category = category_of[usize::from(id)];
+                            patterns.add(id, category, rule.kind, rule.name, rule.line);
                             return;
                         }
                         let fp = builder.add(id, rule.kind, &rule.name);
@@ -89,20 +105,19 @@ impl Blocklists {
         }
         Blocklists {
             lists: infos,
-            matcher: builder.build(),
+            categories,
+            matcher: builder.build_with_categories(&category_of),
             patterns,
             provenance,
         }
     }
 
-    /// Mask of the lists whose category is in `categories`.
-    pub fn mask_for<'a>(&self, categories: impl IntoIterator<Item = &'a str>) -> ListMask {
-        let wanted: Vec<&str> = categories.into_iter().collect();
-        self.lists
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| wanted.contains(&l.category.as_str()))
-            .fold(0, |m, (i, _)| m | (1 << i))
+    /// Mask of `categories` (those no list has are left out).
+    pub fn mask_for<'a>(&self, categories: impl IntoIterator<Item = &'a str>) -> CategoryMask {
+        categories
+            .into_iter()
+            .filter_map(|c| self.categories.iter().position(|known| known == c))
+            .fold(0, |m, i| m | (1 << i))
     }
 
     /// Line of the rule behind `hit`, when provenance was kept.

@@ -10,45 +10,60 @@
 use aho_corasick::AhoCorasick;
 use regex::RegexSet;
 
-use super::ListMask;
+use super::CategoryMask;
 use crate::lists::{REGEX_SIZE_LIMIT, RuleKind};
 
 /// A pattern rule that matched: its list, kind, and the pattern itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PatternHit {
-    pub list: u8,
+    pub list: u16,
     pub kind: RuleKind,
     /// Index of the rule among the rules of its kind.
     pub index: usize,
 }
 
+/// One pattern rule as loaded.
+#[derive(Debug)]
+struct Rule {
+    list: u16,
+    /// Category bit of the list.
+    category: u8,
+    line: u32,
+    text: String,
+}
+
 #[derive(Debug)]
 struct Compiled<M> {
     matcher: Option<M>,
-    /// Per pattern: list, line, text.
-    rules: Vec<(u8, u32, String)>,
+    rules: Vec<Rule>,
 }
 
 #[derive(Debug)]
 pub struct PatternRules {
     regexes: Compiled<RegexSet>,
     keywords: Compiled<AhoCorasick>,
-    /// Lists that have any pattern rule.
-    lists: ListMask,
+    /// Categories that have any pattern rule.
+    categories: CategoryMask,
 }
 
 /// Collects pattern rules while lists load.
 #[derive(Debug, Default)]
 pub struct PatternBuilder {
-    regexes: Vec<(u8, u32, String)>,
-    keywords: Vec<(u8, u32, String)>,
+    regexes: Vec<Rule>,
+    keywords: Vec<Rule>,
 }
 
 impl PatternBuilder {
-    pub fn add(&mut self, list: u8, kind: RuleKind, pattern: String, line: u32) {
+    pub fn add(&mut self, list: u16, category: u8, kind: RuleKind, text: String, line: u32) {
+        let rule = Rule {
+            list,
+            category,
+            line,
+            text,
+        };
         match kind {
-            RuleKind::Regex => self.regexes.push((list, line, pattern)),
-            RuleKind::Keyword => self.keywords.push((list, line, pattern)),
+            RuleKind::Regex => self.regexes.push(rule),
+            RuleKind::Keyword => self.keywords.push(rule),
             _ => unreachable!("only patterns are added here"),
         }
     }
@@ -60,7 +75,7 @@ impl PatternBuilder {
         let regex_set = if self.regexes.is_empty() {
             None
         } else {
-            match regex::RegexSetBuilder::new(self.regexes.iter().map(|r| &r.2))
+            match regex::RegexSetBuilder::new(self.regexes.iter().map(|r| &r.text))
                 .size_limit(REGEX_SIZE_LIMIT * 64)
                 .build()
             {
@@ -72,17 +87,18 @@ impl PatternBuilder {
             }
         };
         let keywords = (!self.keywords.is_empty()).then(|| {
-            AhoCorasick::new(self.keywords.iter().map(|k| &k.2)).expect("keywords are plain ASCII")
+            AhoCorasick::new(self.keywords.iter().map(|k| &k.text))
+                .expect("keywords are plain ASCII")
         });
         let regexes = if regex_set.is_some() {
             self.regexes
         } else {
             Vec::new()
         };
-        let lists = regexes
+        let categories = regexes
             .iter()
             .chain(&self.keywords)
-            .fold(0, |m, r| m | (1 << r.0));
+            .fold(0, |m, r| m | (1 << r.category));
         (
             PatternRules {
                 regexes: Compiled {
@@ -93,7 +109,7 @@ impl PatternBuilder {
                     matcher: keywords,
                     rules: self.keywords,
                 },
-                lists,
+                categories,
             },
             error,
         )
@@ -101,26 +117,26 @@ impl PatternBuilder {
 }
 
 impl PatternRules {
-    /// Whether any active list has pattern rules (so the name text is worth building).
+    /// Whether any active category has pattern rules.
     #[inline]
-    pub fn applies(&self, active: ListMask) -> bool {
-        self.lists & active != 0
+    pub fn applies(&self, active: CategoryMask) -> bool {
+        self.categories & active != 0
     }
 
     /// The first pattern of an active list that matches `name` (lowercase, no trailing dot).
-    pub fn lookup(&self, name: &str, active: ListMask) -> Option<PatternHit> {
+    pub fn lookup(&self, name: &str, active: CategoryMask) -> Option<PatternHit> {
         if !self.applies(active) {
             return None;
         }
         if let Some(ac) = &self.keywords.matcher {
             for m in ac.find_overlapping_iter(name) {
                 let index = m.pattern().as_usize();
-                let list = self.keywords.rules[index].0;
+                let rule = &self.keywords.rules[index];
                 let starts_part =
                     m.start() == 0 || matches!(name.as_bytes()[m.start() - 1], b'.' | b'-');
-                if starts_part && active & (1 << list) != 0 {
+                if starts_part && active & (1 << rule.category) != 0 {
                     return Some(PatternHit {
-                        list,
+                        list: rule.list,
                         kind: RuleKind::Keyword,
                         index,
                     });
@@ -129,10 +145,10 @@ impl PatternRules {
         }
         if let Some(set) = &self.regexes.matcher {
             for index in set.matches(name).iter() {
-                let list = self.regexes.rules[index].0;
-                if active & (1 << list) != 0 {
+                let rule = &self.regexes.rules[index];
+                if active & (1 << rule.category) != 0 {
                     return Some(PatternHit {
-                        list,
+                        list: rule.list,
                         kind: RuleKind::Regex,
                         index,
                     });
@@ -148,8 +164,8 @@ impl PatternRules {
             RuleKind::Keyword => &self.keywords.rules,
             _ => &self.regexes.rules,
         };
-        let (_, line, text) = &rules[hit.index];
-        (text, *line)
+        let rule = &rules[hit.index];
+        (&rule.text, rule.line)
     }
 }
 
@@ -160,8 +176,8 @@ mod tests {
     #[test]
     fn keywords_match_word_starts_only() {
         let mut b = PatternBuilder::default();
-        b.add(0, RuleKind::Keyword, "sex".into(), 1);
-        b.add(1, RuleKind::Regex, "^ads?[0-9]+\\.".into(), 7);
+        b.add(0, 0, RuleKind::Keyword, "sex".into(), 1);
+        b.add(1, 1, RuleKind::Regex, "^ads?[0-9]+\\.".into(), 7);
         let (p, err) = b.build();
         assert!(err.is_none());
         for blocked in [
@@ -181,6 +197,10 @@ mod tests {
         }
         let hit = p.lookup("ad12.tracker.net", 0b10).unwrap();
         assert_eq!(p.rule(&hit), ("^ads?[0-9]+\\.", 7));
-        assert_eq!(p.lookup("ad12.tracker.net", 0b01), None, "list not active");
+        assert_eq!(
+            p.lookup("ad12.tracker.net", 0b01),
+            None,
+            "category not active"
+        );
     }
 }

@@ -24,7 +24,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::config::{BlockAnswer, ProfileConfig, SafeSearch};
-use crate::filter::{Blocklists, DomainMatcher, Hit, ListMask, MatcherBuilder, PatternHit};
+use crate::filter::{Blocklists, CategoryMask, DomainMatcher, Hit, MatcherBuilder, PatternHit};
 use crate::lists::RuleKind;
 use crate::name::QueryName;
 use crate::overrides::ProfileOverrides;
@@ -36,8 +36,8 @@ pub const BYPASS_CATEGORY: &str = "bypass";
 #[derive(Debug)]
 pub struct Profile {
     pub name: String,
-    /// Lists whose category the profile blocks at all times.
-    pub lists: ListMask,
+    /// Categories the profile blocks at all times.
+    pub categories: CategoryMask,
     /// The profile's own `allow` (exceptions) and `deny` (blocks) names, as list 0.
     overrides: DomainMatcher,
     pub block_answer: BlockAnswer,
@@ -57,13 +57,13 @@ impl Profile {
             b.add(0, RuleKind::Block, name);
         }
         let categories = config.block.iter().map(String::as_str);
-        let mut lists = blocklists.mask_for(categories);
+        let mut mask = blocklists.mask_for(categories);
         if config.block_bypass {
-            lists |= blocklists.mask_for([BYPASS_CATEGORY]);
+            mask |= blocklists.mask_for([BYPASS_CATEGORY]);
         }
         Profile {
             name: config.name.clone(),
-            lists,
+            categories: mask,
             overrides: b.build(),
             block_answer: config.block_answer,
             safe_search: config.safe_search,
@@ -114,7 +114,7 @@ pub enum Reason {
 
 impl Reason {
     /// The list behind the decision, if it was a list rule.
-    pub fn list(&self) -> Option<u8> {
+    pub fn list(&self) -> Option<u16> {
         match self {
             Reason::List(hit) => Some(hit.list),
             Reason::Pattern(hit) => Some(hit.list),
@@ -192,11 +192,11 @@ pub fn decide(
     if let Some(hit) = own {
         return Decision::new(Action::Block, Reason::ProfileDeny { labels: hit.labels });
     }
-    let lists = profile.lists | effect.lists;
-    match blocklists.matcher.lookup_fingerprints(fps, lists) {
+    let active = profile.categories | effect.categories;
+    match blocklists.matcher.lookup_fingerprints(fps, active) {
         Some(hit) if hit.kind == RuleKind::Allow => Decision::new(Action::Allow, Reason::List(hit)),
         Some(hit) => Decision::new(Action::Block, Reason::List(hit)),
-        None => match blocklists.patterns.lookup(name.as_str(), lists) {
+        None => match blocklists.patterns.lookup(name.as_str(), active) {
             Some(hit) => Decision::new(Action::Block, Reason::Pattern(hit)),
             None => Decision::new(Action::Allow, Reason::NoMatch),
         },

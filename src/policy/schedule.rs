@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::config::ScheduleConfig;
-use crate::filter::ListMask;
+use crate::filter::CategoryMask;
 
 /// A compiled `[[schedule]]` window.
 #[derive(Debug, Clone)]
@@ -18,24 +18,24 @@ pub struct Window {
     from: u16,
     to: u16,
     pub block_all: bool,
-    pub lists: ListMask,
+    pub categories: CategoryMask,
 }
 
 /// What the active windows add to a profile at one instant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Effect {
     pub block_all: bool,
-    pub lists: ListMask,
+    pub categories: CategoryMask,
 }
 
 impl Window {
-    pub fn compile(config: &ScheduleConfig, lists: ListMask) -> Window {
+    pub fn compile(config: &ScheduleConfig, categories: CategoryMask) -> Window {
         Window {
             days: config.days,
             from: config.from,
             to: config.to,
             block_all: config.block_all,
-            lists,
+            categories,
         }
     }
 
@@ -63,7 +63,7 @@ pub fn effect(windows: &[Window], tz: &TimeZone, now: Timestamp) -> Effect {
         .filter(|w| w.covers(day, minute))
         .fold(Effect::default(), |e, w| Effect {
             block_all: e.block_all || w.block_all,
-            lists: e.lists | w.lists,
+            categories: e.categories | w.categories,
         })
 }
 
@@ -85,7 +85,7 @@ mod tests {
             from: t(from),
             to: t(to),
             block_all,
-            lists: if block_all { 0 } else { 0b10 },
+            categories: if block_all { 0 } else { 0b10 },
         }
     }
 
@@ -125,7 +125,7 @@ mod tests {
             effect(&ws, &tz, now),
             Effect {
                 block_all: true,
-                lists: 0b10
+                categories: 0b10
             }
         );
         let (tz, now) = at("UTC", "2026-11-23T09:00");
@@ -133,7 +133,7 @@ mod tests {
             effect(&ws, &tz, now),
             Effect {
                 block_all: false,
-                lists: 0b10
+                categories: 0b10
             }
         );
     }
