@@ -2,61 +2,38 @@
 //!
 //! hickory-server's TCP path has no limit on connections and answers a connection's queries
 //! one after another; a resolver facing the internet (or a buggy IoT device) needs both
-//! bounded. Here: at most [`MAX_CONNECTIONS`] connections and [`MAX_PER_CLIENT`] per client
-//! address (more are closed at once), [`IDLE_TIMEOUT`] between queries and [`READ_TIMEOUT`]
-//! within one, messages above [`MAX_MESSAGE`] bytes close the connection, and the queries of
-//! a connection are answered concurrently (pipelining, RFC 7766), each answer written as soon
-//! as it is ready.
+//! bounded. A client outside `allow_clients` is closed at accept and never takes a slot;
+//! the others get a slot in [`Slots`] (a total cap, and a cap per IPv4 address or IPv6
+//! /64), and each connection is one task bounded in memory and time (see [`connection`]):
+//! queries answered concurrently (pipelining, RFC 7766) up to a cap, answers written as
+//! soon as they are ready, [`READ_TIMEOUT`] within a message, and messages above
+//! [`MAX_MESSAGE`] bytes close the connection. The other limits are `server.tcp` keys.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+mod connection;
+mod slots;
+
+pub use slots::Slots;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Message, MessageType};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::net::TcpListener;
 
-use super::answer;
-use super::pipeline::{Pipeline, Question};
+use super::pipeline::Pipeline;
+use crate::config::TcpConfig;
 
-pub const MAX_CONNECTIONS: usize = 1024;
-pub const MAX_PER_CLIENT: usize = 32;
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time to receive the rest of a message once its first byte has arrived.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Queries are small; anything larger than this is not a query we answer.
 pub const MAX_MESSAGE: usize = 4096;
-/// Answers of one connection waiting to be written.
-const PIPELINE_DEPTH: usize = 64;
-
-/// Connections per client address.
-#[derive(Default)]
-struct PerClient(Mutex<HashMap<IpAddr, usize>>);
-
-/// Holds a client's connection slot until the connection ends.
-struct ClientSlot {
-    clients: Arc<PerClient>,
-    ip: IpAddr,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Drop for ClientSlot {
-    fn drop(&mut self) {
-        let mut map = self.clients.0.lock().expect("not poisoned");
-        if let Some(n) = map.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                map.remove(&self.ip);
-            }
-        }
-    }
-}
 
 /// Accepts connections until the task is dropped.
-pub async fn serve(listener: TcpListener, pipeline: Arc<Pipeline>) {
-    let total = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let clients = Arc::new(PerClient::default());
+pub async fn serve(
+    listener: TcpListener,
+    pipeline: Arc<Pipeline>,
+    slots: Arc<Slots>,
+    config: Arc<TcpConfig>,
+) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -67,73 +44,19 @@ pub async fn serve(listener: TcpListener, pipeline: Arc<Pipeline>) {
                 continue;
             }
         };
-        let Ok(permit) = total.clone().try_acquire_owned() else {
-            continue; // over the total: dropping the stream closes it
-        };
-        let ip = peer.ip().to_canonical();
-        {
-            let mut map = clients.0.lock().expect("not poisoned");
-            let n = map.entry(ip).or_default();
-            if *n >= MAX_PER_CLIENT {
-                continue;
-            }
-            *n += 1;
+        // Dropping the stream closes it: not allowed, or over a cap.
+        if !pipeline.allows(peer.ip()) {
+            continue;
         }
-        let slot = ClientSlot {
-            clients: clients.clone(),
-            ip,
-            _permit: permit,
+        let Some(slot) = slots.acquire(peer.ip()) else {
+            continue;
         };
-        tokio::spawn(connection(stream, peer, pipeline.clone(), slot));
+        tokio::spawn(connection::serve(
+            stream,
+            peer,
+            pipeline.clone(),
+            config.clone(),
+            slot,
+        ));
     }
-}
-
-async fn connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    pipeline: Arc<Pipeline>,
-    _slot: ClientSlot,
-) {
-    let (mut reader, mut writer) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(PIPELINE_DEPTH);
-    let write = tokio::spawn(async move {
-        while let Some(bytes) = rx.recv().await {
-            let mut framed = Vec::with_capacity(bytes.len() + 2);
-            framed.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
-            framed.extend_from_slice(&bytes);
-            if writer.write_all(&framed).await.is_err() {
-                break;
-            }
-        }
-    });
-    let mut buf = vec![0u8; MAX_MESSAGE];
-    loop {
-        let len = match tokio::time::timeout(IDLE_TIMEOUT, reader.read_u16()).await {
-            Ok(Ok(len)) => usize::from(len),
-            _ => break, // idle, closed or broken
-        };
-        if len == 0 || len > MAX_MESSAGE {
-            break;
-        }
-        match tokio::time::timeout(READ_TIMEOUT, reader.read_exact(&mut buf[..len])).await {
-            Ok(Ok(_)) => {}
-            _ => break,
-        }
-        let request = match Message::from_vec(&buf[..len]) {
-            Ok(m) if m.metadata.message_type == MessageType::Query => m,
-            _ => break, // a stream that does not parse is not worth keeping open
-        };
-        let (pipeline, tx) = (pipeline.clone(), tx.clone());
-        tokio::spawn(async move {
-            let question = Question::from_message(&request, peer.ip());
-            if let Some(response) = pipeline.respond(&question).await
-                && let Some(bytes) = answer::encode(&request, response, usize::from(u16::MAX))
-            {
-                let _ = tx.send(bytes).await;
-            }
-        });
-    }
-    drop(tx);
-    // Let answers still in flight be written, bounded by the read timeout.
-    let _ = tokio::time::timeout(READ_TIMEOUT, write).await;
 }
