@@ -224,7 +224,11 @@ mod tests {
         let moka = cache.cache.as_ref().unwrap();
         moka.run_pending_tasks();
         assert!(cache.bytes() <= budget, "{} > {budget}", cache.bytes());
-        assert!(cache.bytes() > budget / 2, "the budget is used: {}", cache.bytes());
+        assert!(
+            cache.bytes() > budget / 2,
+            "the budget is used: {}",
+            cache.bytes()
+        );
         // 1000 answers of 4 KB would be 4 MB: most were evicted.
         assert!(cache.len() <= budget / one, "{} entries", cache.len());
     }

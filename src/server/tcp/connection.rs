@@ -52,9 +52,12 @@ pub async fn serve(
     config: Arc<TcpConfig>,
     slot: Slot,
 ) {
-    let closed = timeout(config.max_lifetime, queries(stream, peer, pipeline, &config))
-        .await
-        .unwrap_or(Err(Closed::Lifetime));
+    let closed = timeout(
+        config.max_lifetime,
+        queries(stream, peer, pipeline, &config),
+    )
+    .await
+    .unwrap_or(Err(Closed::Lifetime));
     if let Err(reason) = closed {
         tracing::debug!(%peer, %reason, "tcp connection closed");
     }

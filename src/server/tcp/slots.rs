@@ -112,8 +112,14 @@ mod tests {
         let slots = Slots::new(10, 2, gauge.clone());
         let first = slots.acquire(ip("2001:db8::1")).expect("first");
         let _second = slots.acquire(ip("2001:db8::2")).expect("second");
-        assert!(slots.acquire(ip("2001:db8::3")).is_none(), "a third in the /64");
-        assert!(slots.acquire(ip("2001:db8:0:1::1")).is_some(), "another /64");
+        assert!(
+            slots.acquire(ip("2001:db8::3")).is_none(),
+            "a third in the /64"
+        );
+        assert!(
+            slots.acquire(ip("2001:db8:0:1::1")).is_some(),
+            "another /64"
+        );
         drop(first);
         assert!(slots.acquire(ip("2001:db8::3")).is_some(), "released");
         assert_eq!(gauge.get(), 1, "only the second is still held");
