@@ -82,6 +82,8 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
             let mut app = metrics::router(metrics.clone(), move |m| {
                 m.cache_entries
                     .set(i64::try_from(fw.cache().len()).unwrap_or(i64::MAX));
+                m.cache_bytes
+                    .set(i64::try_from(fw.cache().bytes()).unwrap_or(i64::MAX));
                 for (url, failures) in fw.failures() {
                     m.upstream_failures
                         .with_label_values(&[url])
@@ -109,7 +111,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         &config.server.rate_limit,
         clock,
     ));
-    let (dns_tasks, dns_addrs) = server::start(pipeline, &config.server.listen)
+    let (dns_tasks, dns_addrs) = server::start(pipeline, &config.server, &metrics)
         .await
         .map_err(|source| StartError::Bind {
             addr: format!("{:?}", config.server.listen),

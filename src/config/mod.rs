@@ -65,6 +65,54 @@ pub struct ServerConfig {
     /// Zone of the schedules of profiles that do not set their own.
     pub timezone: jiff::tz::TimeZone,
     pub rate_limit: RateLimitConfig,
+    pub tcp: TcpConfig,
+    pub udp: UdpConfig,
+}
+
+/// `server.tcp`: what one TCP client, or all of them, may hold of the resolver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpConfig {
+    /// Open connections in total, across every listen address.
+    pub max_connections: usize,
+    /// Open connections per client: per IPv4 address, per IPv6 /64 (one household's
+    /// prefix, which a single host can fill with addresses).
+    pub max_per_client: usize,
+    /// Queries of one connection being answered at once; at the cap the connection is not
+    /// read until an answer has been written (backpressure).
+    pub max_in_flight: usize,
+    /// A connection with no query for this long, and nothing in flight, is closed.
+    pub idle_timeout: Duration,
+    /// An answer not taken by the client within this long closes the connection.
+    pub write_timeout: Duration,
+    /// A connection is closed after this long, however busy.
+    pub max_lifetime: Duration,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            max_connections: 1024,
+            max_per_client: 32,
+            max_in_flight: 16,
+            idle_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(5),
+            max_lifetime: Duration::from_secs(120),
+        }
+    }
+}
+
+/// `server.udp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UdpConfig {
+    /// UDP queries waiting for an upstream at once, across every socket; past it a query
+    /// that needs the upstream is answered SERVFAIL at once.
+    pub max_waiting: usize,
+}
+
+impl Default for UdpConfig {
+    fn default() -> Self {
+        UdpConfig { max_waiting: 4096 }
+    }
 }
 
 /// `server.rate_limit`: a token bucket per client prefix.
@@ -107,6 +155,8 @@ pub struct UpstreamConfig {
     pub servers: Vec<Upstream>,
     pub timeout: Duration,
     pub cache_entries: u64,
+    /// Approximate bytes the cached answers may take.
+    pub cache_bytes: u64,
     pub strategy: UpstreamStrategy,
     /// How long past its TTL an answer may still be served when every upstream fails
     /// (RFC 8767); zero turns it off.

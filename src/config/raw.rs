@@ -1,5 +1,7 @@
 //! Serde shapes of the TOML files and their conversion into a validated [`Config`].
 
+mod listeners;
+
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -44,6 +46,10 @@ struct RawServer {
     timezone: Option<Spanned<String>>,
     #[serde(default)]
     rate_limit: RawRateLimit,
+    #[serde(default)]
+    tcp: listeners::RawTcp,
+    #[serde(default)]
+    udp: listeners::RawUdp,
 }
 
 #[derive(Deserialize)]
@@ -95,6 +101,8 @@ struct RawUpstream {
     timeout_ms: Spanned<u64>,
     #[serde(default = "default_cache_entries")]
     cache_entries: u64,
+    #[serde(default = "default_cache_bytes")]
+    cache_bytes: u64,
     strategy: Option<Spanned<String>>,
     serve_stale: Option<Spanned<String>>,
 }
@@ -105,6 +113,7 @@ impl Default for RawUpstream {
             servers: Vec::new(),
             timeout_ms: default_timeout_ms(),
             cache_entries: default_cache_entries(),
+            cache_bytes: default_cache_bytes(),
             strategy: None,
             serve_stale: None,
         }
@@ -117,6 +126,10 @@ fn default_timeout_ms() -> Spanned<u64> {
 
 fn default_cache_entries() -> u64 {
     100_000
+}
+
+fn default_cache_bytes() -> u64 {
+    32 << 20
 }
 
 #[derive(Deserialize)]
@@ -396,6 +409,8 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
             ],
         ),
     };
+    let tcp = listeners::tcp(&mut c, &raw.server.tcp);
+    let udp = listeners::udp(&mut c, &raw.server.udp);
     let server_tz = match &raw.server.timezone {
         Some(name) => c.timezone(name),
         None => jiff::tz::TimeZone::system(),
@@ -626,11 +641,14 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
             trusted_forwarders,
             timezone: server_tz,
             rate_limit,
+            tcp,
+            udp,
         },
         upstream: UpstreamConfig {
             servers,
             timeout: Duration::from_millis(*raw.upstream.timeout_ms.get_ref()),
             cache_entries: raw.upstream.cache_entries,
+            cache_bytes: raw.upstream.cache_bytes,
             strategy,
             serve_stale,
         },

@@ -27,6 +27,7 @@ pub struct Metrics {
     pub cache_hits: IntCounter,
     pub cache_misses: IntCounter,
     pub cache_entries: IntGauge,
+    pub cache_bytes: IntGauge,
     pub list_entries: IntGaugeVec,
     pub list_skipped: IntGaugeVec,
     /// Failed queries per upstream URL.
@@ -47,6 +48,11 @@ pub struct Metrics {
     pub stale_answers: IntCounter,
     /// Queries over a client's rate limit.
     pub rate_limited: IntCounter,
+    /// UDP queries answered SERVFAIL at once because `server.udp.max_waiting` queries were
+    /// already waiting for an upstream.
+    pub upstream_wait_full: IntCounter,
+    /// Open TCP connections.
+    pub tcp_connections: IntGauge,
     /// Queries whose MAC/ECS options were ignored because they did not come from a trusted
     /// forwarder.
     pub untrusted_identity: IntCounter,
@@ -100,6 +106,10 @@ impl Metrics {
                 "Allowed queries forwarded upstream",
             ),
             cache_entries: gauge("familydns_cache_entries", "Answers held in the cache"),
+            cache_bytes: gauge(
+                "familydns_cache_bytes",
+                "Approximate bytes of the answers held in the cache",
+            ),
             list_entries: gauges(
                 "familydns_list_entries",
                 "Rules accepted from each list",
@@ -151,6 +161,11 @@ impl Metrics {
                 "familydns_rate_limited_total",
                 "Queries over their client's rate limit (refused, dropped or slipped)",
             ),
+            upstream_wait_full: counter(
+                "familydns_upstream_wait_full_total",
+                "UDP queries answered SERVFAIL because too many were waiting for an upstream",
+            ),
+            tcp_connections: gauge("familydns_tcp_connections", "Open TCP connections"),
             untrusted_identity: counter(
                 "familydns_untrusted_identity_options_total",
                 "Queries whose MAC or ECS options were ignored: not from a trusted forwarder",

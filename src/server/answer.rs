@@ -8,7 +8,7 @@ use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::rdata::{A, AAAA, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use super::pipeline::Response;
+use super::pipeline::{Reply, Response};
 use crate::config::BlockAnswer;
 
 /// TTL of block answers: short, so that a parent's change reaches devices quickly.
@@ -114,6 +114,21 @@ pub fn udp_limit(request: &Message) -> usize {
     request.edns.as_ref().map_or(512, |e| {
         usize::from(e.max_payload().clamp(512, MAX_UDP_PAYLOAD))
     })
+}
+
+/// An empty answer with `rcode`, for a request the pipeline did not answer.
+pub fn error(request: &Message, rcode: ResponseCode) -> Option<Vec<u8>> {
+    let reply = Reply {
+        rcode,
+        answers: vec![],
+        authorities: vec![],
+        ede: None,
+    };
+    let response = Response {
+        reply,
+        truncated: false,
+    };
+    encode(request, response, udp_limit(request))
 }
 
 /// Encodes a response in at most `limit` bytes; an answer that does not fit goes out empty

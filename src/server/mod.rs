@@ -19,21 +19,43 @@ use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
-/// Binds UDP and TCP on every address and serves them: UDP with one socket per core, TCP
-/// with connection limits and pipelining. Returns the tasks and the bound addresses.
+use crate::config::ServerConfig;
+use crate::metrics::Metrics;
+
+/// Binds UDP and TCP on every address of `config.listen` and serves them: UDP with one
+/// socket per core, TCP with connection limits and pipelining. The listeners' bounds
+/// (TCP slots, UDP queries waiting for an upstream) are shared by every address. Returns
+/// the tasks and the bound addresses.
 pub async fn start(
     pipeline: Arc<Pipeline>,
-    listen: &[SocketAddr],
+    config: &ServerConfig,
+    metrics: &Metrics,
 ) -> std::io::Result<(Vec<JoinHandle<()>>, Vec<SocketAddr>)> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let slots = tcp::Slots::new(
+        config.tcp.max_connections,
+        config.tcp.max_per_client,
+        metrics.tcp_connections.clone(),
+    );
+    let tcp_config = Arc::new(config.tcp.clone());
+    let waiting = udp::Waiting::new(config.udp.max_waiting, metrics.upstream_wait_full.clone());
     let mut tasks = Vec::new();
     let mut bound = Vec::new();
-    for &addr in listen {
+    for &addr in &config.listen {
         let (sockets, listener) = bind_pair(addr, cores).await?;
         let addr = listener.local_addr()?;
-        tasks.push(tokio::spawn(tcp::serve(listener, pipeline.clone())));
+        tasks.push(tokio::spawn(tcp::serve(
+            listener,
+            pipeline.clone(),
+            slots.clone(),
+            tcp_config.clone(),
+        )));
         for socket in sockets {
-            tasks.push(tokio::spawn(udp::serve(socket, pipeline.clone())));
+            tasks.push(tokio::spawn(udp::serve(
+                socket,
+                pipeline.clone(),
+                waiting.clone(),
+            )));
         }
         bound.push(addr);
     }

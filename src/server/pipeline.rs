@@ -93,6 +93,12 @@ impl Pipeline {
         }
     }
 
+    /// Whether `ip` is in `server.allow_clients` now. The listeners ask before spending
+    /// anything on a client: a TCP connection slot, a FORMERR.
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        self.snapshot.load().is_allowed(ip)
+    }
+
     /// The response to a question, or `None` when it is to be dropped (rate limit).
     pub async fn respond(&self, q: &Question<'_>) -> Option<Response> {
         let start = Instant::now();

@@ -6,20 +6,44 @@
 //! that received it, whenever the answer needs no upstream (blocks, cache hits, refusals);
 //! only a query that must wait for an upstream becomes a task of its own. Each listen
 //! address gets one `SO_REUSEPORT` socket per core so the kernel spreads the load.
+//!
+//! Those tasks are bounded ([`Waiting`]): a random-subdomain flood would otherwise grow one
+//! task per query for as long as the upstream takes. Past the cap such a query is answered
+//! SERVFAIL at once. A source outside `allow_clients` gets nothing for a packet that does
+//! not parse (not even FORMERR: we are not a reflector).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use hickory_proto::op::{Message, MessageType};
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use prometheus::IntCounter;
 use tokio::net::UdpSocket;
+use tokio::sync::Semaphore;
 
 use super::answer;
 use super::pipeline::{Pipeline, Question};
 
 /// Largest datagram we read: EDNS payloads above this are not accepted anyway.
 const MAX_DATAGRAM: usize = 4096;
+
+/// Queries waiting for an upstream, counted across every UDP socket.
+#[derive(Clone)]
+pub struct Waiting {
+    permits: Arc<Semaphore>,
+    /// `familydns_upstream_wait_full_total`.
+    full: IntCounter,
+}
+
+impl Waiting {
+    pub fn new(max: usize, full: IntCounter) -> Waiting {
+        Waiting {
+            permits: Arc::new(Semaphore::new(max)),
+            full,
+        }
+    }
+}
 
 /// Binds `count` sockets sharing `addr` (port 0 picks one port for all of them).
 pub fn bind(addr: SocketAddr, count: usize) -> std::io::Result<Vec<UdpSocket>> {
@@ -45,7 +69,7 @@ pub fn bind(addr: SocketAddr, count: usize) -> std::io::Result<Vec<UdpSocket>> {
 }
 
 /// Serves one socket until the task is dropped.
-pub async fn serve(socket: UdpSocket, pipeline: Arc<Pipeline>) {
+pub async fn serve(socket: UdpSocket, pipeline: Arc<Pipeline>, waiting: Waiting) {
     let socket = Arc::new(socket);
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
@@ -63,7 +87,9 @@ pub async fn serve(socket: UdpSocket, pipeline: Arc<Pipeline>) {
             // Never answer responses: that is how reflection loops start.
             Ok(_) => continue,
             Err(_) => {
-                if let Some(formerr) = formerr(packet) {
+                if pipeline.allows(src.ip())
+                    && let Some(formerr) = formerr(packet)
+                {
                     let _ = socket.try_send_to(&formerr, src);
                 }
                 continue;
@@ -75,14 +101,29 @@ pub async fn serve(socket: UdpSocket, pipeline: Arc<Pipeline>) {
         match polled {
             Poll::Ready(Some(bytes)) => send(&socket, &bytes, src).await,
             Poll::Ready(None) => {}
-            Poll::Pending => {
-                let socket = socket.clone();
-                tokio::spawn(async move {
-                    if let Some(bytes) = reply.await {
+            Poll::Pending => match waiting.permits.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    let socket = socket.clone();
+                    tokio::spawn(async move {
+                        if let Some(bytes) = reply.await {
+                            send(&socket, &bytes, src).await;
+                        }
+                        drop(permit);
+                    });
+                }
+                Err(_) => {
+                    drop(reply);
+                    waiting.full.inc();
+                    // The request moved into the dropped reply; this path is rare enough to
+                    // parse the packet again rather than keep a copy for every query.
+                    if let Some(bytes) = Message::from_vec(packet)
+                        .ok()
+                        .and_then(|request| answer::error(&request, ResponseCode::ServFail))
+                    {
                         send(&socket, &bytes, src).await;
                     }
-                });
-            }
+                }
+            },
         }
     }
 }

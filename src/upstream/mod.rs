@@ -112,7 +112,7 @@ impl Forwarder {
         }
         Ok(Forwarder {
             pool: Pool::new(upstreams, config.strategy, config.timeout),
-            cache: AnswerCache::new(config.cache_entries, config.serve_stale),
+            cache: AnswerCache::new(config.cache_entries, config.cache_bytes, config.serve_stale),
             inflight: Mutex::new(HashMap::new()),
         })
     }
