@@ -179,6 +179,11 @@ impl Forwarder {
             match inflight.get(&key) {
                 Some(tx) => Some(tx.subscribe()),
                 None => {
+                    // A leader may have finished between our cache miss and this lock; it
+                    // fills the cache before it leaves the map, so look once more.
+                    if let Some(Cached::Fresh(answer)) = self.cache.get(&key) {
+                        return Ok(answer);
+                    }
                     inflight.insert(key.clone(), broadcast::channel(1).0);
                     None
                 }
