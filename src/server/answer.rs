@@ -8,7 +8,6 @@ use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::rdata::{A, AAAA, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use super::pipeline::{Reply, Response};
 use crate::config::BlockAnswer;
 
 /// TTL of block answers: short, so that a parent's change reaches devices quickly.
@@ -32,6 +31,43 @@ pub enum EdeCode {
     Blocked = 15,
     /// 17: filtered because the client (a parent) asked for it.
     Filtered = 17,
+}
+
+/// The records of a response, before encoding.
+pub struct Reply {
+    pub rcode: ResponseCode,
+    pub answers: Vec<Record>,
+    pub authorities: Vec<Record>,
+    pub ede: Option<(EdeCode, String)>,
+}
+
+impl Reply {
+    /// An empty reply with `rcode`.
+    pub fn error(rcode: ResponseCode) -> Reply {
+        Reply {
+            rcode,
+            answers: vec![],
+            authorities: vec![],
+            ede: None,
+        }
+    }
+
+    /// NODATA: the name exists but has nothing of the type asked.
+    pub fn nodata(qname: &Name) -> Reply {
+        Reply {
+            rcode: ResponseCode::NoError,
+            answers: vec![],
+            authorities: vec![soa(qname)],
+            ede: None,
+        }
+    }
+}
+
+/// A reply ready to encode.
+pub struct Response {
+    pub reply: Reply,
+    /// Rate-limit "slip": an empty answer with TC=1.
+    pub truncated: bool,
 }
 
 /// Records of a block answer for `qname`/`qtype`.
@@ -118,14 +154,8 @@ pub fn udp_limit(request: &Message) -> usize {
 
 /// An empty answer with `rcode`, for a request the pipeline did not answer.
 pub fn error(request: &Message, rcode: ResponseCode) -> Option<Vec<u8>> {
-    let reply = Reply {
-        rcode,
-        answers: vec![],
-        authorities: vec![],
-        ede: None,
-    };
     let response = Response {
-        reply,
+        reply: Reply::error(rcode),
         truncated: false,
     };
     encode(request, response, udp_limit(request))

@@ -7,11 +7,14 @@
 
 mod answer;
 mod identity;
+mod offline;
 mod pipeline;
+mod plan;
 mod ratelimit;
 mod tcp;
 mod udp;
 
+pub use offline::answer_offline;
 pub use pipeline::{Clock, Pipeline};
 
 use std::net::SocketAddr;

@@ -23,7 +23,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 
 use super::answer;
-use super::pipeline::{Pipeline, Question};
+use super::pipeline::Pipeline;
+use super::plan::Question;
 
 /// Largest datagram we read: EDNS payloads above this are not accepted anyway.
 const MAX_DATAGRAM: usize = 4096;
@@ -143,7 +144,7 @@ async fn respond(pipeline: Arc<Pipeline>, request: Message, src: SocketAddr) -> 
 
 /// FORMERR for a request we could not parse, when its header at least is readable and it
 /// is not itself a response.
-fn formerr(packet: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn formerr(packet: &[u8]) -> Option<Vec<u8>> {
     if packet.len() < 12 || packet[2] & 0x80 != 0 {
         return None;
     }

@@ -23,7 +23,8 @@ use super::slots::Slot;
 use super::{MAX_MESSAGE, READ_TIMEOUT};
 use crate::config::TcpConfig;
 use crate::server::answer;
-use crate::server::pipeline::{Pipeline, Question};
+use crate::server::pipeline::Pipeline;
+use crate::server::plan::Question;
 
 /// Why a connection was closed (for the debug log).
 #[derive(Debug, thiserror::Error)]
