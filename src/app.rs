@@ -24,7 +24,7 @@ pub enum StartError {
     #[error("{0}")]
     Config(#[from] config::ConfigErrors),
     #[error("{0}")]
-    Lists(#[from] crate::snapshot::SnapshotError),
+    Load(#[from] crate::reload::ReloadError),
     #[error("{0}")]
     Upstream(#[from] UpstreamError),
     #[error("cannot listen on {addr}: {source}")]
@@ -130,7 +130,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
 impl Running {
     /// Re-reads the config and lists and swaps them in. On any error the last good snapshot
     /// keeps serving; the error is logged, counted and shown by `/health`.
-    pub async fn reload(&self) -> Result<(), StartError> {
+    pub async fn reload(&self) -> Result<(), crate::reload::ReloadError> {
         self.reloader.reload().await
     }
 

@@ -17,10 +17,22 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 
-use crate::app::StartError;
 use crate::config::{self, Config, ListConfig};
 use crate::metrics::Metrics;
 use crate::snapshot::{Snapshot, SnapshotError};
+
+/// Why a reload (or the first load) kept the last good snapshot.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("{0}")]
+    Config(#[from] config::ConfigErrors),
+    #[error("{0}")]
+    Lists(#[from] SnapshotError),
+    /// A bug, not a user error: the build panicked. The panic is contained so that the
+    /// resolver, and the watcher that asked, live on with the last good snapshot.
+    #[error("building the snapshot failed unexpectedly: {0}")]
+    Panicked(String),
+}
 
 pub struct Reloader {
     config_path: PathBuf,
@@ -68,19 +80,16 @@ impl Reloader {
     }
 
     /// Re-reads everything and swaps it in, or keeps the last good snapshot on error.
-    pub async fn reload(&self) -> Result<(), StartError> {
+    pub async fn reload(&self) -> Result<(), ReloadError> {
         let _one_at_a_time = self.lock.lock().await;
         let start = Instant::now();
         let result = match config::load(&self.config_path) {
             Ok(config) => {
                 let paths = watched_paths(&config);
                 let lists = downloaded(&config);
-                build_snapshot(config)
-                    .await
-                    .map(|s| (s, paths, lists))
-                    .map_err(StartError::from)
+                build_snapshot(config).await.map(|s| (s, paths, lists))
             }
-            Err(e) => Err(StartError::from(e)),
+            Err(e) => Err(ReloadError::from(e)),
         };
         match result {
             Ok((snapshot, paths, lists)) => {
@@ -134,10 +143,11 @@ pub fn limit_malloc_arenas() {
 
 /// Builds a snapshot on a blocking thread: parsing millions of rules is CPU work that must
 /// not hold up the threads answering queries.
-pub async fn build_snapshot(config: Config) -> Result<Snapshot, SnapshotError> {
-    tokio::task::spawn_blocking(move || Snapshot::build(&config, false))
-        .await
-        .expect("snapshot build does not panic")
+pub async fn build_snapshot(config: Config) -> Result<Snapshot, ReloadError> {
+    match tokio::task::spawn_blocking(move || Snapshot::build(&config, false)).await {
+        Ok(built) => Ok(built?),
+        Err(e) => Err(ReloadError::Panicked(e.to_string())),
+    }
 }
 
 /// The config, the profiles directory and local list files. Downloaded lists are not
