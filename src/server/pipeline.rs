@@ -21,7 +21,7 @@ use crate::metrics::Metrics;
 use crate::name::QueryName;
 use crate::overrides::Overrides;
 use crate::policy::{Action, Decision, Profile, Reason, SafeTarget};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Client, Snapshot};
 use crate::upstream::{Answer, Forwarder, Outcome, STALE_TTL};
 
 /// Categories whose blocks are reported as EDE 15 (security policy) rather than 17
@@ -83,11 +83,11 @@ impl Pipeline {
         clock: Clock,
     ) -> Self {
         Pipeline {
+            rate_limit: RateLimiter::new(rate_limit, metrics.rate_limit_clients.clone()),
             snapshot,
             forwarder,
             metrics,
             overrides,
-            rate_limit: RateLimiter::new(rate_limit),
             rate_limit_action: rate_limit.action,
             clock,
         }
@@ -100,24 +100,43 @@ impl Pipeline {
     }
 
     /// The response to a question, or `None` when it is to be dropped (rate limit).
+    ///
+    /// The checks run cheapest and most final first: `allow_clients` (an off-list source
+    /// gets no rate-limit bucket, so it cannot fill the table), then the rate limit, keyed
+    /// by the device a trusted forwarder names, then the EDNS version (BADVERS is never
+    /// forwarded), then the answer.
     pub async fn respond(&self, q: &Question<'_>) -> Option<Response> {
         let start = Instant::now();
         let snapshot = self.snapshot.load_full();
-        let limited = self
-            .rate_limit
-            .as_ref()
-            .is_some_and(|rl| !rl.allow(q.src, start));
-        let (profile_name, decision, reply) = if limited {
-            self.metrics.rate_limited.inc();
-            match self.rate_limit_action {
-                RateLimitAction::Drop => return None,
-                RateLimitAction::Refused => {
-                    ("-", "ratelimited", Reply::error(ResponseCode::Refused))
-                }
-                RateLimitAction::Slip => ("-", "ratelimited", Reply::error(ResponseCode::NoError)),
-            }
+        let mut limited = false;
+        let (profile_name, decision, reply) = if !snapshot.is_allowed(q.src) {
+            ("-", "refused", Reply::error(ResponseCode::Refused))
         } else {
-            self.answer(&snapshot, q).await
+            let (client, ignored) = identity::identify(&snapshot, q.src, q.edns);
+            if ignored {
+                self.metrics.untrusted_identity.inc();
+            }
+            limited = self
+                .rate_limit
+                .as_ref()
+                .is_some_and(|rl| !rl.allow(q.src, &client, start));
+            if limited {
+                self.metrics.rate_limited.inc();
+                match self.rate_limit_action {
+                    RateLimitAction::Drop => return None,
+                    RateLimitAction::Refused => {
+                        ("-", "ratelimited", Reply::error(ResponseCode::Refused))
+                    }
+                    RateLimitAction::Slip => {
+                        ("-", "ratelimited", Reply::error(ResponseCode::NoError))
+                    }
+                }
+            } else if q.edns.is_some_and(|e| e.version() > 0) {
+                // RFC 6891 §6.1.3; the reply's OPT says version 0 (answer::response_edns).
+                ("-", "badvers", Reply::error(ResponseCode::BADVERS))
+            } else {
+                self.answer(&snapshot, q, client).await
+            }
         };
         self.metrics
             .queries
@@ -151,25 +170,20 @@ impl Reply {
 }
 
 impl Pipeline {
-    /// Decides and builds the reply; returns the profile and decision labels for metrics.
+    /// Decides and builds the reply for an allowed `client`; returns the profile and
+    /// decision labels for metrics.
     async fn answer<'s>(
         &self,
         snapshot: &'s Snapshot,
         q: &Question<'_>,
+        client: Client,
     ) -> (&'s str, &'static str, Reply) {
-        if !snapshot.is_allowed(q.src) {
-            return ("-", "refused", Reply::error(ResponseCode::Refused));
-        }
         if q.op_code != OpCode::Query {
             return ("-", "notimp", Reply::error(ResponseCode::NotImp));
         }
         let Some((qname, qtype, qclass)) = q.query else {
             return ("-", "formerr", Reply::error(ResponseCode::FormErr));
         };
-        let (client, ignored) = identity::identify(snapshot, q.src, q.edns);
-        if ignored {
-            self.metrics.untrusted_identity.inc();
-        }
         let profile = snapshot.profile_for_client(&client);
         if qclass != DNSClass::IN {
             return (
@@ -211,6 +225,8 @@ impl Pipeline {
                 );
             }
             Action::Allow if qtype == RecordType::ANY => minimal_any(qname),
+            // Zone transfers and other meta types are not ours to forward (B13).
+            Action::Allow if is_meta(qtype) => Reply::error(ResponseCode::NotImp),
             // Upstream and cache see one spelling; the reply's question keeps the client's.
             Action::Allow if has_capitals(qname) => {
                 self.forward(&qname.to_lowercase(), qtype).await
@@ -335,6 +351,16 @@ fn minimal_any(qname: &Name) -> Reply {
         authorities: vec![],
         ede: None,
     }
+}
+
+/// Meta query types (RFC 6895 §3.1: 128-255, and the zone transfers) that a forwarder
+/// answers NOTIMP itself: an upstream would refuse them, and that refusal taught nothing.
+fn is_meta(qtype: RecordType) -> bool {
+    (128..=255).contains(&u16::from(qtype))
+        || matches!(
+            qtype,
+            RecordType::AXFR | RecordType::IXFR | RecordType::OPT | RecordType::TSIG
+        )
 }
 
 /// Whether a wire name has an ASCII capital (a client's own spelling, or DNS 0x20).
