@@ -50,7 +50,12 @@ fn status(out: &str) -> &str {
         .lines()
         .find(|l| l.contains("->>HEADER<<-"))
         .unwrap_or_else(|| panic!("no header: {out}"));
-    line.split("status: ").nth(1).unwrap().split(',').next().unwrap()
+    line.split("status: ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
 }
 
 async fn server() -> (Running, Upstream, TestConfig) {
@@ -69,9 +74,15 @@ async fn dig_edns_version_1_gets_badvers_with_version_0_and_is_not_forwarded() {
     };
     assert_eq!(status(&out), "BADVERS", "{out}");
     assert!(edns_line(&out).contains("version: 0"), "{out}");
-    assert_eq!(upstream.queries_for("www.example.test."), 0, "not forwarded");
+    assert_eq!(
+        upstream.queries_for("www.example.test."),
+        0,
+        "not forwarded"
+    );
     // Version 0 is served as usual.
-    let out = dig(s, &["www.example.test.", "A", "+edns=0"]).await.unwrap();
+    let out = dig(s, &["www.example.test.", "A", "+edns=0"])
+        .await
+        .unwrap();
     assert_eq!(status(&out), "NOERROR", "{out}");
     assert!(out.contains("192.0.2.1"), "{out}");
 }
@@ -131,7 +142,9 @@ async fn hickory_messages_get_the_same_edns_treatment() {
     // Version 2, DO and every Z bit set, two unknown options: BADVERS, OPT version 0 with
     // DO echoed, no Z bit and no option.
     let mut edns = Edns::new();
-    edns.set_max_payload(1232).set_version(2).set_dnssec_ok(true);
+    edns.set_max_payload(1232)
+        .set_version(2)
+        .set_dnssec_ok(true);
     edns.flags_mut().z = 0x7fff;
     edns.options_mut()
         .insert(EdnsOption::Unknown(100, vec![1, 2, 3]));
@@ -150,10 +163,16 @@ async fn hickory_messages_get_the_same_edns_treatment() {
     // The same at version 0 is answered, with the same clean OPT.
     edns.set_version(0);
     let m = udp_message(s, lo, query(edns)).await;
-    assert_eq!(m.metadata.response_code, hickory_proto::op::ResponseCode::NoError);
+    assert_eq!(
+        m.metadata.response_code,
+        hickory_proto::op::ResponseCode::NoError
+    );
     assert!(!m.answers.is_empty());
     let opt = m.edns.as_ref().expect("an OPT");
-    assert_eq!((opt.version(), opt.flags().dnssec_ok, opt.flags().z), (0, true, 0));
+    assert_eq!(
+        (opt.version(), opt.flags().dnssec_ok, opt.flags().z),
+        (0, true, 0)
+    );
     assert!(opt.options().as_ref().is_empty(), "{opt:?}");
 }
 

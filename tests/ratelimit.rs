@@ -121,12 +121,19 @@ async fn allow_clients_is_checked_before_the_rate_limit_and_formerr() {
     assert_eq!(tracked_clients(&fdns).await, 0);
     // A query without a question from off the list: REFUSED, not FORMERR.
     let empty = Message::query();
-    let m = maybe_answer(s, "127.3.0.1", &empty).await.expect("an answer");
+    let m = maybe_answer(s, "127.3.0.1", &empty)
+        .await
+        .expect("an answer");
     assert_eq!(m.metadata.response_code, ResponseCode::Refused);
     // On the list: FORMERR within the limit, nothing past it.
-    let m = maybe_answer(s, "127.0.3.1", &empty).await.expect("an answer");
+    let m = maybe_answer(s, "127.0.3.1", &empty)
+        .await
+        .expect("an answer");
     assert_eq!(m.metadata.response_code, ResponseCode::FormErr);
-    assert!(maybe_answer(s, "127.0.3.1", &empty).await.is_none(), "dropped");
+    assert!(
+        maybe_answer(s, "127.0.3.1", &empty).await.is_none(),
+        "dropped"
+    );
     assert_eq!(tracked_clients(&fdns).await, 1);
 }
 

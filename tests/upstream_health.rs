@@ -57,7 +57,11 @@ async fn rcode_answers_and_meta_types_do_not_demote_an_upstream() {
     let m = udp(s, "www.example.test.", RecordType::A).await;
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert_eq!(second.queries_for("www.example.test."), 1);
-    assert_eq!(first.queries_for("www.example.test."), 0, "second not demoted");
+    assert_eq!(
+        first.queries_for("www.example.test."),
+        0,
+        "second not demoted"
+    );
     let metrics = http_get(fdns.metrics_addr.unwrap(), "/metrics").await;
     let line = format!(
         "familydns_upstream_failures{{upstream=\"udp://{}\"}} 0",

@@ -116,8 +116,8 @@ impl RateLimiter {
                 Key::Prefix(IpNet::new(ip, prefix).map_or(ip, |n| n.trunc().addr()))
             }
         };
-        let now = u64::try_from(now.saturating_duration_since(self.epoch).as_nanos())
-            .unwrap_or(u64::MAX);
+        let now =
+            u64::try_from(now.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
         let index = (self.hasher.hash_one(key) % self.shards.len() as u64) as usize;
         let mut shard = self.shards[index].lock().expect("not poisoned");
         if let Some(cell) = shard.cells.get_mut(&key) {

@@ -98,29 +98,30 @@ impl Upstream {
         timeout: Duration,
     ) -> Result<Answer, QueryError> {
         let start = Instant::now();
-        let result =
-            match tokio::time::timeout(timeout, self.resolver.lookup(name.clone(), rtype)).await {
-                Err(_) => Err(QueryError::Timeout),
-                Ok(Ok(lookup)) => Ok(Answer::new(
-                    ResponseCode::NoError,
-                    lookup.answers().to_vec(),
-                    vec![],
-                    None,
-                )),
-                Ok(Err(NetError::Dns(DnsError::NoRecordsFound(nr)))) => {
-                    let negative_ttl = nr
-                        .negative_ttl
-                        .or(nr.soa.is_none().then_some(NEGATIVE_TTL_WITHOUT_SOA));
-                    let soa: Vec<Record> = nr
-                        .soa
-                        .map(|soa| soa.into_record_of_rdata())
-                        .into_iter()
-                        .collect();
-                    Ok(Answer::new(nr.response_code, vec![], soa, negative_ttl))
-                }
-                Ok(Err(NetError::Dns(DnsError::ResponseCode(code)))) => Err(QueryError::Rcode(code)),
-                Ok(Err(e)) => Err(QueryError::Transport(e)),
-            };
+        let result = match tokio::time::timeout(timeout, self.resolver.lookup(name.clone(), rtype))
+            .await
+        {
+            Err(_) => Err(QueryError::Timeout),
+            Ok(Ok(lookup)) => Ok(Answer::new(
+                ResponseCode::NoError,
+                lookup.answers().to_vec(),
+                vec![],
+                None,
+            )),
+            Ok(Err(NetError::Dns(DnsError::NoRecordsFound(nr)))) => {
+                let negative_ttl = nr
+                    .negative_ttl
+                    .or(nr.soa.is_none().then_some(NEGATIVE_TTL_WITHOUT_SOA));
+                let soa: Vec<Record> = nr
+                    .soa
+                    .map(|soa| soa.into_record_of_rdata())
+                    .into_iter()
+                    .collect();
+                Ok(Answer::new(nr.response_code, vec![], soa, negative_ttl))
+            }
+            Ok(Err(NetError::Dns(DnsError::ResponseCode(code)))) => Err(QueryError::Rcode(code)),
+            Ok(Err(e)) => Err(QueryError::Transport(e)),
+        };
         match &result {
             Ok(_) => {
                 let sample = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);

@@ -99,8 +99,10 @@ impl RequestHandler for Recording {
             .first()
             .is_some_and(|q| q.name().to_string().starts_with("servfail."))
         {
-            let builder = hickory_server::zone_handler::MessageResponseBuilder::from_message_request(request);
-            let reply = builder.error_msg(&request.metadata, hickory_proto::op::ResponseCode::ServFail);
+            let builder =
+                hickory_server::zone_handler::MessageResponseBuilder::from_message_request(request);
+            let reply =
+                builder.error_msg(&request.metadata, hickory_proto::op::ResponseCode::ServFail);
             let mut response = response;
             return response.send_response(reply).await.unwrap_or_else(|_| {
                 ResponseInfo::from(Header {
