@@ -127,6 +127,9 @@ pub struct RateLimitConfig {
     /// Never limited (default: loopback).
     pub exempt: Vec<IpNet>,
     pub action: RateLimitAction,
+    /// Most clients tracked at once; past it, new clients share an overflow allowance
+    /// (a spoofed-source flood cannot grow the table).
+    pub max_clients: usize,
 }
 
 /// What a client over its limit gets.

@@ -65,6 +65,8 @@ struct RawRateLimit {
     ipv6_prefix: u8,
     exempt: Option<Vec<Spanned<String>>>,
     action: Option<Spanned<String>>,
+    #[serde(default = "default_max_clients")]
+    max_clients: usize,
 }
 
 impl Default for RawRateLimit {
@@ -76,6 +78,7 @@ impl Default for RawRateLimit {
             ipv6_prefix: default_v6_prefix(),
             exempt: None,
             action: None,
+            max_clients: default_max_clients(),
         }
     }
 }
@@ -85,6 +88,9 @@ fn default_qps() -> u32 {
 }
 fn default_burst() -> u32 {
     1000
+}
+fn default_max_clients() -> usize {
+    100_000
 }
 fn default_v4_prefix() -> u8 {
     32
@@ -392,6 +398,7 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         burst: rl.burst.max(1),
         ipv4_prefix: rl.ipv4_prefix.min(32),
         ipv6_prefix: rl.ipv6_prefix.min(128),
+        max_clients: rl.max_clients.max(1),
         exempt: match &rl.exempt {
             Some(v) => c.networks("exempt", v),
             None => ["127.0.0.0/8", "::1/128"]

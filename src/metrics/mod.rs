@@ -48,6 +48,8 @@ pub struct Metrics {
     pub stale_answers: IntCounter,
     /// Queries over a client's rate limit.
     pub rate_limited: IntCounter,
+    /// Clients the rate limiter tracks (bounded by `server.rate_limit.max_clients`).
+    pub rate_limit_clients: IntGauge,
     /// UDP queries answered SERVFAIL at once because `server.udp.max_waiting` queries were
     /// already waiting for an upstream.
     pub upstream_wait_full: IntCounter,
@@ -160,6 +162,10 @@ impl Metrics {
             rate_limited: counter(
                 "familydns_rate_limited_total",
                 "Queries over their client's rate limit (refused, dropped or slipped)",
+            ),
+            rate_limit_clients: gauge(
+                "familydns_rate_limit_clients",
+                "Clients (prefixes or devices) the rate limiter tracks now",
             ),
             upstream_wait_full: counter(
                 "familydns_upstream_wait_full_total",

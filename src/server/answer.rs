@@ -121,11 +121,17 @@ pub fn soa(qname: &Name) -> Record {
     Record::from_rdata(qname.clone(), BLOCK_TTL, RData::SOA(SOA_RDATA.clone()))
 }
 
-/// The OPT of a response to a request that carried `request` EDNS: the client's payload
-/// size (capped), and an EDE when there is one.
+/// The OPT of a response to a request that carried `request` EDNS: version 0 (the only
+/// one we speak, RFC 6891 §6.1.3, also in a BADVERS answer), the client's payload size
+/// (capped), its DO bit echoed (RFC 3225 §3), and an EDE when there is one.
+///
+/// The OPT is built fresh rather than copied from the request, so that what ednscomp checks
+/// holds by construction: the request's unknown options are not echoed, and its unknown
+/// flags (the Z bits) are clear in the reply.
 pub fn response_edns(request: &Edns, ede: Option<(EdeCode, &str)>) -> Edns {
     let mut edns = Edns::new();
     edns.set_max_payload(request.max_payload().clamp(512, MAX_UDP_PAYLOAD));
+    edns.set_dnssec_ok(request.flags().dnssec_ok);
     if let Some((code, text)) = ede {
         let mut text = text;
         if text.len() > EDE_TEXT_MAX {

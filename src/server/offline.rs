@@ -27,9 +27,12 @@ pub fn answer_offline(
         Err(_) => return snapshot.is_allowed(src).then(|| formerr(packet)).flatten(),
     };
     let question = Question::from_message(&request, src);
-    let reply = match plan::plan(snapshot, &question, now, |_| None).plan {
-        Plan::Reply(_, reply) => reply,
-        Plan::Forward(_) => Reply::error(ResponseCode::ServFail),
+    let reply = match plan::admit(snapshot, &question) {
+        Err((_, reply)) => reply,
+        Ok((client, _)) => match plan::plan(snapshot, &question, &client, now, |_| None).plan {
+            Plan::Reply(_, reply) => reply,
+            Plan::Forward(_) => Reply::error(ResponseCode::ServFail),
+        },
     };
     let response = Response {
         reply,

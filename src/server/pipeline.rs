@@ -16,13 +16,14 @@ use super::ratelimit::RateLimiter;
 use crate::config::{RateLimitAction, RateLimitConfig};
 use crate::metrics::Metrics;
 use crate::overrides::Overrides;
+use crate::snapshot::{Client, Snapshot};
 use crate::upstream::{Answer, Forwarder, Outcome, STALE_TTL};
 
 /// The clock the decisions use; tests inject a fixed instant.
 pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
 
 pub struct Pipeline {
-    snapshot: Arc<ArcSwap<crate::snapshot::Snapshot>>,
+    snapshot: Arc<ArcSwap<Snapshot>>,
     forwarder: Arc<Forwarder>,
     metrics: Arc<Metrics>,
     overrides: Arc<Overrides>,
@@ -33,7 +34,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(
-        snapshot: Arc<ArcSwap<crate::snapshot::Snapshot>>,
+        snapshot: Arc<ArcSwap<Snapshot>>,
         forwarder: Arc<Forwarder>,
         metrics: Arc<Metrics>,
         overrides: Arc<Overrides>,
@@ -41,11 +42,11 @@ impl Pipeline {
         clock: Clock,
     ) -> Self {
         Pipeline {
+            rate_limit: RateLimiter::new(rate_limit, metrics.rate_limit_clients.clone()),
             snapshot,
             forwarder,
             metrics,
             overrides,
-            rate_limit: RateLimiter::new(rate_limit),
             rate_limit_action: rate_limit.action,
             clock,
         }
@@ -58,22 +59,36 @@ impl Pipeline {
     }
 
     /// The response to a question, or `None` when it is to be dropped (rate limit).
+    ///
+    /// The checks run cheapest and most final first: `allow_clients` (an off-list source
+    /// gets no rate-limit bucket, so it cannot fill the table), then the rate limit, keyed
+    /// by the device a trusted forwarder names, then the plan.
     pub async fn respond(&self, q: &Question<'_>) -> Option<Response> {
         let start = Instant::now();
-        let limited = self
-            .rate_limit
-            .as_ref()
-            .is_some_and(|rl| !rl.allow(q.src, start));
-        let (profile, label, reply) = if limited {
-            self.metrics.rate_limited.inc();
-            let rcode = match self.rate_limit_action {
-                RateLimitAction::Drop => return None,
-                RateLimitAction::Refused => ResponseCode::Refused,
-                RateLimitAction::Slip => ResponseCode::NoError,
-            };
-            ("-".into(), Label::RateLimited, Reply::error(rcode))
-        } else {
-            self.answer(q).await
+        let snapshot = self.snapshot.load_full();
+        let mut limited = false;
+        let (profile, label, reply) = match plan::admit(&snapshot, q) {
+            Err((label, reply)) => ("-".to_owned(), label, reply),
+            Ok((client, untrusted)) => {
+                if untrusted {
+                    self.metrics.untrusted_identity.inc();
+                }
+                limited = self
+                    .rate_limit
+                    .as_ref()
+                    .is_some_and(|rl| !rl.allow(q.src, &client, start));
+                if limited {
+                    self.metrics.rate_limited.inc();
+                    let rcode = match self.rate_limit_action {
+                        RateLimitAction::Drop => return None,
+                        RateLimitAction::Refused => ResponseCode::Refused,
+                        RateLimitAction::Slip => ResponseCode::NoError,
+                    };
+                    ("-".to_owned(), Label::RateLimited, Reply::error(rcode))
+                } else {
+                    self.answer(&snapshot, q, &client).await
+                }
+            }
         };
         self.metrics
             .queries
@@ -88,22 +103,23 @@ impl Pipeline {
 
     /// Plans, asks the upstreams when the plan says so, and finishes; returns the profile
     /// and the label for the metrics.
-    async fn answer(&self, q: &Question<'_>) -> (String, Label, Reply) {
-        let snapshot = self.snapshot.load_full();
+    async fn answer(
+        &self,
+        snapshot: &Snapshot,
+        q: &Question<'_>,
+        client: &Client,
+    ) -> (String, Label, Reply) {
         let now = (self.clock)();
         let overrides = self.overrides.current();
         let timed = |profile: &str| overrides.get(profile);
-        let planned = plan::plan(&snapshot, q, now, timed);
-        if planned.untrusted_identity {
-            self.metrics.untrusted_identity.inc();
-        }
+        let planned = plan::plan(snapshot, q, client, now, timed);
         let profile = planned.profile.to_owned();
         let (label, reply) = match planned.plan {
             Plan::Reply(label, reply) => (label, reply),
             Plan::Forward(forward) => {
                 let reply = self.forward(&forward.name, forward.qtype).await;
                 let timed = overrides.get(&forward.profile.name);
-                plan::finish(&snapshot, &forward, now, timed, reply)
+                plan::finish(snapshot, &forward, now, timed, reply)
             }
         };
         (profile, label, reply)

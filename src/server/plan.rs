@@ -15,7 +15,7 @@ use crate::filter::Blocklists;
 use crate::name::QueryName;
 use crate::overrides::ProfileOverrides;
 use crate::policy::{Action, Decision, Profile, Reason, SafeTarget};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Client, Snapshot};
 
 /// Categories whose blocks are reported as EDE 15 (security policy) rather than 17
 /// (filtering the client asked for).
@@ -55,6 +55,7 @@ pub enum Label {
     Refused,
     NotImp,
     FormErr,
+    BadVers,
     ServFail,
     RateLimited,
 }
@@ -68,6 +69,7 @@ impl Label {
             Label::Refused => "refused",
             Label::NotImp => "notimp",
             Label::FormErr => "formerr",
+            Label::BadVers => "badvers",
             Label::ServFail => "servfail",
             Label::RateLimited => "ratelimited",
         }
@@ -99,24 +101,35 @@ pub struct Planned<'s> {
     /// The profile's name, or `-` before a profile is known.
     pub profile: &'s str,
     pub plan: Plan<'s>,
-    /// A client that is not a trusted forwarder sent identity options (ignored).
-    pub untrusted_identity: bool,
 }
 
-/// Decides what `q` needs at `now`, with the profiles' timed exceptions and pauses.
+/// The first, cheapest and most final check: a source outside `allow_clients` is refused
+/// before anything is spent on it (a rate-limit bucket, a decision). For an allowed source,
+/// the client it speaks for (the MAC or subnet a trusted forwarder names), and whether it
+/// sent identity options it may not.
+pub fn admit(snapshot: &Snapshot, q: &Question<'_>) -> Result<(Client, bool), (Label, Reply)> {
+    if !snapshot.is_allowed(q.src) {
+        return Err((Label::Refused, Reply::error(ResponseCode::Refused)));
+    }
+    Ok(identity::identify(snapshot, q.src, q.edns))
+}
+
+/// Decides what `q` from an admitted `client` needs at `now`, with the profiles' timed
+/// exceptions and pauses.
 pub fn plan<'s>(
     snapshot: &'s Snapshot,
     q: &Question<'_>,
+    client: &Client,
     now: jiff::Timestamp,
     timed: impl Fn(&str) -> Option<&'s ProfileOverrides>,
 ) -> Planned<'s> {
     let early = |label, rcode| Planned {
         profile: "-",
         plan: Plan::Reply(label, Reply::error(rcode)),
-        untrusted_identity: false,
     };
-    if !snapshot.is_allowed(q.src) {
-        return early(Label::Refused, ResponseCode::Refused);
+    if q.edns.is_some_and(|e| e.version() > 0) {
+        // RFC 6891 §6.1.3; the reply's OPT says version 0 (answer::response_edns).
+        return early(Label::BadVers, ResponseCode::BADVERS);
     }
     if q.op_code != OpCode::Query {
         return early(Label::NotImp, ResponseCode::NotImp);
@@ -124,12 +137,10 @@ pub fn plan<'s>(
     let Some((qname, qtype, qclass)) = q.query else {
         return early(Label::FormErr, ResponseCode::FormErr);
     };
-    let (client, untrusted_identity) = identity::identify(snapshot, q.src, q.edns);
-    let profile = snapshot.profile_for_client(&client);
+    let profile = snapshot.profile_for_client(client);
     let planned = |plan| Planned {
         profile: &profile.name,
         plan,
-        untrusted_identity,
     };
     if qclass != DNSClass::IN {
         return planned(Plan::Reply(
@@ -163,6 +174,10 @@ pub fn plan<'s>(
         },
         Action::Allow if qtype == RecordType::ANY => {
             Plan::Reply(Label::Allowed, minimal_any(qname))
+        }
+        // Zone transfers and other meta types are not ours to forward (B13).
+        Action::Allow if is_meta(qtype) => {
+            Plan::Reply(Label::NotImp, Reply::error(ResponseCode::NotImp))
         }
         Action::Allow => forward(qname.to_lowercase(), false),
     })
@@ -245,6 +260,16 @@ fn safe_search_reply(qname: &Name, qtype: RecordType, target: &SafeTarget) -> Re
             RData::CNAME(CNAME(host.clone())),
         )]),
     }
+}
+
+/// Meta query types (RFC 6895 §3.1: 128-255, and the zone transfers) that a forwarder
+/// answers NOTIMP itself: an upstream would refuse them, and that refusal taught nothing.
+fn is_meta(qtype: RecordType) -> bool {
+    (128..=255).contains(&u16::from(qtype))
+        || matches!(
+            qtype,
+            RecordType::AXFR | RecordType::IXFR | RecordType::OPT | RecordType::TSIG
+        )
 }
 
 /// RFC 8482: ANY gets one synthetic HINFO record, not everything the name has, so that

@@ -3,8 +3,9 @@
 //! hickory's own name-server pool bounds a whole query by one timeout, so a dead first
 //! upstream eats the budget and the second is never tried. Here each upstream is tried with
 //! its own timeout, in an order the strategy decides: `failover` (as configured), `fastest`
-//! (by measured latency) or `parallel` (the two best race). An upstream that fails is
-//! demoted: queries go elsewhere while a background probe checks it every few seconds, and it
+//! (by measured latency) or `parallel` (the two best race). An upstream that times out or
+//! fails in transport is demoted (an rcode such as SERVFAIL or REFUSED is an answer from a
+//! live upstream: it sends the question on to the next upstream but demotes nothing): queries go elsewhere while a background probe checks it every few seconds, and it
 //! is promoted back as soon as it answers. Failures are counted per upstream.
 
 use std::sync::Mutex;
@@ -25,6 +26,26 @@ use crate::config::UpstreamStrategy;
 const RETRY_AFTER: Duration = Duration::from_secs(30);
 /// How often demoted upstreams are probed in the background.
 const PROBE_EVERY: Duration = Duration::from_secs(2);
+
+/// Why one upstream gave no usable answer. Only silence and transport failures say the
+/// upstream is unwell: an rcode (SERVFAIL for a DNSSEC-bogus name, REFUSED for a type it
+/// will not serve) is an answer about one question from an upstream that is alive.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("timed out")]
+    Timeout,
+    #[error("{0}")]
+    Transport(NetError),
+    #[error("answered {0}")]
+    Rcode(ResponseCode),
+}
+
+impl QueryError {
+    /// Whether the upstream should be demoted (and the failure counted) for this.
+    fn is_health_failure(&self) -> bool {
+        !matches!(self, QueryError::Rcode(_))
+    }
+}
 
 pub struct Upstream {
     pub url: String,
@@ -75,30 +96,32 @@ impl Upstream {
         name: &Name,
         rtype: RecordType,
         timeout: Duration,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, QueryError> {
         let start = Instant::now();
-        let result =
-            match tokio::time::timeout(timeout, self.resolver.lookup(name.clone(), rtype)).await {
-                Err(_) => Err("timed out".to_owned()),
-                Ok(Ok(lookup)) => Ok(Answer::new(
-                    ResponseCode::NoError,
-                    lookup.answers().to_vec(),
-                    vec![],
-                    None,
-                )),
-                Ok(Err(NetError::Dns(DnsError::NoRecordsFound(nr)))) => {
-                    let negative_ttl = nr
-                        .negative_ttl
-                        .or(nr.soa.is_none().then_some(NEGATIVE_TTL_WITHOUT_SOA));
-                    let soa: Vec<Record> = nr
-                        .soa
-                        .map(|soa| soa.into_record_of_rdata())
-                        .into_iter()
-                        .collect();
-                    Ok(Answer::new(nr.response_code, vec![], soa, negative_ttl))
-                }
-                Ok(Err(e)) => Err(e.to_string()),
-            };
+        let result = match tokio::time::timeout(timeout, self.resolver.lookup(name.clone(), rtype))
+            .await
+        {
+            Err(_) => Err(QueryError::Timeout),
+            Ok(Ok(lookup)) => Ok(Answer::new(
+                ResponseCode::NoError,
+                lookup.answers().to_vec(),
+                vec![],
+                None,
+            )),
+            Ok(Err(NetError::Dns(DnsError::NoRecordsFound(nr)))) => {
+                let negative_ttl = nr
+                    .negative_ttl
+                    .or(nr.soa.is_none().then_some(NEGATIVE_TTL_WITHOUT_SOA));
+                let soa: Vec<Record> = nr
+                    .soa
+                    .map(|soa| soa.into_record_of_rdata())
+                    .into_iter()
+                    .collect();
+                Ok(Answer::new(nr.response_code, vec![], soa, negative_ttl))
+            }
+            Ok(Err(NetError::Dns(DnsError::ResponseCode(code)))) => Err(QueryError::Rcode(code)),
+            Ok(Err(e)) => Err(QueryError::Transport(e)),
+        };
         match &result {
             Ok(_) => {
                 let sample = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -109,6 +132,10 @@ impl Upstream {
                     (old * 7 + sample) / 8
                 };
                 self.latency_us.store(smoothed, Ordering::Relaxed);
+                *self.down_until.lock().expect("not poisoned") = None;
+            }
+            // Alive, as a probe would conclude; the next upstream may still know better.
+            Err(e) if !e.is_health_failure() => {
                 *self.down_until.lock().expect("not poisoned") = None;
             }
             Err(_) => {
@@ -170,11 +197,11 @@ impl Pool {
             return tokio::select! {
                 r = &mut a => match r {
                     Ok(answer) => Ok(answer),
-                    Err(e) => b.await.map_err(|e2| format!("{e}; {e2}")),
+                    Err(e) => b.await.map_err(|e2| format!("{}: {e}; {}: {e2}", order[0].url, order[1].url)),
                 },
                 r = &mut b => match r {
                     Ok(answer) => Ok(answer),
-                    Err(e) => a.await.map_err(|e2| format!("{e}; {e2}")),
+                    Err(e) => a.await.map_err(|e2| format!("{}: {e}; {}: {e2}", order[1].url, order[0].url)),
                 },
             };
         }
@@ -183,7 +210,7 @@ impl Pool {
                 Ok(answer) => return Ok(answer),
                 Err(e) => {
                     tracing::debug!(upstream = %upstream.url, error = %e, "upstream failed");
-                    last = e;
+                    last = format!("{}: {e}", upstream.url);
                 }
             }
         }

@@ -92,6 +92,25 @@ impl RequestHandler for Recording {
                 counts: HeaderCounts::default(),
             });
         }
+        // `servfail.*` names: an upstream that is alive but fails one question.
+        if request
+            .queries
+            .queries()
+            .first()
+            .is_some_and(|q| q.name().to_string().starts_with("servfail."))
+        {
+            let builder =
+                hickory_server::zone_handler::MessageResponseBuilder::from_message_request(request);
+            let reply =
+                builder.error_msg(&request.metadata, hickory_proto::op::ResponseCode::ServFail);
+            let mut response = response;
+            return response.send_response(reply).await.unwrap_or_else(|_| {
+                ResponseInfo::from(Header {
+                    metadata: Metadata::response_from_request(&request.metadata),
+                    counts: HeaderCounts::default(),
+                })
+            });
+        }
         let delay = self.delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
             tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -380,7 +399,8 @@ pub async fn udp_with_options(
     udp_message(server, from.parse().unwrap(), m).await
 }
 
-async fn udp_message(server: SocketAddr, from: IpAddr, m: Message) -> Message {
+/// Sends a message the test built itself (EDNS flags, versions, options) and returns the answer.
+pub async fn udp_message(server: SocketAddr, from: IpAddr, m: Message) -> Message {
     let sock = UdpSocket::bind(SocketAddr::new(from, 0)).await.unwrap();
     sock.send_to(&m.to_vec().unwrap(), server).await.unwrap();
     let mut buf = vec![0u8; 65535];
