@@ -1,6 +1,7 @@
 //! The compiled, immutable filter data: every list in one [`DomainMatcher`], shared by all
 //! profiles. A profile selects lists with a bit mask, so no entry is ever copied per profile.
 
+pub mod classifier;
 mod matcher;
 mod patterns;
 mod table;
