@@ -222,10 +222,11 @@ pub fn registrable(name: &str) -> (&str, &str) {
     let label_of = |end: usize, start: Option<usize>| &name[start.map_or(0, |s| s + 1)..end];
     let sld = label_of(last, second);
     let tld = &name[last + 1..];
-    if tld.len() == 2 && SECOND_LEVEL.contains(&sld) {
-        if let Some(second) = second {
-            return (label_of(second, dots.next()), &name[second + 1..]);
-        }
+    if tld.len() == 2
+        && SECOND_LEVEL.contains(&sld)
+        && let Some(second) = second
+    {
+        return (label_of(second, dots.next()), &name[second + 1..]);
     }
     (sld, tld)
 }
