@@ -23,7 +23,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use familydns::filter::classifier::{CategoryModel, Classifier};
-use sources::{CLASSIFIED, HARMFUL, KEYWORDS, SOURCES, Source};
+use sources::{BENIGN, CLASSIFIED, HARMFUL, KEYWORDS, SOURCES, Source};
 
 /// Buckets of the shipped classifier: 2^17 one-byte weights per category.
 pub const BITS: u32 = 17;
@@ -68,6 +68,10 @@ pub struct Loaded {
     pub sources: Vec<(&'static Source, HashSet<String>)>,
     /// The Umbrella top-100k names, normalised, in rank order.
     pub ranking: Vec<String>,
+    /// A quarter of the benign names, kept out of training, to choose thresholds on.
+    pub benign_validation: Vec<String>,
+    /// Another quarter, seen by nothing, to measure false positives on.
+    pub benign_test: HashSet<String>,
 }
 
 impl Loaded {
@@ -116,12 +120,23 @@ fn main() -> Result<(), Box<dyn Error>> {
         sources.push((s, names));
     }
     honest_categories(&mut sources);
+    let harmful: HashSet<String> = sources
+        .iter()
+        .filter(|(s, _)| HARMFUL.contains(&s.category))
+        .flat_map(|(_, n)| n.iter().cloned())
+        .collect();
+    let (benign_validation, benign_test) = split_benign(&mut sources, &harmful);
     let ranking_path = args.data.join("ranking/cisco-umbrella-top-100k.txt");
     let ranking = familydns::lists::read_list(&ranking_path)?
         .lines()
         .filter_map(|l| familydns::name::normalize(l.trim()).ok())
         .collect();
-    let loaded = Loaded { sources, ranking };
+    let loaded = Loaded {
+        sources,
+        ranking,
+        benign_validation,
+        benign_test,
+    };
 
     let mut built = BTreeMap::new();
     let categories: Vec<&str> = SOURCES.iter().map(|s| s.category).collect();
@@ -136,7 +151,6 @@ fn main() -> Result<(), Box<dyn Error>> {
         built.insert(category, (file, names.len()));
     }
 
-    let harmful = loaded.harmful(|_| false);
     let clean: Vec<String> = loaded
         .ranking
         .iter()
@@ -205,6 +219,33 @@ fn honest_categories(sources: &mut [(&'static Source, HashSet<String>)]) {
             );
         }
     }
+}
+
+/// Drops the benign names that a harmful list covers (UT1 files some casinos under
+/// `shopping`), then splits the rest by a stable hash: half stay in the sources (training), a
+/// quarter chooses thresholds, a quarter measures false positives.
+fn split_benign(
+    sources: &mut [(&'static Source, HashSet<String>)],
+    harmful: &HashSet<String>,
+) -> (Vec<String>, HashSet<String>) {
+    let (mut validation, mut test) = (Vec::new(), HashSet::new());
+    for (_, names) in sources.iter_mut().filter(|(s, _)| s.category == BENIGN) {
+        for name in std::mem::take(names) {
+            if names::covered(harmful, &name) {
+                continue;
+            }
+            match names::stable_hash(&name) % 4 {
+                0 | 1 => names.insert(name),
+                2 => {
+                    validation.push(name);
+                    true
+                }
+                _ => test.insert(name),
+            };
+        }
+    }
+    validation.sort_unstable();
+    (validation, test)
 }
 
 /// Writes a domains list, gzip level 9 with neither file name nor time in the header, so the

@@ -88,15 +88,35 @@ pub const SOURCES: &[Source] = &[
     src!("ut1-games", "ut1", "games", Data, "categories/ut1/games.domains", Domains, UT1_AT, UT1),
     src!("ut1-audio-video", "ut1", "video", Data, "categories/ut1/audio-video.domains", Domains, UT1_AT, UT1),
     src!("hagezi-light", "hagezi", "ads", Data, "adblock/hagezi-light.txt", Adblock, HAGEZI_AT, HAGEZI),
+    src!("ut1-shopping", "ut1", "benign", Fetched, "ut1-shopping.domains", Domains, UT1_AT, UT1),
+    src!("ut1-press", "ut1", "benign", Fetched, "ut1-press.domains", Domains, UT1_AT, UT1),
+    src!("ut1-sports", "ut1", "benign", Fetched, "ut1-sports.domains", Domains, UT1_AT, UT1),
+    src!("ut1-jobsearch", "ut1", "benign", Fetched, "ut1-jobsearch.domains", Domains, UT1_AT, UT1),
+    src!("ut1-bank", "ut1", "benign", Fetched, "ut1-bank.domains", Domains, UT1_AT, UT1),
+    src!("ut1-financial", "ut1", "benign", Fetched, "ut1-financial.domains", Domains, UT1_AT, UT1),
+    src!("ut1-educational_games", "ut1", "benign", Fetched, "ut1-educational_games.domains", Domains, UT1_AT, UT1),
+    src!("ut1-sexual_education", "ut1", "benign", Fetched, "ut1-sexual_education.domains", Domains, UT1_AT, UT1),
+    src!("ut1-child", "ut1", "benign", Fetched, "ut1-child.domains", Domains, UT1_AT, UT1),
+    src!("ut1-radio", "ut1", "benign", Fetched, "ut1-radio.domains", Domains, UT1_AT, UT1),
+    src!("ut1-blog", "ut1", "benign", Fetched, "ut1-blog.domains", Domains, UT1_AT, UT1),
+    src!("ut1-forums", "ut1", "benign", Fetched, "ut1-forums.domains", Domains, UT1_AT, UT1),
+    src!("ut1-cooking", "ut1", "benign", Fetched, "ut1-cooking.domains", Domains, UT1_AT, UT1),
+    src!("ut1-translation", "ut1", "benign", Fetched, "ut1-translation.domains", Domains, UT1_AT, UT1),
+    src!("ut1-webmail", "ut1", "benign", Fetched, "ut1-webmail.domains", Domains, UT1_AT, UT1),
+    src!("ut1-liste_blanche", "ut1", "benign", Fetched, "ut1-liste_blanche.domains", Domains, UT1_AT, UT1),
 ];
 
-/// Categories a family profile blocks; their union decides which ranking names are "clean".
+/// Category of UT1's non-harmful lists (shopping, press, sports, …): negatives that carry the
+/// ordinary words the ranking lacks (`essex`, `cocktail`); not bundled.
+pub const BENIGN: &str = "benign";
+
 /// Categories that get keyword lists.
 pub const KEYWORDS: &[&str] = &["adult", "gambling", "bypass"];
 
 /// Categories the classifier learns.
 pub const CLASSIFIED: &[&str] = &["adult", "gambling"];
 
+/// Categories a family profile blocks; their union decides which ranking names are "clean".
 pub const HARMFUL: &[&str] = &[
     "adult", "gambling", "malware", "phishing", "drugs", "violence", "weapons", "sects", "dating",
     "bypass",

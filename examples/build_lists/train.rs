@@ -77,18 +77,22 @@ pub fn threshold(mut validation_scores: Vec<f32>) -> f32 {
     t.max(0.5)
 }
 
-/// Trains, quantises and sets the threshold of one category from validation names.
+/// Trains, quantises and sets the threshold of one category: the highest of the thresholds
+/// that each validation set (popular names, benign list names) allows.
 pub fn category(
     name: &str,
     bits: u32,
     positives: &[String],
     negatives: &[(String, f32)],
-    validation: &[String],
+    validation: &[&[String]],
 ) -> CategoryModel {
     let (bias, weights) = train(bits, positives, negatives);
     let model = CategoryModel::quantise(name, bias, 1.0, &weights);
     let mut one = Classifier::new(bits, vec![model]).expect("a valid one-category model");
-    let scores = validation.iter().map(|n| one.scores(n)[0]).collect();
-    one.set_threshold(name, threshold(scores));
+    let t = validation
+        .iter()
+        .map(|set| threshold(set.iter().map(|n| one.scores(n)[0]).collect()))
+        .fold(0.5, f32::max);
+    one.set_threshold(name, t);
     one.categories()[0].clone()
 }

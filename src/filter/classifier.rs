@@ -192,8 +192,12 @@ impl Classifier {
         sums.map(sigmoid)
     }
 
-    /// The category whose threshold `name` reaches with the highest score, if any.
+    /// The category whose threshold `name` reaches with the highest score, if any. Names
+    /// under [`INSTITUTIONAL`] suffixes are never classified.
     pub fn classify(&self, name: &str) -> Option<Verdict<'_>> {
+        if institutional(name) {
+            return None;
+        }
         let scores = self.scores(name);
         self.categories
             .iter()
@@ -205,6 +209,54 @@ impl Classifier {
                 score,
             })
     }
+}
+
+/// Suffixes that only vetted institutions can register (universities, schools, governments,
+/// health services). Character n-grams cannot tell `essex.ac.uk` from an adult site (the
+/// "Scunthorpe problem"), and no adult or gambling site lives under these.
+pub const INSTITUTIONAL: &[&str] = &[
+    "ac.uk",
+    "gov.uk",
+    "nhs.uk",
+    "sch.uk",
+    "police.uk",
+    "mod.uk",
+    "edu",
+    "gov",
+    "mil",
+    "int",
+    "edu.au",
+    "gov.au",
+    "ac.nz",
+    "govt.nz",
+    "school.nz",
+    "gc.ca",
+    "ac.jp",
+    "go.jp",
+    "ac.kr",
+    "go.kr",
+    "ac.in",
+    "gov.in",
+    "edu.cn",
+    "gov.cn",
+    "ac.za",
+    "gov.za",
+    "edu.br",
+    "gov.br",
+    "gouv.fr",
+    "edu.sg",
+    "gov.sg",
+    "ac.il",
+    "gov.il",
+    "europa.eu",
+];
+
+/// Whether `name` is, or is under, an [`INSTITUTIONAL`] suffix.
+pub fn institutional(name: &str) -> bool {
+    INSTITUTIONAL.iter().any(|s| {
+        name.strip_suffix(s)
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+    })
 }
 
 fn sigmoid(x: f32) -> f32 {

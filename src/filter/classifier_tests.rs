@@ -79,3 +79,40 @@ fn long_labels_do_not_overflow_the_frame() {
     });
     assert!(n > 150, "{n}");
 }
+
+#[test]
+fn shipped_model_loads_and_spares_popular_names() {
+    let model = Classifier::from_bytes(include_bytes!("../../blocklists/classifier.bin")).unwrap();
+    let categories: Vec<&str> = model.categories().iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(categories, ["adult", "gambling"]);
+    for popular in [
+        "www.google.com",
+        "en.wikipedia.org",
+        "www.bbc.co.uk",
+        "github.com",
+        "login.microsoftonline.com",
+    ] {
+        assert_eq!(model.classify(popular), None, "{popular}");
+    }
+}
+
+#[test]
+fn institutional_names_are_never_classified() {
+    let bits = 12;
+    let adult = CategoryModel::quantise("adult", 10.0, 0.5, &vec![0f32; 1 << bits]);
+    let model = Classifier::new(bits, vec![adult]).unwrap();
+    for name in [
+        "www.essex.ac.uk",
+        "wessex.nhs.uk",
+        "nasa.gov",
+        "edu",
+        "cs.stanford.edu",
+    ] {
+        assert!(institutional(name), "{name}");
+        assert_eq!(model.classify(name), None, "{name}");
+    }
+    for name in ["essex-ac.uk", "mygov.com", "example.education"] {
+        assert!(!institutional(name), "{name}");
+        assert!(model.classify(name).is_some(), "{name}");
+    }
+}
