@@ -141,6 +141,21 @@ pub fn explain(
                 list.source.display()
             )
         }
+        Reason::Classified(c) => {
+            let category = snapshot
+                .blocklists
+                .classifier
+                .as_ref()
+                .map_or("?", |l| l.category_name(c.category));
+            format!(
+                "classified {category} (score {:.3}) by the name classifier ({}); no list names it",
+                f32::from(c.score_milli) / 1000.0,
+                config
+                    .classifier
+                    .as_ref()
+                    .map_or_else(String::new, |p| p.display().to_string())
+            )
+        }
         Reason::Pattern(hit) => {
             let list = &snapshot.blocklists.lists[usize::from(hit.list)];
             let (pattern, line) = snapshot.blocklists.patterns.rule(&hit);

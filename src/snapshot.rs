@@ -10,7 +10,7 @@ use jiff::Timestamp;
 
 use crate::clients::NetworkTable;
 use crate::config::Config;
-use crate::filter::Blocklists;
+use crate::filter::{Blocklists, ClassifierLayer};
 use crate::name::QueryName;
 use crate::overrides::ProfileOverrides;
 use crate::policy::{self, Decision, Profile, SpecialNames};
@@ -52,7 +52,19 @@ impl Snapshot {
     /// Reads every list and compiles the config. Fails if any list cannot be read, so that a
     /// reload never swaps in a snapshot that silently filters less.
     pub fn build(config: &Config, keep_provenance: bool) -> Result<Snapshot, SnapshotError> {
-        let blocklists = Blocklists::load(&config.lists, keep_provenance);
+        let mut blocklists = Blocklists::load(&config.lists, keep_provenance);
+        if let Some(path) = &config.classifier {
+            let model = std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    ClassifierLayer::new(&bytes, |c| blocklists.mask_for([c]))
+                        .map_err(|e| e.to_string())
+                });
+            match model {
+                Ok(layer) => blocklists.classifier = Some(layer),
+                Err(e) => return Err(SnapshotError(vec![format!("{}: {e}", path.display())])),
+            }
+        }
         // A downloaded list with no cached copy yet (first boot without internet) is reported
         // but not fatal: the other lists still filter. A local file that cannot be read is.
         let errors: Vec<String> = blocklists

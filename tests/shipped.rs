@@ -104,6 +104,17 @@ async fn an_unknown_device_gets_the_protective_household_profile() {
         let m = ask_from(&fdns, stranger, &name).await;
         assert!(blocked(&m), "{name}: {m:?}");
     }
+    // A name no list has: the shipped classifier puts it in gambling, and the EDE says so.
+    let m = ask_from(&fdns, stranger, "mybet-casino-777.site.").await;
+    assert!(blocked(&m), "{m:?}");
+    let (code, text) = ede(&m).unwrap();
+    assert_eq!(code, 17);
+    assert!(text.contains("classified gambling (score"), "{text}");
+    // Ads and trackers are their own category, which the household profile leaves alone.
+    for name in ["doubleclick.net.", "google-analytics.com.", "analytics.google.com."] {
+        let m = ask_from(&fdns, stranger, name).await;
+        assert!(!blocked(&m), "{name} is not malware: {m:?}");
+    }
     let m = ask_from(&fdns, stranger, "www.google.com.").await;
     assert!(
         matches!(&m.answers[0].data, RData::CNAME(c) if c.0.to_ascii() == "forcesafesearch.google.com."),

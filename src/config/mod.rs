@@ -51,6 +51,8 @@ pub struct Config {
     pub lists: Vec<ListConfig>,
     /// Where downloaded lists are kept (`cache_dir`, default `cache/` next to the config).
     pub cache_dir: PathBuf,
+    /// The name classifier's model (`classifier`), applied to names no rule matched.
+    pub classifier: Option<PathBuf>,
     pub clients: Vec<ClientConfig>,
     pub default_profile: String,
     pub profiles: Vec<ProfileConfig>,
@@ -218,6 +220,17 @@ pub struct ClientConfig {
     pub profile: String,
 }
 
+/// `block_bypass` of a profile: how much of the ways around the filter to close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockBypass {
+    Off,
+    /// The DoH canary, iCloud Private Relay and the built-in public DoH/DoT resolvers: what
+    /// a household needs without breaking a parent's work VPN.
+    Resolvers,
+    /// Those and the `bypass` category (VPNs, proxies, unblockers): for a child (`true`).
+    All,
+}
+
 /// `safe_search` of a profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SafeSearch {
@@ -267,7 +280,7 @@ pub struct ProfileConfig {
     pub safe_search: SafeSearch,
     /// Blocks DoH/VPN/relay names (the `bypass` category) and answers the browsers' DoH
     /// canary and iCloud Private Relay with NXDOMAIN.
-    pub block_bypass: bool,
+    pub block_bypass: BlockBypass,
     pub timezone: jiff::tz::TimeZone,
     pub schedules: Vec<ScheduleConfig>,
 }

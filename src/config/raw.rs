@@ -12,9 +12,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    BlockAnswer, ClientConfig, Config, ConfigError, ConfigErrors, ListConfig, MetricsConfig,
-    PRIVATE_NETWORKS, ProfileConfig, RateLimitAction, RateLimitConfig, SafeSearch, ScheduleConfig,
-    ServerConfig, Upstream, UpstreamConfig, UpstreamProtocol, UpstreamStrategy, parse_duration,
+    BlockAnswer, BlockBypass, ClientConfig, Config, ConfigError, ConfigErrors, ListConfig,
+    MetricsConfig, PRIVATE_NETWORKS, ProfileConfig, RateLimitAction, RateLimitConfig, SafeSearch,
+    ScheduleConfig, ServerConfig, Upstream, UpstreamConfig, UpstreamProtocol, UpstreamStrategy,
+    parse_duration,
 };
 use crate::lists::Format;
 use crate::name;
@@ -31,6 +32,7 @@ struct RawConfig {
     lists: Vec<RawList>,
     profiles_dir: Option<Spanned<String>>,
     cache_dir: Option<String>,
+    classifier: Option<Spanned<String>>,
     #[serde(default, rename = "client")]
     clients: Vec<RawClient>,
     default_profile: Option<Spanned<String>>,
@@ -178,7 +180,7 @@ struct RawProfile {
     block_answer: Option<Spanned<String>>,
     safe_search: Option<Spanned<toml::Value>>,
     #[serde(default)]
-    block_bypass: bool,
+    block_bypass: Option<Spanned<toml::Value>>,
     timezone: Option<Spanned<String>>,
     #[serde(default)]
     schedule: Vec<RawSchedule>,
@@ -490,6 +492,17 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
     });
 
     let cache_dir = base.join(raw.cache_dir.as_deref().unwrap_or("cache"));
+    let classifier = raw.classifier.as_ref().map(|p| {
+        let path = base.join(p.get_ref());
+        if !path.is_file() {
+            c.err(
+                p,
+                Some("classifier"),
+                format!("model file {} does not exist", path.display()),
+            );
+        }
+        path
+    });
     let mut lists = Vec::new();
     let mut list_names = BTreeSet::new();
     for l in &raw.lists {
@@ -662,6 +675,7 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         metrics,
         lists,
         cache_dir,
+        classifier,
         clients,
         default_profile,
         profiles,
@@ -757,6 +771,20 @@ fn load_profile(
             SafeSearch::Off
         }
     };
+    let block_bypass = match raw.block_bypass.as_ref().map(|v| (v, v.get_ref())) {
+        None | Some((_, toml::Value::Boolean(false))) => BlockBypass::Off,
+        Some((_, toml::Value::Boolean(true))) => BlockBypass::All,
+        Some((_, toml::Value::String(s))) if s == "all" => BlockBypass::All,
+        Some((_, toml::Value::String(s))) if s == "resolvers" => BlockBypass::Resolvers,
+        Some((v, _)) => {
+            c.err(
+                v,
+                Some("block_bypass"),
+                "expected true, false, \"all\" or \"resolvers\"",
+            );
+            BlockBypass::Off
+        }
+    };
     let mut names = |key: &str, values: &[Spanned<String>]| -> Vec<String> {
         values
             .iter()
@@ -801,7 +829,7 @@ fn load_profile(
         deny,
         block_answer,
         safe_search,
-        block_bypass: raw.block_bypass,
+        block_bypass,
         timezone,
         schedules,
     })

@@ -2,10 +2,13 @@
 //! profiles. A profile selects categories with a bit mask, so no entry is ever copied per
 //! profile, and the number of lists is not bounded by the mask's width.
 
+mod classified;
+pub mod classifier;
 mod matcher;
 mod patterns;
 mod table;
 
+pub use classified::{Classified, ClassifierLayer};
 pub use matcher::{DomainMatcher, Hit, MatcherBuilder};
 pub use patterns::{PatternBuilder, PatternHit, PatternRules};
 
@@ -39,6 +42,8 @@ pub struct Blocklists {
     pub matcher: DomainMatcher,
     /// Regex and keyword rules.
     pub patterns: PatternRules,
+    /// The name classifier, for names no rule matched (`classifier` in the config).
+    pub classifier: Option<ClassifierLayer>,
     /// (name fingerprint, list, kind) → line; kept only when asked for (`familydns check`),
     /// because the server needs the list for its answers but never the line.
     provenance: Option<HashMap<(u64, u16, RuleKind), u32>>,
@@ -107,6 +112,7 @@ impl Blocklists {
             lists: infos,
             categories,
             matcher: builder.build_with_categories(&category_of),
+            classifier: None,
             patterns,
             provenance,
         }

@@ -12,7 +12,8 @@
 //! 5. the profile's `deny`;
 //! 6. the lists of the categories blocked now (always, by an active window, and `bypass`
 //!    when bypass protection is on), where an adblock exception (`@@`) exempts a name;
-//! 7. regex and keyword rules of those lists.
+//! 7. regex and keyword rules of those lists;
+//! 8. the name classifier, for names nothing above matched, in the categories blocked now.
 
 mod schedule;
 mod special;
@@ -23,8 +24,10 @@ pub use special::{BYPASS_CANARIES, BYPASS_ENDPOINTS, SafeTarget, SpecialNames};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use crate::config::{BlockAnswer, ProfileConfig, SafeSearch};
-use crate::filter::{Blocklists, CategoryMask, DomainMatcher, Hit, MatcherBuilder, PatternHit};
+use crate::config::{BlockAnswer, BlockBypass, ProfileConfig, SafeSearch};
+use crate::filter::{
+    Blocklists, CategoryMask, Classified, DomainMatcher, Hit, MatcherBuilder, PatternHit,
+};
 use crate::lists::RuleKind;
 use crate::name::QueryName;
 use crate::overrides::ProfileOverrides;
@@ -42,7 +45,7 @@ pub struct Profile {
     overrides: DomainMatcher,
     pub block_answer: BlockAnswer,
     pub safe_search: SafeSearch,
-    pub block_bypass: bool,
+    pub block_bypass: BlockBypass,
     pub timezone: TimeZone,
     pub schedules: Vec<Window>,
 }
@@ -58,7 +61,7 @@ impl Profile {
         }
         let categories = config.block.iter().map(String::as_str);
         let mut mask = blocklists.mask_for(categories);
-        if config.block_bypass {
+        if config.block_bypass == BlockBypass::All {
             mask |= blocklists.mask_for([BYPASS_CATEGORY]);
         }
         Profile {
@@ -110,6 +113,8 @@ pub enum Reason {
     List(Hit),
     /// A regex or keyword of a list in a blocked category.
     Pattern(PatternHit),
+    /// No rule matched, and the name classifier puts the name in a blocked category.
+    Classified(Classified),
 }
 
 impl Reason {
@@ -178,7 +183,7 @@ pub fn decide(
     if effect.block_all {
         return Decision::new(Action::Block, Reason::Schedule);
     }
-    if profile.block_bypass {
+    if profile.block_bypass != BlockBypass::Off {
         if special.is_canary(whole) {
             return Decision::new(Action::Block, Reason::BypassCanary);
         }
@@ -198,7 +203,15 @@ pub fn decide(
         Some(hit) => Decision::new(Action::Block, Reason::List(hit)),
         None => match blocklists.patterns.lookup(name.as_str(), active) {
             Some(hit) => Decision::new(Action::Block, Reason::Pattern(hit)),
-            None => Decision::new(Action::Allow, Reason::NoMatch),
+            // Only names that would otherwise be forwarded pay for the model.
+            None => match blocklists
+                .classifier
+                .as_ref()
+                .and_then(|c| c.classify(name.as_str(), active))
+            {
+                Some(c) => Decision::new(Action::Block, Reason::Classified(c)),
+                None => Decision::new(Action::Allow, Reason::NoMatch),
+            },
         },
     }
 }

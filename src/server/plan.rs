@@ -334,6 +334,19 @@ fn ede_for(blocklists: &Blocklists, profile: &Profile, decision: &Decision) -> (
                 "familydns: resolver bypass blocked".to_owned(),
             );
         }
+        Reason::Classified(c) => {
+            let category = blocklists
+                .classifier
+                .as_ref()
+                .map_or("?", |l| l.category_name(c.category));
+            return (
+                EdeCode::Filtered,
+                format!(
+                    "familydns: classified {category} (score {:.3})",
+                    f32::from(c.score_milli) / 1000.0
+                ),
+            );
+        }
         _ => {}
     }
     match decision.reason.list() {
