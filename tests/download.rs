@@ -125,7 +125,7 @@ async fn a_list_with_neither_network_nor_cache_is_reported_not_fatal() {
     let lists = format!(
         "[[list]]\nname = \"unreachable\"\ncategory = \"r\"\nsource = \"http://127.0.0.1:{port}/list.txt\"\n\
          [[list]]\nname = \"local\"\ncategory = \"r\"\nsource = \"{}\"\n",
-        data("domains/hagezi-nsfw.domains").display()
+        fixture("domains/hagezi-nsfw.domains").display()
     );
     let cfg = TestConfig::new(
         &format!("{HEAD}{lists}"),
@@ -136,7 +136,7 @@ async fn a_list_with_neither_network_nor_cache_is_reported_not_fatal() {
     let health = http_get(fdns.metrics_addr.unwrap(), "/health").await;
     assert!(health.contains("list unreachable:"), "{health}");
     // The other lists still filter.
-    let name = std::fs::read_to_string(data("domains/hagezi-nsfw.domains"))
+    let name = std::fs::read_to_string(fixture("domains/hagezi-nsfw.domains"))
         .unwrap()
         .lines()
         .find(|l| !l.starts_with('#') && !l.is_empty())
