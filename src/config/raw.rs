@@ -292,18 +292,19 @@ fn is_public(ip: IpAddr) -> bool {
 /// Refresh period of downloaded lists when the config gives none.
 const DEFAULT_REFRESH: Duration = Duration::from_secs(24 * 3600);
 
-/// The cache file of a downloaded list: its name, made safe for a file name.
+/// The cache file of a downloaded list: its name, made safe for a file name by an escape that
+/// is one-to-one, so that two lists (`a.b` and `a_b`) never share a cache file and overwrite
+/// each other. ASCII letters, digits and `-` stay; every other byte, `_` included, becomes
+/// `_` and two hex digits (`a.b` → `a_2eb`, `a_b` → `a_5fb`).
 fn cache_file_name(list: &str) -> String {
-    let safe: String = list
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut safe = String::with_capacity(list.len());
+    for b in list.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' {
+            safe.push(char::from(b));
+        } else {
+            safe.push_str(&format!("_{b:02x}"));
+        }
+    }
     format!("{safe}.list")
 }
 
@@ -962,6 +963,16 @@ mod tests {
         assert_eq!((u.host.as_str(), u.port), ("::1", 5300));
         assert!(parse_upstream("udp://dns.google").is_err());
         assert!(parse_upstream("ftp://1.1.1.1").is_err());
+    }
+
+    #[test]
+    fn cache_file_names_never_collide() {
+        assert_eq!(cache_file_name("a.b"), "a_2eb.list");
+        assert_eq!(cache_file_name("a_b"), "a_5fb.list");
+        assert_eq!(cache_file_name("hagezi-pro"), "hagezi-pro.list");
+        let names = ["a.b", "a_b", "a b", "a/b", "a_2eb", "a__b", "é", "_c3_a9"];
+        let files: BTreeSet<String> = names.iter().map(|n| cache_file_name(n)).collect();
+        assert_eq!(files.len(), names.len(), "{files:?}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Counters are registered once, in one struct (encrypted-dns-server's `varz` pattern), and
 //! their labels stay low-cardinality: profile and decision, never the query name.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -38,6 +39,9 @@ pub struct Metrics {
     list_fetch_time: IntGaugeVec,
     /// Lists that are loaded with nothing (a download with no cached copy yet).
     list_problems: Mutex<Vec<String>>,
+    /// The last failed or refused download of each list, until one succeeds: `/health` shows
+    /// them, so a captive portal or a shrunken list is noticed, not just survived.
+    download_problems: Mutex<BTreeMap<String, String>>,
     pub reload_failures: IntCounter,
     pub reload_seconds: Histogram,
     /// Unix time of the last snapshot that went live (start or reload).
@@ -136,6 +140,7 @@ impl Metrics {
                 &["list"],
             ),
             list_problems: Mutex::new(Vec::new()),
+            download_problems: Mutex::new(BTreeMap::new()),
             reload_failures: counter(
                 "familydns_reload_failures_total",
                 "Reloads rejected because the new config or a list was bad",
@@ -201,15 +206,22 @@ impl Metrics {
             .collect();
     }
 
-    /// Records the outcome of a list download.
-    pub fn list_fetched(&self, list: &str, ok: bool) {
+    /// Records the outcome of a list download: `Err` holds why it failed or was refused.
+    pub fn list_fetched(&self, list: &str, result: Result<(), String>) {
         self.list_fetch_ok
             .with_label_values(&[list])
-            .set(i64::from(ok));
-        if ok {
-            self.list_fetch_time
-                .with_label_values(&[list])
-                .set(jiff::Timestamp::now().as_second());
+            .set(i64::from(result.is_ok()));
+        let mut problems = self.download_problems.lock().expect("not poisoned");
+        match result {
+            Ok(()) => {
+                self.list_fetch_time
+                    .with_label_values(&[list])
+                    .set(jiff::Timestamp::now().as_second());
+                problems.remove(list);
+            }
+            Err(e) => {
+                problems.insert(list.to_owned(), e);
+            }
         }
     }
 
@@ -234,6 +246,9 @@ impl Metrics {
         for problem in self.list_problems.lock().expect("not poisoned").iter() {
             out.push_str(problem);
             out.push('\n');
+        }
+        for (list, e) in self.download_problems.lock().expect("not poisoned").iter() {
+            out.push_str(&format!("list {list}: download: {e}\n"));
         }
         out
     }
