@@ -172,7 +172,11 @@ fn decode(body: Vec<u8>) -> Result<String, FetchError> {
 /// or an error page answered with 200), a body with no rules, or fewer than half the rules
 /// of the last good copy (a truncated or replaced list).
 fn check(list: &ListConfig, text: &str, html_type: bool) -> Result<(), FetchError> {
-    let start = text.trim_start().get(..15).unwrap_or("").to_ascii_lowercase();
+    let start = text
+        .trim_start()
+        .get(..15)
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if html_type || start.starts_with("<!doctype html") || start.starts_with("<html") {
         return Err(FetchError::Refused(
             "the server sent an HTML page, not a list (a captive portal?)".into(),

@@ -145,3 +145,133 @@ async fn a_list_with_neither_network_nor_cache_is_reported_not_fatal() {
     let m = udp(fdns.dns_addrs[0], &format!("{name}."), RecordType::A).await;
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
 }
+
+/// The `/health` page of a running server.
+async fn health(fdns: &Running) -> String {
+    http_get(fdns.metrics_addr.unwrap(), "/health").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_page_an_empty_body_or_a_shrunken_list_never_replaces_the_last_good_copy() {
+    let upstream = start_upstream().await;
+    let publisher = Publisher::default();
+    let good: String = (0..10)
+        .map(|i| format!("n{i}.nothing.test\n"))
+        .chain(["txt.example.test\n".to_owned()])
+        .collect();
+    *publisher.body.lock().unwrap() = good.clone();
+    let (addr, _server) = publish(publisher.clone()).await;
+    let lists = format!(
+        "[[list]]\nname = \"remote\"\ncategory = \"r\"\nsource = \"http://{addr}/list.txt\"\nrefresh = \"1s\"\n"
+    );
+    let cfg = TestConfig::new(
+        &format!("{HEAD}{lists}"),
+        upstream.addr,
+        &[("family", "block = [\"r\"]\n")],
+    );
+    let fdns = cfg.start().await;
+    assert!(
+        eventually(Duration::from_secs(5), async || rcode(
+            &fdns,
+            "txt.example.test."
+        )
+        .await
+            == ResponseCode::NXDomain)
+        .await,
+        "the good copy is downloaded"
+    );
+    let cached = cfg.dir.path().join("cache/remote.list");
+    assert_eq!(std::fs::read_to_string(&cached).unwrap(), good);
+
+    for (body, reported) in [
+        (
+            "<!DOCTYPE html>\n<html><body>Sign in to the hotel Wi-Fi</body></html>\n".to_owned(),
+            "an HTML page",
+        ),
+        (String::new(), "an empty body"),
+        ("  \n\n".to_owned(), "an empty body"),
+        (
+            "# a truncated list\nn1.nothing.test\nn2.nothing.test\n".to_owned(),
+            "fewer than half of the last good copy's 11",
+        ),
+    ] {
+        *publisher.body.lock().unwrap() = body.clone();
+        assert!(
+            eventually(Duration::from_secs(5), async || {
+                let h = health(&fdns).await;
+                h.contains("list remote: download: refused, keeping the last good copy")
+                    && h.contains(reported)
+            })
+            .await,
+            "{body:?} is reported on /health: {}",
+            health(&fdns).await
+        );
+        assert_eq!(
+            std::fs::read_to_string(&cached).unwrap(),
+            good,
+            "{body:?} did not replace the cache"
+        );
+        assert_eq!(
+            rcode(&fdns, "txt.example.test.").await,
+            ResponseCode::NXDomain,
+            "{body:?}: still filtering with the last good copy"
+        );
+    }
+    let metrics = http_get(fdns.metrics_addr.unwrap(), "/metrics").await;
+    assert!(
+        metrics.contains("familydns_list_fetch_ok{list=\"remote\"} 0"),
+        "{metrics}"
+    );
+
+    // A good list again (half is enough) clears the report.
+    let half: String = good.lines().skip(5).map(|l| format!("{l}\n")).collect();
+    *publisher.body.lock().unwrap() = half.clone();
+    assert!(
+        eventually(Duration::from_secs(5), async || !health(&fdns)
+            .await
+            .contains("list remote"))
+        .await
+    );
+    assert_eq!(std::fs::read_to_string(&cached).unwrap(), half);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_named_a_dot_b_and_a_underscore_b_keep_their_own_cache() {
+    let upstream = start_upstream().await;
+    let (dot, underscore) = (Publisher::default(), Publisher::default());
+    *dot.body.lock().unwrap() = "txt.example.test\n".into();
+    *underscore.body.lock().unwrap() = "www.example.test\n".into();
+    let (dot_addr, dot_server) = publish(dot).await;
+    let (underscore_addr, underscore_server) = publish(underscore).await;
+    let lists = format!(
+        "[[list]]\nname = \"a.b\"\ncategory = \"r\"\nsource = \"http://{dot_addr}/list.txt\"\n\
+         [[list]]\nname = \"a_b\"\ncategory = \"r\"\nsource = \"http://{underscore_addr}/list.txt\"\n"
+    );
+    let cfg = TestConfig::new(
+        &format!("{HEAD}{lists}"),
+        upstream.addr,
+        &[("family", "block = [\"r\"]\n")],
+    );
+    let fdns = cfg.start().await;
+    let both_blocked = async || {
+        rcode(&fdns, "txt.example.test.").await == ResponseCode::NXDomain
+            && udp(fdns.dns_addrs[0], "www.example.test.", RecordType::A)
+                .await
+                .metadata
+                .response_code
+                == ResponseCode::NXDomain
+    };
+    assert!(eventually(Duration::from_secs(5), both_blocked).await);
+
+    // Without the publishers, a restart filters both from two distinct cache files.
+    dot_server.abort();
+    underscore_server.abort();
+    drop(fdns);
+    let fdns = cfg.start().await;
+    assert_eq!(
+        rcode(&fdns, "txt.example.test.").await,
+        ResponseCode::NXDomain
+    );
+    let m = udp(fdns.dns_addrs[0], "www.example.test.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+}

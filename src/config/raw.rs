@@ -138,7 +138,18 @@ struct RawMetrics {
     listen: Spanned<String>,
     /// Bearer token of the admin endpoints (reload, timed allow, pause); off when unset.
     admin_token: Option<Spanned<String>>,
+    /// Must be set to bind a public or wildcard address: the listener has no access list.
+    #[serde(default)]
+    allow_remote: bool,
+    /// Connections served at once; more are closed when accepted.
+    max_connections: Option<Spanned<u64>>,
 }
+
+/// `metrics.max_connections` when the config gives none: plenty for Prometheus and the CLI.
+const DEFAULT_HTTP_CONNECTIONS: u64 = 64;
+/// The `admin_token` example in the shipped config: uncommented as it is, it would be a
+/// token everyone who has read the config knows.
+const PLACEHOLDER_TOKEN: &str = "put-at-least-16-random-characters-here";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -465,22 +476,38 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
 
     let metrics = raw.metrics.as_ref().and_then(|m| {
         let admin_token = m.admin_token.as_ref().and_then(|t| {
-            if t.get_ref().len() < 16 {
-                c.err(
-                    t,
-                    Some("admin_token"),
-                    "too short: use at least 16 random characters",
-                );
-                None
+            let problem = if t.get_ref() == PLACEHOLDER_TOKEN {
+                Some("is the example from the shipped config: replace it with at least 16 random characters of your own")
+            } else if t.get_ref().chars().count() < 16 {
+                Some("too short: use at least 16 random characters")
             } else {
-                Some(t.get_ref().clone())
+                None
+            };
+            match problem {
+                Some(problem) => {
+                    c.err(t, Some("admin_token"), problem);
+                    None
+                }
+                None => Some(t.get_ref().clone()),
             }
         });
-        c.socket_addr("listen", &m.listen)
-            .map(|listen| MetricsConfig {
-                listen,
-                admin_token,
-            })
+        let max_connections = match &m.max_connections {
+            None => DEFAULT_HTTP_CONNECTIONS,
+            Some(n) if *n.get_ref() == 0 => {
+                c.err(n, Some("max_connections"), "must be more than 0");
+                DEFAULT_HTTP_CONNECTIONS
+            }
+            Some(n) => *n.get_ref(),
+        };
+        let listen = c.socket_addr("listen", &m.listen)?;
+        if !m.allow_remote && (is_public(listen.ip()) || listen.ip().is_unspecified()) {
+            c.err(&m.listen, Some("listen"), format!("`{listen}` is reachable from other networks, and /metrics, /health and the admin endpoints answer anyone who reaches them: bind loopback or a private address, or set metrics.allow_remote = true to mean it"));
+        }
+        Some(MetricsConfig {
+            listen,
+            admin_token,
+            max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+        })
     });
 
     let cache_dir = base.join(raw.cache_dir.as_deref().unwrap_or("cache"));

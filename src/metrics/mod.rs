@@ -3,6 +3,10 @@
 //! Counters are registered once, in one struct (encrypted-dns-server's `varz` pattern), and
 //! their labels stay low-cardinality: profile and decision, never the query name.
 
+mod http;
+
+pub use http::{CONNECTION_LIFETIME, HEADER_READ_TIMEOUT, serve};
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -57,6 +61,9 @@ pub struct Metrics {
     pub upstream_wait_full: IntCounter,
     /// Open TCP connections.
     pub tcp_connections: IntGauge,
+    /// Connections to the metrics/admin listener closed at once: `metrics.max_connections`
+    /// were open.
+    pub http_refused: IntCounter,
     /// Queries whose MAC/ECS options were ignored because they did not come from a trusted
     /// forwarder.
     pub untrusted_identity: IntCounter,
@@ -171,6 +178,10 @@ impl Metrics {
                 "UDP queries answered SERVFAIL because too many were waiting for an upstream",
             ),
             tcp_connections: gauge("familydns_tcp_connections", "Open TCP connections"),
+            http_refused: counter(
+                "familydns_http_connections_refused_total",
+                "Metrics/admin connections closed at once because max_connections were open",
+            ),
             untrusted_identity: counter(
                 "familydns_untrusted_identity_options_total",
                 "Queries whose MAC or ECS options were ignored: not from a trusted forwarder",
@@ -303,11 +314,4 @@ pub fn router(
             }),
         )
         .with_state(metrics)
-}
-
-/// Serves `app` on `listener` until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, app: Router) {
-    if let Err(e) = axum::serve(listener, app).await {
-        tracing::error!(error = %e, "metrics endpoint stopped");
-    }
 }
