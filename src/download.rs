@@ -42,7 +42,8 @@ pub enum Fetched {
 pub enum FetchError {
     #[error("not a downloaded list")]
     NotDownloaded,
-    #[error("{0}")]
+    /// reqwest's own message says only "error sending request": the causes say why.
+    #[error("{}", with_causes(.0))]
     Http(#[from] reqwest::Error),
     #[error("HTTP {0}")]
     Status(reqwest::StatusCode),
@@ -54,6 +55,18 @@ pub enum FetchError {
     Refused(String),
     #[error("cannot write the cache: {0}")]
     Cache(#[from] std::io::Error),
+}
+
+/// An error and its sources, `: `-separated.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
 }
 
 pub struct Downloader {
