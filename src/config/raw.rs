@@ -1,6 +1,7 @@
 //! Serde shapes of the TOML files and their conversion into a validated [`Config`].
 
 mod listeners;
+mod metrics;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
@@ -12,9 +13,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    BlockAnswer, ClientConfig, Config, ConfigError, ConfigErrors, ListConfig, MetricsConfig,
-    PRIVATE_NETWORKS, ProfileConfig, RateLimitAction, RateLimitConfig, SafeSearch, ScheduleConfig,
-    ServerConfig, Upstream, UpstreamConfig, UpstreamProtocol, UpstreamStrategy, parse_duration,
+    BlockAnswer, ClientConfig, Config, ConfigError, ConfigErrors, ListConfig, PRIVATE_NETWORKS,
+    ProfileConfig, RateLimitAction, RateLimitConfig, SafeSearch, ScheduleConfig, ServerConfig,
+    Upstream, UpstreamConfig, UpstreamProtocol, UpstreamStrategy, parse_duration,
 };
 use crate::lists::Format;
 use crate::name;
@@ -26,7 +27,7 @@ struct RawConfig {
     server: RawServer,
     #[serde(default)]
     upstream: RawUpstream,
-    metrics: Option<RawMetrics>,
+    metrics: Option<metrics::RawMetrics>,
     #[serde(default, rename = "list")]
     lists: Vec<RawList>,
     profiles_dir: Option<Spanned<String>>,
@@ -131,25 +132,6 @@ fn default_cache_entries() -> u64 {
 fn default_cache_bytes() -> u64 {
     32 << 20
 }
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMetrics {
-    listen: Spanned<String>,
-    /// Bearer token of the admin endpoints (reload, timed allow, pause); off when unset.
-    admin_token: Option<Spanned<String>>,
-    /// Must be set to bind a public or wildcard address: the listener has no access list.
-    #[serde(default)]
-    allow_remote: bool,
-    /// Connections served at once; more are closed when accepted.
-    max_connections: Option<Spanned<u64>>,
-}
-
-/// `metrics.max_connections` when the config gives none: plenty for Prometheus and the CLI.
-const DEFAULT_HTTP_CONNECTIONS: u64 = 64;
-/// The `admin_token` example in the shipped config: uncommented as it is, it would be a
-/// token everyone who has read the config knows.
-const PLACEHOLDER_TOKEN: &str = "put-at-least-16-random-characters-here";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -474,41 +456,10 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         );
     }
 
-    let metrics = raw.metrics.as_ref().and_then(|m| {
-        let admin_token = m.admin_token.as_ref().and_then(|t| {
-            let problem = if t.get_ref() == PLACEHOLDER_TOKEN {
-                Some("is the example from the shipped config: replace it with at least 16 random characters of your own")
-            } else if t.get_ref().chars().count() < 16 {
-                Some("too short: use at least 16 random characters")
-            } else {
-                None
-            };
-            match problem {
-                Some(problem) => {
-                    c.err(t, Some("admin_token"), problem);
-                    None
-                }
-                None => Some(t.get_ref().clone()),
-            }
-        });
-        let max_connections = match &m.max_connections {
-            None => DEFAULT_HTTP_CONNECTIONS,
-            Some(n) if *n.get_ref() == 0 => {
-                c.err(n, Some("max_connections"), "must be more than 0");
-                DEFAULT_HTTP_CONNECTIONS
-            }
-            Some(n) => *n.get_ref(),
-        };
-        let listen = c.socket_addr("listen", &m.listen)?;
-        if !m.allow_remote && (is_public(listen.ip()) || listen.ip().is_unspecified()) {
-            c.err(&m.listen, Some("listen"), format!("`{listen}` is reachable from other networks, and /metrics, /health and the admin endpoints answer anyone who reaches them: bind loopback or a private address, or set metrics.allow_remote = true to mean it"));
-        }
-        Some(MetricsConfig {
-            listen,
-            admin_token,
-            max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
-        })
-    });
+    let metrics = raw
+        .metrics
+        .as_ref()
+        .and_then(|m| metrics::metrics(&mut c, m));
 
     let cache_dir = base.join(raw.cache_dir.as_deref().unwrap_or("cache"));
     let mut lists = Vec::new();
