@@ -185,12 +185,17 @@ fn decode(body: Vec<u8>) -> Result<String, FetchError> {
 /// or an error page answered with 200), a body with no rules, or fewer than half the rules
 /// of the last good copy (a truncated or replaced list).
 fn check(list: &ListConfig, text: &str, html_type: bool) -> Result<(), FetchError> {
-    let start = text
-        .trim_start()
-        .get(..15)
-        .unwrap_or("")
+    let body = text.trim_start();
+    let start: String = body
+        .chars()
+        .take(15)
+        .collect::<String>()
         .to_ascii_lowercase();
-    if html_type || start.starts_with("<!doctype html") || start.starts_with("<html") {
+    // A list served as text/html by mistake still starts with a rule or a comment, not a tag.
+    let tagged = (html_type && body.starts_with('<'))
+        || start.starts_with("<!doctype html")
+        || start.starts_with("<html");
+    if tagged {
         return Err(FetchError::Refused(
             "the server sent an HTML page, not a list (a captive portal?)".into(),
         ));
@@ -207,7 +212,9 @@ fn check(list: &ListConfig, text: &str, html_type: bool) -> Result<(), FetchErro
         .unwrap_or(0);
     if rules < previous.div_ceil(2) {
         return Err(FetchError::Refused(format!(
-            "{rules} rules, fewer than half of the last good copy's {previous}"
+            "{rules} rules, fewer than half of the last good copy's {previous} (if the list \
+             really shrank, delete {} to accept it)",
+            list.source.display()
         )));
     }
     Ok(())
@@ -256,5 +263,36 @@ impl reqwest::dns::Resolve for UpstreamResolver {
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list() -> ListConfig {
+        ListConfig {
+            name: "l".into(),
+            category: "c".into(),
+            source: PathBuf::from("/nonexistent/familydns-test.list"),
+            format: crate::lists::Format::Auto,
+            url: Some("https://example.test/l".into()),
+            refresh: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn html_is_told_from_lists() {
+        for page in [
+            "<html></html>",
+            "\n  <!DOCTYPE HTML>\n<p>",
+            "<HTML lang=en>",
+        ] {
+            assert!(check(&list(), page, false).is_err(), "{page}");
+        }
+        // Served as text/html: refused only when it also looks like markup.
+        assert!(check(&list(), "<head><title>Wi-Fi</title>", true).is_err());
+        assert!(check(&list(), "# a list\nexample.com\n", true).is_ok());
+        assert!(check(&list(), "example.com\n", false).is_ok());
     }
 }
