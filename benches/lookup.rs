@@ -3,6 +3,8 @@
 //!
 //! Under `cargo test --all-targets` (criterion's test mode) a small union is used so the run
 //! stays quick; `cargo bench` loads the full union and prints compile time and memory.
+//! Without `../shared/data` (a fresh clone) both use the bundled `blocklists/adult.domains.gz`
+//! and a fixed set of popular names, so the bench still builds and runs.
 
 use std::collections::HashSet;
 use std::hint::black_box;
@@ -15,11 +17,26 @@ use familydns::filter::{Blocklists, CategoryMask};
 use familydns::lists::{self, Format, RuleKind};
 use familydns::name::QueryName;
 
-fn data(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(p)
+/// `../shared/data`, when it is beside the repository.
+fn shared_data() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    dir.is_dir().then_some(dir)
 }
+
+/// The bundled list used when `../shared/data` is not present.
+const BUNDLED: &str = "blocklists/adult.domains.gz";
+
+/// Popular names for the query mix when the Umbrella ranking is not present.
+const POPULAR_FALLBACK: &[&str] = &[
+    "www.google.com",
+    "www.youtube.com",
+    "api.github.com",
+    "www.wikipedia.org",
+    "outlook.office365.com",
+    "www.khanacademy.org",
+    "cdn.jsdelivr.net",
+    "time.apple.com",
+];
 
 /// The biggest list of each format; together several hundred thousand distinct names.
 const FULL: &[(&str, Format)] = &[
@@ -48,14 +65,28 @@ const FULL: &[(&str, Format)] = &[
 ];
 const SMALL: &[(&str, Format)] = &[("domains/hagezi-nsfw.domains", Format::Domains)];
 
-fn list_configs(files: &[(&str, Format)]) -> Vec<ListConfig> {
+/// The lists of the union: `files` in `../shared/data`, or the bundled list without it.
+fn union_files(files: &[(&str, Format)]) -> Vec<(PathBuf, Format)> {
+    match shared_data() {
+        Some(dir) => files.iter().map(|(p, f)| (dir.join(p), *f)).collect(),
+        None => {
+            eprintln!("../shared/data is not present: using the bundled {BUNDLED}");
+            vec![(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(BUNDLED),
+                Format::Domains,
+            )]
+        }
+    }
+}
+
+fn list_configs(files: &[(PathBuf, Format)]) -> Vec<ListConfig> {
     files
         .iter()
         .enumerate()
         .map(|(i, (p, f))| ListConfig {
             name: format!("list{i}"),
             category: format!("cat{i}"),
-            source: data(p),
+            source: p.clone(),
             format: *f,
             url: None,
             refresh: std::time::Duration::ZERO,
@@ -76,10 +107,10 @@ fn proc_status_kib(field: &str) -> u64 {
 }
 
 /// The naive baseline: every rule name in a `HashSet<String>`, probed once per suffix.
-fn naive(files: &[(&str, Format)]) -> HashSet<String> {
+fn naive(files: &[(PathBuf, Format)]) -> HashSet<String> {
     let mut set = HashSet::new();
     for (p, f) in files {
-        let text = lists::read_list(&data(p)).unwrap();
+        let text = lists::read_list(p).unwrap();
         lists::parse_str(&text, *f, |r| {
             if r.kind == RuleKind::Block {
                 set.insert(r.name);
@@ -104,8 +135,12 @@ fn naive_lookup(set: &HashSet<String>, name: &str) -> bool {
 
 /// A realistic mix: popular (mostly allowed) names, blocked names, deep subdomains of both.
 fn query_mix(set: &HashSet<String>) -> Vec<String> {
-    let ranking = std::fs::read_to_string(data("ranking/cisco-umbrella-top-100k.txt")).unwrap();
-    let popular: Vec<&str> = ranking.lines().step_by(50).take(2000).collect();
+    let ranking = shared_data()
+        .and_then(|d| std::fs::read_to_string(d.join("ranking/cisco-umbrella-top-100k.txt")).ok());
+    let popular: Vec<&str> = match &ranking {
+        Some(r) => r.lines().step_by(50).take(2000).collect(),
+        None => POPULAR_FALLBACK.to_vec(),
+    };
     let blocked: Vec<&String> = set
         .iter()
         .step_by((set.len() / 1000).max(1))
@@ -129,8 +164,8 @@ fn query_mix(set: &HashSet<String>) -> Vec<String> {
 
 fn bench(c: &mut Criterion) {
     let full = std::env::args().any(|a| a == "--bench");
-    let files = if full { FULL } else { SMALL };
-    let configs = list_configs(files);
+    let files = union_files(if full { FULL } else { SMALL });
+    let configs = list_configs(&files);
 
     let rss_before = proc_status_kib("VmRSS");
     let start = Instant::now();
@@ -148,7 +183,7 @@ fn bench(c: &mut Criterion) {
         peak_rebuild as f64 / rss_steady as f64
     );
     let rules: u64 = blocklists.lists.iter().map(|l| l.stats.rules).sum();
-    let set = naive(files);
+    let set = naive(&files);
     let names = blocklists.matcher.len();
     let heap = blocklists.matcher.heap_bytes();
     let naive_heap: usize = set.iter().map(|s| s.capacity() + 24 + 8).sum();

@@ -7,14 +7,12 @@
 //! config the endpoints do not exist. They answer only where the metrics listener listens
 //! (loopback by default).
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use jiff::{Timestamp, ToSpan};
@@ -70,13 +68,14 @@ fn authorized(admin: &Admin, headers: &HeaderMap) -> Result<(), Reply> {
     }
 }
 
-fn params(query: Option<String>) -> HashMap<String, String> {
-    query
-        .unwrap_or_default()
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.replace("%3A", ":").replace("%3a", ":")))
-        .collect()
+/// The query parameters of the admin endpoints, percent-decoded by axum's `Query`.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Params {
+    profile: Option<String>,
+    name: Option<String>,
+    #[serde(rename = "for")]
+    duration: Option<String>,
+    until: Option<String>,
 }
 
 fn bad(message: impl Into<String>) -> Reply {
@@ -84,11 +83,11 @@ fn bad(message: impl Into<String>) -> Reply {
 }
 
 /// The profile named in the request, checked against the live configuration.
-fn profile<'p>(
-    admin: &Admin,
-    p: &'p HashMap<String, String>,
-) -> Result<(&'p str, jiff::tz::TimeZone), Reply> {
-    let name = p.get("profile").ok_or_else(|| bad("missing `profile`"))?;
+fn profile<'p>(admin: &Admin, p: &'p Params) -> Result<(&'p str, jiff::tz::TimeZone), Reply> {
+    let name = p
+        .profile
+        .as_deref()
+        .ok_or_else(|| bad("missing `profile`"))?;
     let snapshot = admin.reloader.snapshot().load();
     let profile = snapshot
         .profile_named(name)
@@ -97,15 +96,20 @@ fn profile<'p>(
 }
 
 /// `for=45m` from now, or `until=20:00` (the next 20:00 in the profile's zone).
-fn end_time(p: &HashMap<String, String>, tz: &jiff::tz::TimeZone) -> Result<Timestamp, Reply> {
+fn end_time(p: &Params, tz: &jiff::tz::TimeZone) -> Result<Timestamp, Reply> {
     let now = Timestamp::now();
-    if let Some(d) = p.get("for") {
+    if let Some(d) = &p.duration {
         let d = parse_duration(d)
             .ok_or_else(|| bad(format!("`{d}` is not a duration (e.g. 45m, 2h)")))?;
-        return Ok(now + jiff::SignedDuration::try_from(d).map_err(|e| bad(e.to_string()))?);
+        // `for=99999999999d` is out of range, not a panic.
+        return jiff::SignedDuration::try_from(d)
+            .ok()
+            .and_then(|d| now.checked_add(d).ok())
+            .ok_or_else(|| bad("that duration ends too far in the future"));
     }
     let until = p
-        .get("until")
+        .until
+        .as_deref()
         .ok_or_else(|| bad("give `for` (45m) or `until` (20:00)"))?;
     let time: jiff::civil::Time = until
         .parse()
@@ -135,12 +139,11 @@ async fn reload(State(admin): State<Admin>, headers: HeaderMap) -> Reply {
     }
 }
 
-async fn allow(State(admin): State<Admin>, headers: HeaderMap, RawQuery(q): RawQuery) -> Reply {
-    let p = params(q);
+async fn allow(State(admin): State<Admin>, headers: HeaderMap, Query(p): Query<Params>) -> Reply {
     let result = (|| {
         authorized(&admin, &headers)?;
         let (profile, tz) = profile(&admin, &p)?;
-        let name = p.get("name").ok_or_else(|| bad("missing `name`"))?;
+        let name = p.name.as_deref().ok_or_else(|| bad("missing `name`"))?;
         let until = end_time(&p, &tz)?;
         admin
             .overrides
@@ -157,8 +160,7 @@ async fn allow(State(admin): State<Admin>, headers: HeaderMap, RawQuery(q): RawQ
     result.unwrap_or_else(|e| e)
 }
 
-async fn pause(State(admin): State<Admin>, headers: HeaderMap, RawQuery(q): RawQuery) -> Reply {
-    let p = params(q);
+async fn pause(State(admin): State<Admin>, headers: HeaderMap, Query(p): Query<Params>) -> Reply {
     let result = (|| {
         authorized(&admin, &headers)?;
         let (profile, tz) = profile(&admin, &p)?;
@@ -175,8 +177,7 @@ async fn pause(State(admin): State<Admin>, headers: HeaderMap, RawQuery(q): RawQ
     result.unwrap_or_else(|e| e)
 }
 
-async fn resume(State(admin): State<Admin>, headers: HeaderMap, RawQuery(q): RawQuery) -> Reply {
-    let p = params(q);
+async fn resume(State(admin): State<Admin>, headers: HeaderMap, Query(p): Query<Params>) -> Reply {
     let result = (|| {
         authorized(&admin, &headers)?;
         let (profile, _) = profile(&admin, &p)?;
@@ -199,28 +200,31 @@ async fn list(State(admin): State<Admin>, headers: HeaderMap) -> Reply {
     (StatusCode::OK, admin.overrides.describe())
 }
 
-/// The CLI side: sends one request to the running server and returns its status and body.
-pub fn request(
+/// The CLI side: POSTs to `path` on the running server with `params` in the query string
+/// (percent-encoded, so any profile or name arrives as written) and returns the status and
+/// body.
+pub async fn request(
     addr: SocketAddr,
     token: &str,
-    method: &str,
-    path_and_query: &str,
-) -> std::io::Result<(u16, String)> {
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
-    write!(
-        stream,
-        "{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map_or(String::new(), |(_, b)| b.to_owned());
-    Ok((status, body))
+    path: &str,
+    params: &[(&str, &str)],
+) -> Result<(u16, String), reqwest::Error> {
+    let mut url =
+        reqwest::Url::parse(&format!("http://{addr}")).expect("a socket address makes a valid URL");
+    url.set_path(path);
+    if !params.is_empty() {
+        url.query_pairs_mut().extend_pairs(params);
+    }
+    let response = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        // A reload of large lists takes a while; the server ends connections after
+        // CONNECTION_LIFETIME anyway.
+        .timeout(crate::metrics::CONNECTION_LIFETIME)
+        .build()?
+        .post(url)
+        .bearer_auth(token)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await?))
 }

@@ -97,7 +97,12 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
                     overrides.clone(),
                 ));
             }
-            tasks.push(tokio::spawn(metrics::serve(listener, app)));
+            tasks.push(tokio::spawn(metrics::serve(
+                listener,
+                app,
+                m.max_connections,
+                metrics.clone(),
+            )));
             addr
         }
         None => None,

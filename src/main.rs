@@ -134,7 +134,7 @@ fn main() -> ExitCode {
             println!("{}: OK", cfg.file.display());
             Ok(())
         }),
-        Command::Reload { config } => admin_call(&config, "/admin/reload".into()),
+        Command::Reload { config } => admin_call(&config, "/admin/reload", &[]),
         Command::Allow {
             config,
             profile,
@@ -142,7 +142,8 @@ fn main() -> ExitCode {
             duration,
         } => admin_call(
             &config,
-            format!("/admin/allow?profile={profile}&name={name}&for={duration}"),
+            "/admin/allow",
+            &[("profile", &profile), ("name", &name), ("for", &duration)],
         ),
         Command::Pause {
             config,
@@ -151,17 +152,21 @@ fn main() -> ExitCode {
             duration,
         } => {
             let when = match (until, duration) {
-                (Some(u), _) => format!("until={u}"),
-                (None, Some(d)) => format!("for={d}"),
+                (Some(u), _) => ("until", u),
+                (None, Some(d)) => ("for", d),
                 (None, None) => {
                     eprintln!("give --until HH:MM or --for DURATION");
                     return ExitCode::FAILURE;
                 }
             };
-            admin_call(&config, format!("/admin/pause?profile={profile}&{when}"))
+            admin_call(
+                &config,
+                "/admin/pause",
+                &[("profile", &profile), (when.0, &when.1)],
+            )
         }
         Command::Resume { config, profile } => {
-            admin_call(&config, format!("/admin/resume?profile={profile}"))
+            admin_call(&config, "/admin/resume", &[("profile", &profile)])
         }
     }
 }
@@ -198,7 +203,7 @@ fn cname_chain(cfg: &config::Config, name: &str) -> Result<Vec<String>, String> 
 }
 
 /// Sends an admin request to the server running with `config`.
-fn admin_call(config: &std::path::Path, path: String) -> ExitCode {
+fn admin_call(config: &std::path::Path, path: &str, params: &[(&str, &str)]) -> ExitCode {
     with_config(config, |cfg| {
         let metrics = cfg
             .metrics
@@ -212,7 +217,12 @@ fn admin_call(config: &std::path::Path, path: String) -> ExitCode {
         if addr.ip().is_unspecified() {
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
-        let (status, body) = familydns::admin::request(addr, token, "POST", &path)
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let (status, body) = runtime
+            .block_on(familydns::admin::request(addr, token, path, params))
             .map_err(|e| format!("cannot reach the server at {addr}: {e}"))?;
         print!("{body}");
         if status == 200 {

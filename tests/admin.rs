@@ -151,17 +151,11 @@ async fn admin_endpoints_need_the_token() {
     let cfg = config(upstream.addr);
     let fdns = cfg.start().await;
     let addr = fdns.metrics_addr.unwrap();
-    let (status, _) = tokio::task::spawn_blocking(move || {
-        familydns::admin::request(
-            addr,
-            "wrong-token-0123456789",
-            "POST",
-            "/admin/pause?profile=family&for=30m",
-        )
-        .unwrap()
-    })
-    .await
-    .unwrap();
+    let pause = [("profile", "family"), ("for", "30m")];
+    let (status, _) =
+        familydns::admin::request(addr, "wrong-token-0123456789", "/admin/pause", &pause)
+            .await
+            .unwrap();
     assert_eq!(status, 401);
     assert_eq!(
         udp(fdns.dns_addrs[0], "www.example.test.", RecordType::A)
@@ -174,10 +168,77 @@ async fn admin_endpoints_need_the_token() {
     let plain = TestConfig::new(HEAD, upstream.addr, &[("family", "")]);
     let fdns = plain.start().await;
     let addr = fdns.metrics_addr.unwrap();
-    let (status, _) = tokio::task::spawn_blocking(move || {
-        familydns::admin::request(addr, TOKEN, "POST", "/admin/reload").unwrap()
-    })
-    .await
-    .unwrap();
+    let (status, _) = familydns::admin::request(addr, TOKEN, "/admin/reload", &[])
+        .await
+        .unwrap();
     assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_with_ampersands_and_spaces_round_trip_through_the_cli() {
+    let upstream = start_upstream().await;
+    let cfg = config(upstream.addr);
+    // A profile whose name (its file name) holds a space and an `&`, for the client 127.0.0.2.
+    std::fs::write(
+        cfg.dir.path().join("profiles/kids & teens.toml"),
+        "deny = [\"txt.example.test\"]\n",
+    )
+    .unwrap();
+    let main = std::fs::read_to_string(cfg.path()).unwrap();
+    std::fs::write(
+        cfg.path(),
+        format!("{main}\n[[client]]\nname = \"tablet\"\nmatch = [\"127.0.0.2\"]\nprofile = \"kids & teens\"\n"),
+    )
+    .unwrap();
+    let fdns = cfg.start().await;
+    let from_tablet = async || {
+        udp_from(
+            fdns.dns_addrs[0],
+            "127.0.0.2".parse().unwrap(),
+            "txt.example.test.",
+            RecordType::TXT,
+            Some(1232),
+        )
+        .await
+        .metadata
+        .response_code
+    };
+    assert_eq!(from_tablet().await, ResponseCode::NXDomain);
+
+    let (ok, out) = cli(
+        &cfg.path(),
+        &[
+            "allow",
+            "--profile",
+            "kids & teens",
+            "txt.example.test",
+            "--for",
+            "45m",
+        ],
+    )
+    .await;
+    assert!(
+        ok && out.contains("for profile kids & teens until"),
+        "{out}"
+    );
+    assert_eq!(from_tablet().await, ResponseCode::NoError, "allowed");
+
+    // A name with `&` and a space reaches the server whole (and is refused as a name), rather
+    // than being cut at the `&` into another parameter.
+    let (ok, out) = cli(
+        &cfg.path(),
+        &[
+            "allow",
+            "--profile",
+            "family",
+            "a&for=1s b.example",
+            "--for",
+            "45m",
+        ],
+    )
+    .await;
+    assert!(
+        !ok && out.contains("`a&for=1s b.example` is not a domain name"),
+        "{out}"
+    );
 }

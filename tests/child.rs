@@ -17,7 +17,7 @@ async fn ask(fdns: &Running, name: &str, rtype: RecordType) -> Message {
 
 /// A game domain from the real UT1 games list.
 fn game_domain() -> String {
-    std::fs::read_to_string(data("categories/ut1/games.domains"))
+    std::fs::read_to_string(fixture("categories/ut1/games.domains"))
         .unwrap()
         .lines()
         .find(|l| l.contains('.') && l.parse::<std::net::Ipv4Addr>().is_err())

@@ -1,4 +1,4 @@
-//! Filtering end to end on real lists from `../shared/data`: every format, profiles by
+//! Filtering end to end on real lists (cuts in `tests/fixtures`): every format, profiles by
 //! source address, allow over deny, block answers and their EDE, and `familydns check`.
 
 mod common;
@@ -11,7 +11,7 @@ use hickory_proto::rr::{RData, RecordType};
 
 /// Data lines of a real list (no comments, no blank lines), in file order, with line numbers.
 fn data_lines(path: &str) -> Vec<(usize, String)> {
-    let text = std::fs::read_to_string(data(path)).unwrap();
+    let text = std::fs::read_to_string(fixture(path)).unwrap();
     text.lines()
         .enumerate()
         .map(|(i, l)| (i + 1, l.trim().to_owned()))

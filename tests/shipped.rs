@@ -111,7 +111,11 @@ async fn an_unknown_device_gets_the_protective_household_profile() {
     assert_eq!(code, 17);
     assert!(text.contains("classified gambling (score"), "{text}");
     // Ads and trackers are their own category, which the household profile leaves alone.
-    for name in ["doubleclick.net.", "google-analytics.com.", "analytics.google.com."] {
+    for name in [
+        "doubleclick.net.",
+        "google-analytics.com.",
+        "analytics.google.com.",
+    ] {
         let m = ask_from(&fdns, stranger, name).await;
         assert!(!blocked(&m), "{name} is not malware: {m:?}");
     }

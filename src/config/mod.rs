@@ -196,6 +196,8 @@ pub struct MetricsConfig {
     /// Bearer token for `/admin/*` on the same listener; the admin endpoints are off
     /// without one.
     pub admin_token: Option<String>,
+    /// Connections served at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone)]

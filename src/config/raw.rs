@@ -1,6 +1,7 @@
 //! Serde shapes of the TOML files and their conversion into a validated [`Config`].
 
 mod listeners;
+mod metrics;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
@@ -13,9 +14,8 @@ use toml::Spanned;
 
 use super::{
     BlockAnswer, BlockBypass, ClientConfig, Config, ConfigError, ConfigErrors, ListConfig,
-    MetricsConfig, PRIVATE_NETWORKS, ProfileConfig, RateLimitAction, RateLimitConfig, SafeSearch,
-    ScheduleConfig, ServerConfig, Upstream, UpstreamConfig, UpstreamProtocol, UpstreamStrategy,
-    parse_duration,
+    PRIVATE_NETWORKS, ProfileConfig, RateLimitAction, RateLimitConfig, SafeSearch, ScheduleConfig,
+    ServerConfig, Upstream, UpstreamConfig, UpstreamProtocol, UpstreamStrategy, parse_duration,
 };
 use crate::lists::Format;
 use crate::name;
@@ -27,7 +27,7 @@ struct RawConfig {
     server: RawServer,
     #[serde(default)]
     upstream: RawUpstream,
-    metrics: Option<RawMetrics>,
+    metrics: Option<metrics::RawMetrics>,
     #[serde(default, rename = "list")]
     lists: Vec<RawList>,
     profiles_dir: Option<Spanned<String>>,
@@ -138,14 +138,6 @@ fn default_cache_entries() -> u64 {
 
 fn default_cache_bytes() -> u64 {
     32 << 20
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMetrics {
-    listen: Spanned<String>,
-    /// Bearer token of the admin endpoints (reload, timed allow, pause); off when unset.
-    admin_token: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -300,18 +292,19 @@ fn is_public(ip: IpAddr) -> bool {
 /// Refresh period of downloaded lists when the config gives none.
 const DEFAULT_REFRESH: Duration = Duration::from_secs(24 * 3600);
 
-/// The cache file of a downloaded list: its name, made safe for a file name.
+/// The cache file of a downloaded list: its name, made safe for a file name by an escape that
+/// is one-to-one, so that two lists (`a.b` and `a_b`) never share a cache file and overwrite
+/// each other. ASCII letters, digits and `-` stay; every other byte, `_` included, becomes
+/// `_` and two hex digits (`a.b` → `a_2eb`, `a_b` → `a_5fb`).
 fn cache_file_name(list: &str) -> String {
-    let safe: String = list
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut safe = String::with_capacity(list.len());
+    for b in list.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' {
+            safe.push(char::from(b));
+        } else {
+            safe.push_str(&format!("_{b:02x}"));
+        }
+    }
     format!("{safe}.list")
 }
 
@@ -471,25 +464,10 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         );
     }
 
-    let metrics = raw.metrics.as_ref().and_then(|m| {
-        let admin_token = m.admin_token.as_ref().and_then(|t| {
-            if t.get_ref().len() < 16 {
-                c.err(
-                    t,
-                    Some("admin_token"),
-                    "too short: use at least 16 random characters",
-                );
-                None
-            } else {
-                Some(t.get_ref().clone())
-            }
-        });
-        c.socket_addr("listen", &m.listen)
-            .map(|listen| MetricsConfig {
-                listen,
-                admin_token,
-            })
-    });
+    let metrics = raw
+        .metrics
+        .as_ref()
+        .and_then(|m| metrics::metrics(&mut c, m));
 
     let cache_dir = base.join(raw.cache_dir.as_deref().unwrap_or("cache"));
     let classifier = raw.classifier.as_ref().map(|p| {
@@ -997,6 +975,16 @@ mod tests {
         assert_eq!((u.host.as_str(), u.port), ("::1", 5300));
         assert!(parse_upstream("udp://dns.google").is_err());
         assert!(parse_upstream("ftp://1.1.1.1").is_err());
+    }
+
+    #[test]
+    fn cache_file_names_never_collide() {
+        assert_eq!(cache_file_name("a.b"), "a_2eb.list");
+        assert_eq!(cache_file_name("a_b"), "a_5fb.list");
+        assert_eq!(cache_file_name("hagezi-pro"), "hagezi-pro.list");
+        let names = ["a.b", "a_b", "a b", "a/b", "a_2eb", "a__b", "é", "_c3_a9"];
+        let files: BTreeSet<String> = names.iter().map(|n| cache_file_name(n)).collect();
+        assert_eq!(files.len(), names.len(), "{files:?}");
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //! Counters are registered once, in one struct (encrypted-dns-server's `varz` pattern), and
 //! their labels stay low-cardinality: profile and decision, never the query name.
 
+mod http;
+
+pub use http::{CONNECTION_LIFETIME, HEADER_READ_TIMEOUT, serve};
+
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -38,6 +43,9 @@ pub struct Metrics {
     list_fetch_time: IntGaugeVec,
     /// Lists that are loaded with nothing (a download with no cached copy yet).
     list_problems: Mutex<Vec<String>>,
+    /// The last failed or refused download of each list, until one succeeds: `/health` shows
+    /// them, so a captive portal or a shrunken list is noticed, not just survived.
+    download_problems: Mutex<BTreeMap<String, String>>,
     pub reload_failures: IntCounter,
     pub reload_seconds: Histogram,
     /// Unix time of the last snapshot that went live (start or reload).
@@ -55,6 +63,9 @@ pub struct Metrics {
     pub upstream_wait_full: IntCounter,
     /// Open TCP connections.
     pub tcp_connections: IntGauge,
+    /// Connections to the metrics/admin listener closed at once: `metrics.max_connections`
+    /// were open.
+    pub http_refused: IntCounter,
     /// Queries whose MAC/ECS options were ignored because they did not come from a trusted
     /// forwarder.
     pub untrusted_identity: IntCounter,
@@ -138,6 +149,7 @@ impl Metrics {
                 &["list"],
             ),
             list_problems: Mutex::new(Vec::new()),
+            download_problems: Mutex::new(BTreeMap::new()),
             reload_failures: counter(
                 "familydns_reload_failures_total",
                 "Reloads rejected because the new config or a list was bad",
@@ -172,6 +184,10 @@ impl Metrics {
                 "UDP queries answered SERVFAIL because too many were waiting for an upstream",
             ),
             tcp_connections: gauge("familydns_tcp_connections", "Open TCP connections"),
+            http_refused: counter(
+                "familydns_http_connections_refused_total",
+                "Metrics/admin connections closed at once because max_connections were open",
+            ),
             untrusted_identity: counter(
                 "familydns_untrusted_identity_options_total",
                 "Queries whose MAC or ECS options were ignored: not from a trusted forwarder",
@@ -207,15 +223,22 @@ impl Metrics {
             .collect();
     }
 
-    /// Records the outcome of a list download.
-    pub fn list_fetched(&self, list: &str, ok: bool) {
+    /// Records the outcome of a list download: `Err` holds why it failed or was refused.
+    pub fn list_fetched(&self, list: &str, result: Result<(), String>) {
         self.list_fetch_ok
             .with_label_values(&[list])
-            .set(i64::from(ok));
-        if ok {
-            self.list_fetch_time
-                .with_label_values(&[list])
-                .set(jiff::Timestamp::now().as_second());
+            .set(i64::from(result.is_ok()));
+        let mut problems = self.download_problems.lock().expect("not poisoned");
+        match result {
+            Ok(()) => {
+                self.list_fetch_time
+                    .with_label_values(&[list])
+                    .set(jiff::Timestamp::now().as_second());
+                problems.remove(list);
+            }
+            Err(e) => {
+                problems.insert(list.to_owned(), e);
+            }
         }
     }
 
@@ -240,6 +263,9 @@ impl Metrics {
         for problem in self.list_problems.lock().expect("not poisoned").iter() {
             out.push_str(problem);
             out.push('\n');
+        }
+        for (list, e) in self.download_problems.lock().expect("not poisoned").iter() {
+            out.push_str(&format!("list {list}: download: {e}\n"));
         }
         out
     }
@@ -294,11 +320,4 @@ pub fn router(
             }),
         )
         .with_state(metrics)
-}
-
-/// Serves `app` on `listener` until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, app: Router) {
-    if let Err(e) = axum::serve(listener, app).await {
-        tracing::error!(error = %e, "metrics endpoint stopped");
-    }
 }

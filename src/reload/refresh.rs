@@ -32,12 +32,12 @@ pub fn refresh_lists(
                 let next = match &result {
                     Ok(fetched) => {
                         changed |= *fetched == Fetched::Updated;
-                        metrics.list_fetched(&list.name, true);
+                        metrics.list_fetched(&list.name, Ok(()));
                         list.refresh
                     }
                     Err(e) => {
-                        tracing::warn!(list = %list.name, url = ?list.url, error = %e, "list download failed; keeping the cached copy");
-                        metrics.list_fetched(&list.name, false);
+                        tracing::warn!(list = %list.name, url = ?list.url, error = %e, "list download failed or refused; keeping the cached copy");
+                        metrics.list_fetched(&list.name, Err(e.to_string()));
                         RETRY_FAILED.min(list.refresh)
                     }
                 };
