@@ -28,16 +28,26 @@ async fn cli(config: &Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// The test config with a fixed metrics port (the CLI finds the server through the config).
-fn config(upstream: std::net::SocketAddr) -> TestConfig {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+/// The metrics line of a config written by [`config`].
+const METRICS_LISTEN: &str = "listen = \"127.0.0.1:";
+
+/// The test config with a fixed metrics port (the CLI finds the server through the config).
+fn config(upstream: std::net::SocketAddr) -> TestConfig {
     let head = HEAD.replace(
         "listen = \"127.0.0.1:0\"",
-        &format!("listen = \"127.0.0.1:{port}\"\nadmin_token = \"{TOKEN}\""),
+        &format!(
+            "{METRICS_LISTEN}{}\"\nadmin_token = \"{TOKEN}\"",
+            free_port()
+        ),
     );
     TestConfig::new(
         &head,
@@ -46,11 +56,36 @@ fn config(upstream: std::net::SocketAddr) -> TestConfig {
     )
 }
 
+/// Starts the server; if another test took the fixed metrics port between its choice and
+/// the bind, picks another and tries again (a bounded number of times).
+async fn start(cfg: &TestConfig) -> Running {
+    for _ in 0..20 {
+        match familydns::app::start(&cfg.path()).await {
+            Ok(running) => return running,
+            Err(familydns::app::StartError::Bind { .. }) => {
+                let text = std::fs::read_to_string(cfg.path()).unwrap();
+                let text: Vec<String> = text
+                    .lines()
+                    .map(|l| match l.strip_prefix(METRICS_LISTEN) {
+                        Some(rest) if !rest.starts_with("0\"") => {
+                            format!("{METRICS_LISTEN}{}\"", free_port())
+                        }
+                        _ => l.to_owned(),
+                    })
+                    .collect();
+                std::fs::write(cfg.path(), text.join("\n")).unwrap();
+            }
+            Err(e) => panic!("familydns starts: {e}"),
+        }
+    }
+    panic!("no free metrics port after 20 tries");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_pause_resume_and_reload_from_the_cli() {
     let upstream = start_upstream().await;
     let cfg = config(upstream.addr);
-    let fdns = cfg.start().await;
+    let fdns = start(&cfg).await;
     assert_eq!(
         rcode(&fdns, "txt.example.test.").await,
         ResponseCode::NXDomain
@@ -92,7 +127,7 @@ async fn allow_pause_resume_and_reload_from_the_cli() {
 
     // The state survives a restart.
     drop(fdns);
-    let fdns = cfg.start().await;
+    let fdns = start(&cfg).await;
     assert_eq!(
         udp(fdns.dns_addrs[0], "www.example.test.", RecordType::A)
             .await
@@ -117,7 +152,7 @@ async fn allow_pause_resume_and_reload_from_the_cli() {
     );
     drop(hour_later);
 
-    let fdns = cfg.start().await;
+    let fdns = start(&cfg).await;
     let (ok, out) = cli(&cfg.path(), &["resume", "--profile", "family"]).await;
     assert!(ok, "{out}");
     assert_eq!(
@@ -149,7 +184,7 @@ async fn allow_pause_resume_and_reload_from_the_cli() {
 async fn admin_endpoints_need_the_token() {
     let upstream = start_upstream().await;
     let cfg = config(upstream.addr);
-    let fdns = cfg.start().await;
+    let fdns = start(&cfg).await;
     let addr = fdns.metrics_addr.unwrap();
     let pause = [("profile", "family"), ("for", "30m")];
     let (status, _) =
@@ -190,7 +225,7 @@ async fn names_with_ampersands_and_spaces_round_trip_through_the_cli() {
         format!("{main}\n[[client]]\nname = \"tablet\"\nmatch = [\"127.0.0.2\"]\nprofile = \"kids & teens\"\n"),
     )
     .unwrap();
-    let fdns = cfg.start().await;
+    let fdns = start(&cfg).await;
     let from_tablet = async || {
         udp_from(
             fdns.dns_addrs[0],
