@@ -2,6 +2,8 @@
 //! the name and whichever rule kind decides it (lists, keywords, regex, allow, deny, safe
 //! search, canaries).
 
+mod common;
+
 use std::sync::OnceLock;
 
 use familydns::name::QueryName;
@@ -53,17 +55,14 @@ block_bypass = true
 fn snapshot() -> &'static (Snapshot, tempfile::TempDir) {
     static SNAP: OnceLock<(Snapshot, tempfile::TempDir)> = OnceLock::new();
     SNAP.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |f: &str, body: &str| std::fs::write(dir.path().join(f), body).unwrap();
-        write("familydns.toml", MAIN);
-        std::fs::create_dir(dir.path().join("profiles")).unwrap();
-        write("profiles/kids.toml", KIDS);
-        write("adult.domains", "pornhub.com\nxx.example\n");
-        write("adult.keywords", "porn\n");
-        write("adult.regex", "^cam[0-9]+\\.example$\n");
-        write("adult.abp", "||bad.example^\n@@||fine.bad.example^\n");
-        let config = familydns::config::load(&dir.path().join("familydns.toml")).unwrap();
-        (Snapshot::build(&config, false).unwrap(), dir)
+        common::snapshot_of(&[
+            ("familydns.toml", MAIN),
+            ("profiles/kids.toml", KIDS),
+            ("adult.domains", "pornhub.com\nxx.example\n"),
+            ("adult.keywords", "porn\n"),
+            ("adult.regex", "^cam[0-9]+\\.example$\n"),
+            ("adult.abp", "||bad.example^\n@@||fine.bad.example^\n"),
+        ])
     })
 }
 

@@ -5,10 +5,11 @@
 //! flipped, cut or appended. Every answer must parse, match the request's ID and echo its
 //! question, and a blocked name must be blocked in any spelling.
 
+mod common;
+
 use std::net::IpAddr;
 
 use familydns::server::answer_offline;
-use familydns::snapshot::Snapshot;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{Name, RecordType};
@@ -158,15 +159,12 @@ fn mutate(rng: &mut Rng, mut bytes: Vec<u8>) -> Vec<u8> {
 
 #[test]
 fn random_packets_through_decode_decide_encode() {
-    let dir = tempfile::tempdir().unwrap();
-    let write = |f: &str, body: &str| std::fs::write(dir.path().join(f), body).unwrap();
-    write("familydns.toml", MAIN);
-    std::fs::create_dir(dir.path().join("profiles")).unwrap();
-    write("profiles/kids.toml", KIDS);
-    write("adult.domains", "pornhub.com\n");
-    write("adult.keywords", "porn\n");
-    let config = familydns::config::load(&dir.path().join("familydns.toml")).unwrap();
-    let snapshot = Snapshot::build(&config, false).unwrap();
+    let (snapshot, _dir) = common::snapshot_of(&[
+        ("familydns.toml", MAIN),
+        ("profiles/kids.toml", KIDS),
+        ("adult.domains", "pornhub.com\n"),
+        ("adult.keywords", "porn\n"),
+    ]);
 
     let inputs: u64 = std::env::var("FAMILYDNS_RANDOM_INPUTS")
         .ok()

@@ -507,3 +507,19 @@ pub async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -
     }
     false
 }
+
+/// A snapshot built without a server, from `familydns.toml` and the other files given
+/// (path relative to the config, contents) written into a temporary directory, which lives
+/// as long as the snapshot is used.
+pub fn snapshot_of(files: &[(&str, &str)]) -> (familydns::snapshot::Snapshot, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("profiles")).unwrap();
+    for (path, body) in files {
+        std::fs::write(dir.path().join(path), body).unwrap();
+    }
+    let config = familydns::config::load(&dir.path().join("familydns.toml")).unwrap();
+    (
+        familydns::snapshot::Snapshot::build(&config, false).unwrap(),
+        dir,
+    )
+}
