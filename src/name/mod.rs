@@ -191,15 +191,9 @@ pub struct SuffixFingerprints {
 }
 
 impl SuffixFingerprints {
-    /// From a name that is already lowercase, without the trailing dot.
-    #[inline]
-    pub(crate) fn of_lowercase(name: &[u8]) -> Self {
-        Self::from_labels_rev(labels_right_to_left(name))
-    }
-
     /// From labels given right to left (TLD first).
-    #[inline]
-    fn from_labels_rev<'a>(labels: impl Iterator<Item = &'a [u8]>) -> Self {
+    #[inline(always)]
+    pub(crate) fn from_labels_rev<'a>(labels: impl Iterator<Item = &'a [u8]>) -> Self {
         let mut inline = [0u64; INLINE_LABELS];
         let mut spill = Vec::new();
         let mut hasher = SuffixHasher::new();

@@ -12,6 +12,8 @@ use super::{NameError, SuffixFingerprints, normalize};
 
 /// Longest presentation form of a wire name: 255 wire bytes less the root and first length.
 const MAX_TEXT: usize = 253;
+/// Most labels a wire name can have (one byte of length and one of data each).
+const MAX_LABELS: usize = 127;
 
 /// A query name as decisions see it: ASCII-lowercase, no trailing dot, with the
 /// fingerprints of all of its suffixes computed once.
@@ -26,27 +28,48 @@ impl QueryName {
     ///
     /// A byte that cannot occur in a list rule (a dot inside a label, a control or non-ASCII
     /// byte) becomes `?`: such a name can never match a rule, and its text stays ASCII.
+    /// Inlined so that the value (half a kilobyte) is built where it is used, not copied.
+    #[inline]
     pub fn from_labels<'a>(labels: impl Iterator<Item = &'a [u8]>) -> QueryName {
         let mut text = [0u8; MAX_TEXT];
         let mut len = 0;
+        // Where each label starts: the wire already split the name, so hashing it right to
+        // left needs no second scan for dots.
+        let mut starts = [0u8; MAX_LABELS];
+        let mut count = 0;
         for label in labels {
-            if len != 0 && len < MAX_TEXT {
-                text[len] = b'.';
-                len += 1;
-            }
-            for &b in label {
+            if len != 0 {
                 if len == MAX_TEXT {
                     break;
                 }
-                text[len] = match b {
-                    b'.' => b'?',
-                    b if b.is_ascii_graphic() => b.to_ascii_lowercase(),
-                    _ => b'?',
-                };
+                text[len] = b'.';
                 len += 1;
             }
+            if count == MAX_LABELS {
+                break;
+            }
+            starts[count] = len as u8;
+            count += 1;
+            let take = label.len().min(MAX_TEXT - len);
+            let dst = &mut text[len..len + take];
+            // Whole-slice copy and case fold, which the compiler vectorises.
+            dst.copy_from_slice(&label[..take]);
+            dst.make_ascii_lowercase();
+            let odd = |b: &u8| *b == b'.' || !b.is_ascii_graphic();
+            if dst.iter().any(odd) {
+                dst.iter_mut().filter(|b| odd(b)).for_each(|b| *b = b'?');
+            }
+            len += take;
         }
-        let fingerprints = SuffixFingerprints::of_lowercase(&text[..len]);
+        let labels = (0..count).rev().map(|i| {
+            let end = if i + 1 < count {
+                usize::from(starts[i + 1]) - 1
+            } else {
+                len
+            };
+            &text[usize::from(starts[i])..end]
+        });
+        let fingerprints = SuffixFingerprints::from_labels_rev(labels);
         QueryName {
             text,
             len,
@@ -55,6 +78,7 @@ impl QueryName {
     }
 
     /// From a wire name.
+    #[inline]
     pub fn from_wire(name: &hickory_proto::rr::Name) -> QueryName {
         Self::from_labels(name.iter())
     }
