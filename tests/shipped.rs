@@ -142,6 +142,11 @@ async fn a_childs_device_gets_the_kids_profile() {
         assert!(blocked(&m), "{file}: {name}: {m:?}");
         assert_eq!(ede(&m).unwrap().0, 17, "filtered at the parents' request");
     }
+    // Web proxies and unblockers are part of the kids' bypass protection.
+    for name in ["croxyproxy.com.", "www.blockaway.net.", "dns.google."] {
+        let m = ask_from(&fdns, kid, name).await;
+        assert!(blocked(&m), "{name}: {m:?}");
+    }
     let m = ask_from(&fdns, kid, "www.youtube.com.").await;
     assert!(
         matches!(&m.answers[0].data, RData::CNAME(c) if c.0.to_ascii() == "restrict.youtube.com."),
