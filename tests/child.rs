@@ -295,3 +295,68 @@ async fn cname_cloaking_is_blocked_with_the_target_named() {
         ede(&m)
     );
 }
+
+#[tokio::test]
+async fn ecs_picks_the_profile_only_from_a_trusted_forwarder() {
+    use hickory_proto::rr::rdata::opt::ClientSubnet;
+    let upstream = start_upstream().await;
+    let head = HEAD.replace(
+        "[upstream]",
+        "trusted_forwarders = [\"127.0.0.2/32\"]\n[upstream]",
+    );
+    let clients = r#"
+[[client]]
+name = "kids-subnet"
+match = ["192.168.1.200/29"]
+profile = "kids"
+"#;
+    let cfg = TestConfig::new(
+        &format!("{head}{clients}"),
+        upstream.addr,
+        &[
+            ("family", "block = []\n"),
+            ("kids", "deny = [\"txt.example.test\"]\n"),
+        ],
+    );
+    let fdns = cfg.start().await;
+    let s = fdns.dns_addrs[0];
+    let subnet = || {
+        let ecs = ClientSubnet::new("192.168.1.201".parse().unwrap(), 32, 0);
+        vec![EdnsOption::Subnet(ecs)]
+    };
+    // From the trusted forwarder, the subnet names the device: the kids profile applies.
+    let m = udp_with_options(
+        s,
+        "127.0.0.2",
+        "txt.example.test.",
+        RecordType::TXT,
+        subnet(),
+    )
+    .await;
+    assert!(blocked(&m), "kids profile by ECS: {m:?}");
+    // From anyone else the subnet is ignored (and counted): the family profile applies.
+    let m = udp_with_options(
+        s,
+        "127.0.0.3",
+        "txt.example.test.",
+        RecordType::TXT,
+        subnet(),
+    )
+    .await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError, "{m:?}");
+    let metrics = http_get(fdns.metrics_addr.unwrap(), "/metrics").await;
+    assert!(
+        metrics.contains("familydns_untrusted_identity_options_total 1"),
+        "{metrics}"
+    );
+    // The allowed query reached the upstream without the client's subnet.
+    let seen = upstream.seen.lock().unwrap().clone();
+    assert!(!seen.is_empty());
+    for s in &seen {
+        let ecs = s
+            .edns
+            .as_ref()
+            .and_then(|e| e.option(hickory_proto::rr::rdata::opt::EdnsCode::Subnet));
+        assert!(ecs.is_none(), "no subnet upstream: {s:?}");
+    }
+}

@@ -147,8 +147,17 @@ async fn large_answer_truncates_over_udp_then_tcp_gets_it_all() {
 async fn dead_upstream_gives_servfail_within_the_timeout() {
     let (up, _cfg, fdns) = setup().await;
     up.silent.store(true, std::sync::atomic::Ordering::SeqCst);
+    let asked = std::time::Instant::now();
     let m = udp(fdns.dns_addrs[0], "www.example.test.", RecordType::A).await;
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    // A bound, not a speed figure: one upstream with `timeout_ms = 500` (HEAD) must give up
+    // well before a client's own 5 s timeout (at most two tries: 1 s); 3 s leaves room for
+    // a loaded CI machine.
+    let waited = asked.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(3),
+        "SERVFAIL after {waited:?}"
+    );
     let metrics = http_get(fdns.metrics_addr.unwrap(), "/metrics").await;
     assert!(
         metrics.contains("familydns_upstream_errors_total 1"),
