@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify::{RecursiveMode, Watcher};
+use notify::{EventKind, RecursiveMode, Watcher};
 
 use super::Reloader;
 
@@ -19,30 +19,26 @@ use super::Reloader;
 const DEBOUNCE: Duration = Duration::from_millis(300);
 
 /// Watches the reloader's files until the returned task is dropped or aborted.
+///
+/// One watcher lives across reloads, so an edit made while a reload runs is queued and
+/// triggers the next one instead of being lost; it is replaced only when the set of watched
+/// files changes, and the new one starts before the old one stops.
 pub fn watch(reloader: Arc<Reloader>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut current: Option<(Vec<PathBuf>, notify::RecommendedWatcher)> = None;
         loop {
             let paths = reloader.watched();
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-            let interesting = Interesting::new(&paths);
-            let mut watcher =
-                match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                    if let Ok(event) = event
-                        && event.paths.iter().any(|p| interesting.matches(p))
-                    {
-                        let _ = tx.send(());
-                    }
-                }) {
-                    Ok(w) => w,
+            if current
+                .as_ref()
+                .is_none_or(|(watched, _)| *watched != paths)
+            {
+                match watcher_for(&paths, tx.clone()) {
+                    Ok(watcher) => current = Some((paths, watcher)),
                     Err(e) => {
                         tracing::warn!(error = %e, "file watching unavailable; reload with SIGHUP");
                         return;
                     }
-                };
-            let dirs: BTreeSet<PathBuf> = paths.iter().filter_map(|p| watch_dir(p)).collect();
-            for dir in &dirs {
-                if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
-                    tracing::warn!(dir = %dir.display(), error = %e, "cannot watch");
                 }
             }
             // Wait for a change, then for quiet.
@@ -53,10 +49,45 @@ pub fn watch(reloader: Arc<Reloader>) -> tokio::task::JoinHandle<()> {
                 .await
                 .is_ok_and(|e| e.is_some())
             {}
-            drop(watcher);
             let _ = reloader.reload().await;
         }
     })
+}
+
+/// A watcher of the directories of `paths` that sends on `tx` when one of `paths` changes.
+fn watcher_for(
+    paths: &[PathBuf],
+    tx: tokio::sync::mpsc::UnboundedSender<()>,
+) -> notify::Result<notify::RecommendedWatcher> {
+    let interesting = Interesting::new(paths);
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && changes_content(&event.kind)
+            && event.paths.iter().any(|p| interesting.matches(p))
+        {
+            let _ = tx.send(());
+        }
+    })?;
+    let dirs: BTreeSet<PathBuf> = paths.iter().filter_map(|p| watch_dir(p)).collect();
+    for dir in &dirs {
+        if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot watch");
+        }
+    }
+    Ok(watcher)
+}
+
+/// Whether an event can change what a file says. Opening, reading and access times cannot:
+/// the watcher outlives reloads, and a reload that read its own files must not trigger the
+/// next one.
+fn changes_content(kind: &EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, MetadataKind, ModifyKind};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime)) => false,
+        _ => true,
+    }
 }
 
 /// The directory to watch for a path: itself if it is a directory, else its parent.
