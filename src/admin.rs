@@ -20,21 +20,30 @@ use jiff::{Timestamp, ToSpan};
 use crate::config::parse_duration;
 use crate::overrides::Overrides;
 use crate::reload::Reloader;
+use crate::server::Clock;
 
 #[derive(Clone)]
 struct Admin {
     token: Arc<str>,
     reloader: Arc<Reloader>,
     overrides: Arc<Overrides>,
+    /// The server's clock: "for 45m" starts when the queries' clock says it is now.
+    clock: Clock,
 }
 
 type Reply = (StatusCode, String);
 
-pub fn router(token: String, reloader: Arc<Reloader>, overrides: Arc<Overrides>) -> Router {
+pub fn router(
+    token: String,
+    reloader: Arc<Reloader>,
+    overrides: Arc<Overrides>,
+    clock: Clock,
+) -> Router {
     let admin = Admin {
         token: token.into(),
         reloader,
         overrides,
+        clock,
     };
     Router::new()
         .route("/admin/reload", post(reload))
@@ -96,8 +105,7 @@ fn profile<'p>(admin: &Admin, p: &'p Params) -> Result<(&'p str, jiff::tz::TimeZ
 }
 
 /// `for=45m` from now, or `until=20:00` (the next 20:00 in the profile's zone).
-fn end_time(p: &Params, tz: &jiff::tz::TimeZone) -> Result<Timestamp, Reply> {
-    let now = Timestamp::now();
+fn end_time(p: &Params, tz: &jiff::tz::TimeZone, now: Timestamp) -> Result<Timestamp, Reply> {
     if let Some(d) = &p.duration {
         let d = parse_duration(d)
             .ok_or_else(|| bad(format!("`{d}` is not a duration (e.g. 45m, 2h)")))?;
@@ -144,10 +152,11 @@ async fn allow(State(admin): State<Admin>, headers: HeaderMap, Query(p): Query<P
         authorized(&admin, &headers)?;
         let (profile, tz) = profile(&admin, &p)?;
         let name = p.name.as_deref().ok_or_else(|| bad("missing `name`"))?;
-        let until = end_time(&p, &tz)?;
+        let now = (admin.clock)();
+        let until = end_time(&p, &tz, now)?;
         admin
             .overrides
-            .allow(profile, name, until)
+            .allow(profile, name, until, now)
             .map_err(|e| bad(e.to_string()))?;
         Ok((
             StatusCode::OK,
@@ -164,10 +173,11 @@ async fn pause(State(admin): State<Admin>, headers: HeaderMap, Query(p): Query<P
     let result = (|| {
         authorized(&admin, &headers)?;
         let (profile, tz) = profile(&admin, &p)?;
-        let until = end_time(&p, &tz)?;
+        let now = (admin.clock)();
+        let until = end_time(&p, &tz, now)?;
         admin
             .overrides
-            .pause(profile, until)
+            .pause(profile, until, now)
             .map_err(|e| bad(e.to_string()))?;
         Ok((
             StatusCode::OK,
@@ -183,7 +193,7 @@ async fn resume(State(admin): State<Admin>, headers: HeaderMap, Query(p): Query<
         let (profile, _) = profile(&admin, &p)?;
         admin
             .overrides
-            .clear(profile)
+            .clear(profile, (admin.clock)())
             .map_err(|e| bad(e.to_string()))?;
         Ok((
             StatusCode::OK,

@@ -95,6 +95,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
                     token.clone(),
                     reloader.clone(),
                     overrides.clone(),
+                    clock.clone(),
                 ));
             }
             tasks.push(tokio::spawn(metrics::serve(

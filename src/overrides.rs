@@ -104,9 +104,17 @@ impl Overrides {
         self.compiled.load_full()
     }
 
-    pub fn allow(&self, profile: &str, name: &str, until: Timestamp) -> Result<(), OverrideError> {
+    /// Allows `name` for `profile` until `until`; `now` is the server's clock, against
+    /// which entries that have ended are dropped.
+    pub fn allow(
+        &self,
+        profile: &str,
+        name: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), OverrideError> {
         let name = name::normalize(name).map_err(|e| OverrideError::BadName(name.to_owned(), e))?;
-        self.change(|s| {
+        self.change(now, |s| {
             s.allow
                 .retain(|a| !(a.profile == profile && a.name == name));
             s.allow.push(TimedAllow {
@@ -117,8 +125,14 @@ impl Overrides {
         })
     }
 
-    pub fn pause(&self, profile: &str, until: Timestamp) -> Result<(), OverrideError> {
-        self.change(|s| {
+    /// Pauses `profile` until `until` (`now` as for [`allow`](Self::allow)).
+    pub fn pause(
+        &self,
+        profile: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), OverrideError> {
+        self.change(now, |s| {
             s.pause.retain(|p| p.profile != profile);
             s.pause.push(Pause {
                 profile: profile.to_owned(),
@@ -127,9 +141,9 @@ impl Overrides {
         })
     }
 
-    /// Ends a profile's pause and timed exceptions.
-    pub fn clear(&self, profile: &str) -> Result<(), OverrideError> {
-        self.change(|s| {
+    /// Ends a profile's pause and timed exceptions (`now` as for [`allow`](Self::allow)).
+    pub fn clear(&self, profile: &str, now: Timestamp) -> Result<(), OverrideError> {
+        self.change(now, |s| {
             s.pause.retain(|p| p.profile != profile);
             s.allow.retain(|a| a.profile != profile);
         })
@@ -141,9 +155,10 @@ impl Overrides {
         toml::to_string(&*state).unwrap_or_default()
     }
 
-    fn change(&self, f: impl FnOnce(&mut State)) -> Result<(), OverrideError> {
+    /// Applies `f`, drops what has ended at `now` (the server's clock, which tests pin),
+    /// saves and publishes.
+    fn change(&self, now: Timestamp, f: impl FnOnce(&mut State)) -> Result<(), OverrideError> {
         let mut state = self.state.lock().expect("not poisoned");
-        let now = Timestamp::now();
         f(&mut state);
         state.allow.retain(|a| a.until > now);
         state.pause.retain(|p| p.until > now);
@@ -187,17 +202,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("familydns.toml");
         let o = Overrides::load(&config);
-        let now = Timestamp::now();
+        let now: Timestamp = "2026-11-23T17:00:00Z".parse().unwrap();
         let later = now + jiff::SignedDuration::from_secs(2700);
-        o.allow("kids", "YouTube.com", later).unwrap();
-        o.pause("kids", later).unwrap();
+        o.allow("kids", "YouTube.com", later, now).unwrap();
+        o.pause("kids", later, now).unwrap();
         let reloaded = Overrides::load(&config);
         let cur = reloaded.current();
         let kids = &cur["kids"];
         assert!(kids.allows(&SuffixFingerprints::from_name("www.youtube.com"), now));
         assert!(!kids.allows(&SuffixFingerprints::from_name("www.youtube.com"), later));
         assert!(kids.paused(now) && !kids.paused(later));
-        reloaded.clear("kids").unwrap();
+        // A change made after they ended drops them, as the next one would anyway.
+        reloaded
+            .pause("teens", later + jiff::SignedDuration::from_secs(60), later)
+            .unwrap();
+        assert!(Overrides::load(&config).current().get("kids").is_none());
+        reloaded.clear("teens", later).unwrap();
         assert!(Overrides::load(&config).current().get("kids").is_none());
     }
 }

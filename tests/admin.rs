@@ -56,11 +56,12 @@ fn config(upstream: std::net::SocketAddr) -> TestConfig {
     )
 }
 
-/// Starts the server; if another test took the fixed metrics port between its choice and
-/// the bind, picks another and tries again (a bounded number of times).
-async fn start(cfg: &TestConfig) -> Running {
+/// Starts the server at `at`; if another test took the fixed metrics port between its
+/// choice and the bind, picks another and tries again (a bounded number of times).
+async fn start_at(cfg: &TestConfig, at: jiff::Timestamp) -> Running {
     for _ in 0..20 {
-        match familydns::app::start(&cfg.path()).await {
+        let config = familydns::config::load(&cfg.path()).unwrap();
+        match familydns::app::start_with_clock(config, std::sync::Arc::new(move || at)).await {
             Ok(running) => return running,
             Err(familydns::app::StartError::Bind { .. }) => {
                 let text = std::fs::read_to_string(cfg.path()).unwrap();
@@ -79,6 +80,12 @@ async fn start(cfg: &TestConfig) -> Running {
         }
     }
     panic!("no free metrics port after 20 tries");
+}
+
+/// Starts the server at [`TEST_NOW`]: timed exceptions and pauses are made and checked on
+/// that clock, so they end when the test says, never because the test ran slowly or late.
+async fn start(cfg: &TestConfig) -> Running {
+    start_at(cfg, test_now()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,9 +143,8 @@ async fn allow_pause_resume_and_reload_from_the_cli() {
         ResponseCode::NXDomain
     );
     // And ends by itself: an hour later neither the pause nor the exception holds.
-    let later = (jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600)).to_string();
     drop(fdns);
-    let hour_later = cfg.start_at(&later).await;
+    let hour_later = start_at(&cfg, test_now() + jiff::SignedDuration::from_secs(3600)).await;
     assert_eq!(
         rcode(&hour_later, "txt.example.test.").await,
         ResponseCode::NXDomain

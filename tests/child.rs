@@ -152,7 +152,7 @@ async fn safe_search_rewrites_engines_to_their_safe_hosts() {
     let d = snap.decide_name(
         teen,
         &familydns::name::QueryName::parse("www.youtube.com").unwrap(),
-        jiff::Timestamp::now(),
+        test_now(),
     );
     assert_eq!(d.action, familydns::policy::Action::Rewrite);
     let out = familydns::check::explain(

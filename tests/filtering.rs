@@ -194,7 +194,7 @@ profile = "wild"
             snap.decide_name(
                 family,
                 &familydns::name::QueryName::parse(name).unwrap(),
-                jiff::Timestamp::now()
+                test_now()
             )
             .action,
             familydns::policy::Action::Allow,

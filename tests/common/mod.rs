@@ -335,10 +335,9 @@ impl TestConfig {
         self.dir.path().join("familydns.toml")
     }
 
+    /// Starts at [`TEST_NOW`]: no test's answers depend on the hour it runs at.
     pub async fn start(&self) -> Running {
-        familydns::app::start(&self.path())
-            .await
-            .expect("familydns starts")
+        self.start_at(TEST_NOW).await
     }
 
     /// Starts with the clock pinned to `at` (an RFC 3339 instant).
@@ -349,6 +348,15 @@ impl TestConfig {
             .await
             .expect("familydns starts")
     }
+}
+
+/// The instant test servers run at unless a test picks its own (`start_at`): a Saturday
+/// noon in UTC, outside every school-night and school-hours window the tests write.
+pub const TEST_NOW: &str = "2026-11-28T12:00:00Z";
+
+/// [`TEST_NOW`] as a timestamp, for decisions made without a server.
+pub fn test_now() -> jiff::Timestamp {
+    TEST_NOW.parse().unwrap()
 }
 
 /// A config head with ephemeral ports and the test upstream.
