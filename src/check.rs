@@ -43,10 +43,7 @@ pub fn explain(
         "client:   {client} -> profile `{}` (by {how})",
         profile.name
     );
-    // `--at` is wall-clock time in the profile's zone, as schedules are written.
-    let now = at
-        .and_then(|dt| dt.to_zoned(profile.timezone.clone()).ok())
-        .map_or_else(jiff::Timestamp::now, |z| z.timestamp());
+    let now = instant(profile, at);
     let local = now.to_zoned(profile.timezone.clone());
     let effect = profile.schedule_effect(now);
     let _ = writeln!(
@@ -176,6 +173,13 @@ pub fn explain(
     out
 }
 
+/// The instant a check is made at: `--at` is wall-clock time in the profile's zone, as
+/// schedules are written; without it, now.
+fn instant(profile: &crate::policy::Profile, at: Option<jiff::civil::DateTime>) -> jiff::Timestamp {
+    at.and_then(|dt| dt.to_zoned(profile.timezone.clone()).ok())
+        .map_or_else(jiff::Timestamp::now, |z| z.timestamp())
+}
+
 fn client_name(config: &Config, client: IpAddr) -> Option<&str> {
     let client = client.to_canonical();
     config
@@ -203,10 +207,11 @@ pub fn explain_cname_chain(
     snapshot: &Snapshot,
     client: IpAddr,
     targets: &[String],
+    at: Option<jiff::civil::DateTime>,
 ) -> String {
     let profile = snapshot.profile_for(client);
     let overrides = Overrides::load(&config.file).current();
-    let now = jiff::Timestamp::now();
+    let now = instant(profile, at);
     for target in targets {
         let Ok(name) = QueryName::parse(target) else {
             continue;

@@ -107,7 +107,7 @@ fn main() -> ExitCode {
                 let targets = cname_chain(cfg, &name)?;
                 print!(
                     "{}",
-                    check::explain_cname_chain(cfg, &snapshot, client, &targets)
+                    check::explain_cname_chain(cfg, &snapshot, client, &targets, at)
                 );
             }
             Ok(())
