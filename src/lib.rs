@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod name;
 pub mod overrides;
 pub mod policy;
+pub mod querylog;
 pub mod reload;
 pub mod server;
 pub mod snapshot;

@@ -257,6 +257,19 @@ pub struct ScheduleConfig {
     pub block: Vec<String>,
 }
 
+/// `log` of a profile: what the query log keeps of its queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogMode {
+    /// Every query, with its name.
+    Full,
+    /// Blocked queries with their names; the rest only counted.
+    Blocked,
+    /// Counts per hour, decision and category, no names (grown-ups' devices).
+    Counts,
+    /// Nothing at all.
+    Off,
+}
+
 /// What a blocked name gets back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlockAnswer {
