@@ -2,7 +2,7 @@
 //! before its uplink still filters with yesterday's lists.
 //!
 //! Each list is fetched with `If-None-Match` / `If-Modified-Since` from the last download, a
-//! size cap and a timeout, and written atomically (temp file, then rename) to `cache_dir`.
+//! size cap and a timeout, and written atomically (temp file, fsync, then rename) to `cache_dir`.
 //! List hosts are resolved through our own upstreams, never through ourselves: on a router
 //! whose system resolver is familydns, asking ourselves would wait on ourselves.
 //!
@@ -20,6 +20,7 @@ use std::time::Duration;
 use hickory_proto::rr::{Name, RData, RecordType};
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 
+use crate::atomic_file;
 use crate::config::ListConfig;
 use crate::lists::{self, MAX_LIST_BYTES};
 use crate::upstream::{Forwarder, Outcome};
@@ -228,13 +229,12 @@ fn meta_path(source: &Path) -> PathBuf {
     source.with_extension("meta")
 }
 
+/// Replaces a cache file whole ([`atomic_file::write`]), creating `cache_dir` on first use.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    atomic_file::write(path, bytes)
 }
 
 /// reqwest's resolver, answered by familydns's own upstreams.
