@@ -119,7 +119,7 @@ impl Default for UdpConfig {
 }
 
 /// `server.rate_limit`: a token bucket per client prefix.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitConfig {
     /// Sustained queries per second per client prefix; 0 turns the limit off.
     pub qps: u32,
@@ -156,7 +156,7 @@ pub enum UpstreamStrategy {
     Parallel,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamConfig {
     pub servers: Vec<Upstream>,
     pub timeout: Duration,
@@ -191,7 +191,7 @@ pub struct Upstream {
     pub path: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsConfig {
     pub listen: SocketAddr,
     /// Bearer token for `/admin/*` on the same listener; the admin endpoints are off
