@@ -6,6 +6,7 @@ mod common;
 
 use std::net::SocketAddr;
 
+use common::raw::*;
 use common::*;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -15,13 +16,6 @@ fn edit(cfg: &TestConfig, from: &str, to: &str) {
     let text = std::fs::read_to_string(cfg.path()).unwrap();
     assert!(text.contains(from), "config has {from:?}");
     std::fs::write(cfg.path(), text.replacen(from, to, 1)).unwrap();
-}
-
-async fn metric(fdns: &familydns::app::Running, name: &str) -> String {
-    let text = http_get(fdns.metrics_listening().unwrap(), "/metrics").await;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned()))
-        .unwrap_or_default()
 }
 
 async fn tcp_refused(addr: SocketAddr) -> bool {
@@ -148,7 +142,7 @@ async fn an_address_that_cannot_be_bound_is_reported_not_fatal() {
         )),
         "{health}"
     );
-    assert_eq!(metric(&fdns, "familydns_settings_unapplied").await, "1");
+    assert_eq!(metric(&fdns, "familydns_settings_unapplied").await, 1);
     let m = udp(fdns.dns_addrs[0], "www.example.test.", RecordType::A).await;
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
 }
@@ -203,7 +197,7 @@ async fn listener_bounds_wait_for_a_restart_and_say_so() {
     let upstream = start_upstream().await;
     let cfg = TestConfig::new(HEAD, upstream.addr, &[("family", "")]);
     let fdns = cfg.start().await;
-    assert_eq!(metric(&fdns, "familydns_settings_unapplied").await, "0");
+    assert_eq!(metric(&fdns, "familydns_settings_unapplied").await, 0);
 
     std::fs::write(
         cfg.path(),
@@ -216,5 +210,5 @@ async fn listener_bounds_wait_for_a_restart_and_say_so() {
         health.contains("not applied: server.tcp changed: a restart applies it"),
         "{health}"
     );
-    assert_eq!(metric(&fdns, "familydns_settings_unapplied").await, "1");
+    assert_eq!(metric(&fdns, "familydns_settings_unapplied").await, 1);
 }
