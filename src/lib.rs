@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod app;
+mod atomic_file;
 pub mod check;
 pub mod clients;
 pub mod config;

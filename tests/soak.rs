@@ -111,7 +111,9 @@ async fn a_minute_of_mixed_load_with_a_flapping_upstream() {
             let mut i = worker;
             while !stop.load(Ordering::SeqCst) {
                 i += 1;
-                let id = i as u16;
+                // Never 0: a malformed packet's all-zero header has id 0, and its FORMERR
+                // answer would be taken for this query's once `i` wraps past u16::MAX.
+                let id = (i % u64::from(u16::MAX)) as u16 + 1;
                 let (packet, question) = match i % 5 {
                     0 => (vec![0u8; (i % 40) as usize], None), // malformed
                     kind => {

@@ -5,6 +5,7 @@
 //! prefixes, references between clients, profiles and list categories) and collects *every*
 //! error with file, line and key, so `familydns validate` can list them all at once.
 
+mod address;
 mod error;
 mod raw;
 
@@ -15,8 +16,8 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+pub use address::parse_mac;
 pub use error::{ConfigError, ConfigErrors};
-pub use raw::parse_mac;
 
 use crate::lists::Format;
 
@@ -312,18 +313,35 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     raw::load(path)
 }
 
-/// Parses a duration such as `24h`, `90m`, `30s`, `1d`.
+/// Parses a duration such as `24h`, `90m`, `30s`, `1d` (or `1h 30m`): humantime's syntax,
+/// where `m` is minutes. Shared by the config and the admin endpoint's `for=45m`.
 pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().ok()?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3600)?,
-        "d" => n.checked_mul(86400)?,
-        _ => return None,
-    };
-    Some(Duration::from_secs(secs))
+    humantime::parse_duration(s.trim()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_keep_their_spellings() {
+        for (text, secs) in [
+            ("24h", 86_400),
+            ("90m", 5_400),
+            ("1d", 86_400),
+            ("0s", 0),
+            ("45m", 2_700),
+            ("120s", 120),
+            (" 5s ", 5),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Some(Duration::from_secs(secs)),
+                "{text}"
+            );
+        }
+        for bad in ["", "5", "m", "-1s", "5x", "1.5.h", "99999999999999999999d"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
 }
