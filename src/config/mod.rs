@@ -54,6 +54,8 @@ pub struct Config {
     pub cache_dir: PathBuf,
     /// The name classifier's model (`classifier`), applied to names no rule matched.
     pub classifier: Option<PathBuf>,
+    /// The query log (`[query_log]`); `None` when turned off.
+    pub query_log: Option<QueryLogConfig>,
     pub clients: Vec<ClientConfig>,
     pub default_profile: String,
     pub profiles: Vec<ProfileConfig>,
@@ -258,6 +260,15 @@ pub struct ScheduleConfig {
     pub block: Vec<String>,
 }
 
+/// `[query_log]`: where the log lives and how far its writer may fall behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryLogConfig {
+    /// The SQLite database (default `querylog.db` in `cache_dir`).
+    pub path: PathBuf,
+    /// Entries waiting for the writer at most; past it entries are dropped and counted.
+    pub queue: usize,
+}
+
 /// `log` of a profile: what the query log keeps of its queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogMode {
@@ -299,6 +310,10 @@ pub struct ProfileConfig {
     pub block_bypass: BlockBypass,
     pub timezone: jiff::tz::TimeZone,
     pub schedules: Vec<ScheduleConfig>,
+    /// What the query log keeps of this profile's queries (`log`).
+    pub log: LogMode,
+    /// Days the log keeps this profile's rows (`log_days`).
+    pub log_days: u32,
 }
 
 impl Config {

@@ -18,7 +18,7 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Config, ConfigErrors};
+use super::{Config, ConfigErrors, QueryLogConfig};
 use check::{Check, read_toml};
 
 #[derive(Deserialize)]
@@ -34,9 +34,42 @@ struct RawConfig {
     profiles_dir: Option<Spanned<String>>,
     cache_dir: Option<String>,
     classifier: Option<Spanned<String>>,
+    #[serde(default)]
+    query_log: RawQueryLog,
     #[serde(default, rename = "client")]
     clients: Vec<clients::RawClient>,
     default_profile: Option<Spanned<String>>,
+}
+
+/// `[query_log]`: on unless `enabled = false`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueryLog {
+    #[serde(default = "yes")]
+    enabled: bool,
+    path: Option<String>,
+    #[serde(default = "default_log_queue")]
+    queue: usize,
+}
+
+impl Default for RawQueryLog {
+    fn default() -> Self {
+        RawQueryLog {
+            enabled: true,
+            path: None,
+            queue: default_log_queue(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Entries waiting for the log's writer at most: about a minute of a busy home at 1,000
+/// queries a second, a few MiB.
+fn default_log_queue() -> usize {
+    65_536
 }
 
 pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
@@ -63,6 +96,14 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         .classifier
         .as_ref()
         .map(|file| lists::classifier(&mut c, base, file));
+    let query_log = raw.query_log.enabled.then(|| QueryLogConfig {
+        path: raw
+            .query_log
+            .path
+            .as_ref()
+            .map_or_else(|| cache_dir.join("querylog.db"), |p| base.join(p)),
+        queue: raw.query_log.queue.max(1),
+    });
     let lists = lists::lists(&mut c, &raw.lists, base, &cache_dir);
     let categories = lists::categories(&mut c, &lists);
     let clients = clients::clients(&mut c, &raw.clients);
@@ -92,6 +133,7 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         lists,
         cache_dir,
         classifier,
+        query_log,
         clients,
         default_profile,
         profiles,

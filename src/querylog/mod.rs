@@ -25,9 +25,6 @@ use prometheus::IntCounter;
 
 use crate::config::LogMode;
 
-/// Entries waiting for the writer at most; past it new entries are dropped (and counted).
-pub const QUEUE: usize = 65_536;
-
 /// Why the log cannot be opened or read.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {

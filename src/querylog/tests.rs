@@ -2,6 +2,8 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
+const QUEUE: usize = 1024;
+
 fn entry(at: &str, profile: &str, name: &str, decision: &'static str, mode: LogMode) -> Entry {
     Entry {
         at: at.parse().unwrap(),

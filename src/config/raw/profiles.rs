@@ -11,7 +11,7 @@ use toml::Spanned;
 use super::clients::RawClient;
 use super::schedule::{RawSchedule, schedule};
 use super::{Check, read_toml};
-use crate::config::{BlockAnswer, BlockBypass, ConfigError, ProfileConfig, SafeSearch};
+use crate::config::{BlockAnswer, BlockBypass, ConfigError, LogMode, ProfileConfig, SafeSearch};
 use crate::name;
 
 #[derive(Deserialize)]
@@ -30,7 +30,12 @@ struct RawProfile {
     timezone: Option<Spanned<String>>,
     #[serde(default)]
     schedule: Vec<RawSchedule>,
+    log: Option<Spanned<String>>,
+    log_days: Option<Spanned<u32>>,
 }
+
+/// `log_days` when a profile gives none: a week of names, as a parent looks back.
+const DEFAULT_LOG_DAYS: u32 = 7;
 
 /// Every `*.toml` in `dir`, in name order: the profiles without errors, and the names of all
 /// of them (a profile with errors of its own still exists for the references).
@@ -98,6 +103,20 @@ fn load_profile(
     let allow = names(&mut c, "allow", &raw.allow);
     let deny = names(&mut c, "deny", &raw.deny);
     let block_answer = block_answer(&mut c, raw.block_answer.as_ref());
+    let log = c.choose(
+        raw.log.as_ref(),
+        "log",
+        &[
+            ("full", LogMode::Full),
+            ("blocked", LogMode::Blocked),
+            ("counts", LogMode::Counts),
+            ("off", LogMode::Off),
+        ],
+    );
+    let log_days = raw
+        .log_days
+        .as_ref()
+        .map_or(DEFAULT_LOG_DAYS, |d| *d.get_ref());
     (errors.len() == before).then(|| ProfileConfig {
         name,
         file: file.to_owned(),
@@ -109,6 +128,8 @@ fn load_profile(
         block_bypass,
         timezone,
         schedules,
+        log,
+        log_days,
     })
 }
 
