@@ -1,4 +1,6 @@
-//! `familydns check`: the decision for one client and name, and exactly why.
+//! `familydns check`: the decision for one client and name, exactly why, and every other rule
+//! that matches the name (which the decision never reached). It asks the server's own
+//! policy ([`Policy::explain`](crate::policy::Policy::explain), [`Policy::verdict`](crate::policy::Policy::verdict)), so it cannot tell a different story.
 
 use std::fmt::Write;
 use std::net::IpAddr;
@@ -7,7 +9,7 @@ use crate::config::{BlockAnswer, Config};
 use crate::lists::RuleKind;
 use crate::name::QueryName;
 use crate::overrides::Overrides;
-use crate::policy::{Action, Reason, SafeTarget};
+use crate::policy::{Action, Decision, Profile, Reason, SafeTarget, Verdict};
 use crate::snapshot::Snapshot;
 
 /// Explains the decision for `client` asking for `name`. The snapshot must have been built
@@ -32,7 +34,6 @@ pub fn explain(
         return out;
     }
     let profile = snapshot.profile_for(client);
-    let config_profile = config.profiles.iter().find(|p| p.name == profile.name);
     let how = match client_name(config, client) {
         Some(c) => format!("client `{c}`"),
         None => "default_profile".to_owned(),
@@ -60,122 +61,160 @@ pub fn explain(
         }
     );
     let overrides = Overrides::load(&config.file).current();
-    let decision = snapshot.decide_name_with(profile, &qname, now, overrides.get(&profile.name));
-    let verdict = match decision.action {
-        Action::Allow => "ALLOW (forwarded upstream)".to_owned(),
-        Action::Block => format!(
-            "BLOCK (answer: {})",
-            describe_answer(decision.block_answer(profile))
-        ),
-        Action::Rewrite => {
-            match snapshot
-                .special
-                .safe_search(qname.whole(), profile.safe_search)
-            {
-                Some(SafeTarget::Host(h)) => format!("REWRITE (CNAME {h})"),
-                Some(SafeTarget::Address(a)) => format!("REWRITE (A {a})"),
-                None => "REWRITE".to_owned(),
-            }
-        }
+    let policy = snapshot.policy(profile, overrides.get(&profile.name));
+    let matches = policy.explain(&qname, now);
+    let decision = matches.first().copied().unwrap_or(Decision::NO_MATCH);
+    let _ = writeln!(
+        out,
+        "decision: {}",
+        describe_verdict(&policy.verdict(&decision))
+    );
+    let rules = Rules {
+        config,
+        snapshot,
+        profile,
     };
-    let _ = writeln!(out, "decision: {verdict}");
-    let matched = |labels: usize| qname.suffix(labels);
-    let profile_file = config_profile.map_or_else(String::new, |p| p.file.display().to_string());
-    let reason = match decision.reason {
-        Reason::NoMatch => "no rule matched in the profile or its blocked categories".to_owned(),
-        Reason::TimedAllow => format!(
-            "a timed exception for profile `{}` (familydns allow)",
-            profile.name
-        ),
-        Reason::Paused => format!("profile `{}` is paused (familydns pause)", profile.name),
-        Reason::Schedule => format!(
-            "a `block_all` schedule of profile `{}` is active; only its allow list resolves ({profile_file})",
-            profile.name
-        ),
-        Reason::BypassCanary => format!(
-            "`{qname}` is a resolver-bypass canary (DoH canary or iCloud Private Relay); block_bypass is on in profile `{}`",
-            profile.name
-        ),
-        Reason::BypassEndpoint { labels } => format!(
-            "`{}` is a public DoH/DoT resolver (built-in list); block_bypass is on in profile `{}`",
-            matched(labels),
-            profile.name
-        ),
-        Reason::SafeSearch => format!(
-            "safe search is on in profile `{}` ({profile_file})",
-            profile.name
-        ),
-        Reason::ProfileAllow { labels } => {
-            format!(
-                "`{}` is on the allow list of profile `{}` ({profile_file})",
-                matched(labels),
-                profile.name
-            )
-        }
-        Reason::ProfileDeny { labels } => {
-            format!(
-                "`{}` is on the deny list of profile `{}` ({profile_file})",
-                matched(labels),
-                profile.name
-            )
-        }
-        Reason::List(hit) => {
-            let list = &snapshot.blocklists.lists[usize::from(hit.list)];
-            let line = snapshot
-                .blocklists
-                .line_of(&hit)
-                .map_or_else(String::new, |l| format!(":{l}"));
-            let rule = match hit.kind {
-                RuleKind::Block => format!("`{}` (and its subdomains)", matched(hit.labels)),
-                RuleKind::BlockSubdomains => format!("`*.{}`", matched(hit.labels)),
-                RuleKind::Allow => format!("exception `@@||{}^`", matched(hit.labels)),
-                RuleKind::Regex | RuleKind::Keyword => unreachable!("name rules only"),
+    let _ = writeln!(out, "reason:   {}", rules.describe(&qname, decision.reason));
+    if !matches.is_empty() {
+        let count = match matches.len() {
+            1 => "1 rule".to_owned(),
+            n => format!("{n} rules"),
+        };
+        let _ = writeln!(
+            out,
+            "matched:  {count}, in the order the policy checks them (* decides)"
+        );
+        for (i, m) in matches.iter().enumerate() {
+            let action = match m.action {
+                Action::Allow => "allow",
+                Action::Block => "block",
+                Action::Rewrite(_) => "rewrite",
             };
-            format!(
-                "rule {rule} in list `{}` (category `{}`) at {}{line}",
-                list.name,
-                list.category,
-                list.source.display()
-            )
+            let mark = if i == 0 { '*' } else { ' ' };
+            let why = rules.describe(&qname, m.reason);
+            let _ = writeln!(out, "  {mark} {action:<7} {why}");
         }
-        Reason::Classified(c) => {
-            let category = snapshot
-                .blocklists
-                .classifier
-                .as_ref()
-                .map_or("?", |l| l.category_name(c.category));
-            format!(
-                "classified {category} (score {:.3}) by the name classifier ({}); no list names it",
-                f32::from(c.score_milli) / 1000.0,
-                config
+    }
+    out
+}
+
+/// What `check` needs to put a rule in words: where the profile and the lists came from.
+struct Rules<'a> {
+    config: &'a Config,
+    snapshot: &'a Snapshot,
+    profile: &'a Profile,
+}
+
+impl Rules<'_> {
+    /// The rule behind `reason` for `name`, with the file (and line) it is written in.
+    fn describe(&self, name: &QueryName, reason: Reason) -> String {
+        let Rules {
+            config,
+            snapshot,
+            profile,
+        } = self;
+        let matched = |labels: usize| name.suffix(labels);
+        let profile_file = config
+            .profiles
+            .iter()
+            .find(|p| p.name == profile.name)
+            .map_or_else(String::new, |p| p.file.display().to_string());
+        match reason {
+            Reason::NoMatch => {
+                "no rule matched in the profile or its blocked categories".to_owned()
+            }
+            Reason::TimedAllow => format!(
+                "a timed exception for profile `{}` (familydns allow)",
+                profile.name
+            ),
+            Reason::Paused => format!("profile `{}` is paused (familydns pause)", profile.name),
+            Reason::Schedule => format!(
+                "a `block_all` schedule of profile `{}` is active; only its allow list resolves ({profile_file})",
+                profile.name
+            ),
+            Reason::BypassCanary => format!(
+                "`{name}` is a resolver-bypass canary (DoH canary or iCloud Private Relay); block_bypass is on in profile `{}`",
+                profile.name
+            ),
+            Reason::BypassEndpoint { labels } => format!(
+                "`{}` is a public DoH/DoT resolver (built-in list); block_bypass is on in profile `{}`",
+                matched(labels),
+                profile.name
+            ),
+            Reason::SafeSearch => format!(
+                "safe search is on in profile `{}` ({profile_file})",
+                profile.name
+            ),
+            Reason::ProfileAllow { labels } => {
+                format!(
+                    "`{}` is on the allow list of profile `{}` ({profile_file})",
+                    matched(labels),
+                    profile.name
+                )
+            }
+            Reason::ProfileDeny { labels } => {
+                format!(
+                    "`{}` is on the deny list of profile `{}` ({profile_file})",
+                    matched(labels),
+                    profile.name
+                )
+            }
+            Reason::List(hit) => {
+                let list = &snapshot.blocklists.lists[usize::from(hit.list)];
+                let line = snapshot
+                    .blocklists
+                    .line_of(&hit)
+                    .map_or_else(String::new, |l| format!(":{l}"));
+                let rule = match hit.kind {
+                    RuleKind::Block => format!("`{}` (and its subdomains)", matched(hit.labels)),
+                    RuleKind::BlockSubdomains => format!("`*.{}`", matched(hit.labels)),
+                    RuleKind::Allow => format!("exception `@@||{}^`", matched(hit.labels)),
+                    RuleKind::Regex | RuleKind::Keyword => unreachable!("name rules only"),
+                };
+                format!(
+                    "rule {rule} in list `{}` (category `{}`) at {}{line}",
+                    list.name,
+                    list.category,
+                    list.source.display()
+                )
+            }
+            Reason::Classified(c) => {
+                let category = snapshot
+                    .blocklists
                     .classifier
                     .as_ref()
-                    .map_or_else(String::new, |p| p.display().to_string())
-            )
+                    .map_or("?", |l| l.category_name(c.category));
+                format!(
+                    "classified {category} (score {:.3}) by the name classifier ({})",
+                    f32::from(c.score_milli) / 1000.0,
+                    config
+                        .classifier
+                        .as_ref()
+                        .map_or_else(String::new, |p| p.display().to_string())
+                )
+            }
+            Reason::Pattern(hit) => {
+                let list = &snapshot.blocklists.lists[usize::from(hit.list)];
+                let (pattern, line) = snapshot.blocklists.patterns.rule(&hit);
+                let kind = if hit.kind == RuleKind::Keyword {
+                    "keyword"
+                } else {
+                    "regex"
+                };
+                format!(
+                    "{kind} `{pattern}` in list `{}` (category `{}`) at {}:{line}",
+                    list.name,
+                    list.category,
+                    list.source.display()
+                )
+            }
         }
-        Reason::Pattern(hit) => {
-            let list = &snapshot.blocklists.lists[usize::from(hit.list)];
-            let (pattern, line) = snapshot.blocklists.patterns.rule(&hit);
-            let kind = if hit.kind == RuleKind::Keyword {
-                "keyword"
-            } else {
-                "regex"
-            };
-            format!(
-                "{kind} `{pattern}` in list `{}` (category `{}`) at {}:{line}",
-                list.name,
-                list.category,
-                list.source.display()
-            )
-        }
-    };
-    let _ = writeln!(out, "reason:   {reason}");
-    out
+    }
 }
 
 /// The instant a check is made at: `--at` is wall-clock time in the profile's zone, as
 /// schedules are written; without it, now.
-fn instant(profile: &crate::policy::Profile, at: Option<jiff::civil::DateTime>) -> jiff::Timestamp {
+fn instant(profile: &Profile, at: Option<jiff::civil::DateTime>) -> jiff::Timestamp {
     at.and_then(|dt| dt.to_zoned(profile.timezone.clone()).ok())
         .map_or_else(jiff::Timestamp::now, |z| z.timestamp())
 }
@@ -191,17 +230,28 @@ fn client_name(config: &Config, client: IpAddr) -> Option<&str> {
         .map(|(c, _)| c.name.as_str())
 }
 
-fn describe_answer(how: BlockAnswer) -> String {
-    match how {
-        BlockAnswer::NxDomain => "NXDOMAIN".into(),
-        BlockAnswer::Null => "0.0.0.0 / ::".into(),
-        BlockAnswer::Ip(ip) => ip.to_string(),
+/// The answer a verdict gives, as the server would send it.
+fn describe_verdict(verdict: &Verdict<'_>) -> String {
+    match verdict {
+        Verdict::Allow => "ALLOW (forwarded upstream)".to_owned(),
+        Verdict::Block(block) => {
+            let answer = match block.answer {
+                BlockAnswer::NxDomain => "NXDOMAIN".to_owned(),
+                BlockAnswer::Null => "0.0.0.0 / ::".to_owned(),
+                BlockAnswer::Ip(ip) => ip.to_string(),
+            };
+            let ede = block.ede as u16;
+            format!("BLOCK (answer: {answer}; EDE {ede} \"{}\")", block.text)
+        }
+        Verdict::Rewrite(SafeTarget::Host(h)) => format!("REWRITE (CNAME {h})"),
+        Verdict::Rewrite(SafeTarget::Address(a)) => format!("REWRITE (A {a})"),
     }
 }
 
 /// Explains what the CNAME chain of an upstream answer means for `client`: the first target
 /// the profile blocks (the whole answer is then blocked: anti CNAME-cloaking), or that every
-/// target is allowed.
+/// target is allowed. The server's own check
+/// ([`Policy::check_chain`](crate::policy::Policy::check_chain)) decides.
 pub fn explain_cname_chain(
     config: &Config,
     snapshot: &Snapshot,
@@ -211,28 +261,24 @@ pub fn explain_cname_chain(
 ) -> String {
     let profile = snapshot.profile_for(client);
     let overrides = Overrides::load(&config.file).current();
-    let now = instant(profile, at);
-    for target in targets {
-        let Ok(name) = QueryName::parse(target) else {
-            continue;
-        };
-        let d = snapshot.decide_name_with(profile, &name, now, overrides.get(&profile.name));
-        if d.action == Action::Block {
-            let why = match d.reason.list() {
-                Some(list) => {
-                    let list = &snapshot.blocklists.lists[usize::from(list)];
-                    format!("list `{}` (category `{}`)", list.name, list.category)
-                }
-                None => format!("{:?}", d.reason),
+    let policy = snapshot.policy(profile, overrides.get(&profile.name));
+    let names = targets
+        .iter()
+        .filter_map(|t| Some((t, QueryName::parse(t).ok()?)));
+    match policy.check_chain(names, instant(profile, at)) {
+        Some((target, name, decision)) => {
+            let rules = Rules {
+                config,
+                snapshot,
+                profile,
             };
-            return format!(
-                "cname:    BLOCK: the answer's CNAME chain reaches `{target}`, blocked by {why}\n"
-            );
+            format!(
+                "cname:    {}: the answer's CNAME chain reaches `{target}`, blocked by {}\n",
+                describe_verdict(&Verdict::Block(policy.block(decision.reason))),
+                rules.describe(&name, decision.reason),
+            )
         }
-    }
-    if targets.is_empty() {
-        "cname:    the upstream answer has no CNAME\n".to_owned()
-    } else {
-        format!("cname:    chain {} is allowed\n", targets.join(" -> "))
+        None if targets.is_empty() => "cname:    the upstream answer has no CNAME\n".to_owned(),
+        None => format!("cname:    chain {} is allowed\n", targets.join(" -> ")),
     }
 }

@@ -47,6 +47,18 @@ pub struct ProfileOverrides {
 }
 
 impl ProfileOverrides {
+    /// Overrides built directly, for the policy's unit tests (which must not touch files).
+    #[cfg(test)]
+    pub(crate) fn new(allow: &[(&str, Timestamp)], paused_until: Option<Timestamp>) -> Self {
+        ProfileOverrides {
+            allow: allow
+                .iter()
+                .map(|&(n, until)| (name::fingerprint(n), until))
+                .collect(),
+            paused_until,
+        }
+    }
+
     /// Whether a timed exception covers the name at `now`.
     pub fn allows(&self, name: &SuffixFingerprints, now: Timestamp) -> bool {
         self.allow

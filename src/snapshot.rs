@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::filter::{Blocklists, ClassifierLayer};
 use crate::name::QueryName;
 use crate::overrides::ProfileOverrides;
-use crate::policy::{self, Decision, Profile, SpecialNames};
+use crate::policy::{Decision, Policy, Profile, SpecialNames};
 
 /// Who is asking, as far as we may believe it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,20 +139,28 @@ impl Snapshot {
         self.profiles.iter().find(|p| p.name == name)
     }
 
-    /// Decides a name for a profile at `now` (without timed overrides).
-    pub fn decide_name(&self, profile: &Profile, name: &QueryName, now: Timestamp) -> Decision {
-        self.decide_name_with(profile, name, now, None)
+    /// The policy of `profile` in this snapshot, with its timed exceptions and pause: what
+    /// the server and `familydns check` decide, explain and check CNAME chains with.
+    pub fn policy<'s>(
+        &'s self,
+        profile: &'s Profile,
+        timed: Option<&'s ProfileOverrides>,
+    ) -> Policy<'s> {
+        Policy {
+            blocklists: &self.blocklists,
+            special: &self.special,
+            profile,
+            timed,
+        }
     }
 
-    /// Decides a name for a profile at `now`, with the profile's timed overrides: the one
-    /// decision the server and `familydns check` share.
-    pub fn decide_name_with(
-        &self,
-        profile: &Profile,
+    /// Decides a name for a profile at `now`, without timed exceptions or pause.
+    pub fn decide_name<'s>(
+        &'s self,
+        profile: &'s Profile,
         name: &QueryName,
         now: Timestamp,
-        timed: Option<&ProfileOverrides>,
-    ) -> Decision {
-        policy::decide(&self.blocklists, &self.special, profile, name, now, timed)
+    ) -> Decision<'s> {
+        self.policy(profile, None).decide(name, now)
     }
 }

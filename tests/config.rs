@@ -100,6 +100,12 @@ fn shipped_config_validates_and_check_explains() {
         "{stdout}"
     );
     assert!(stdout.contains("adult.domains.gz:"), "{stdout}");
+    // Every rule that matches is listed, the list rule that decides marked: the shipped
+    // keywords name it too.
+    assert!(
+        stdout.contains("  * block   rule `pornhub.com`") && stdout.contains("keyword `porn`"),
+        "{stdout}"
+    );
 
     // A school night at 23:00: the shipped bedtime blocks everything but the allow list.
     let out = Command::new(env!("CARGO_BIN_EXE_familydns"))

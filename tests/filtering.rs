@@ -402,3 +402,81 @@ fn check_names_profile_list_and_line() {
         "{out}"
     );
 }
+
+#[test]
+fn check_lists_every_rule_that_matches_and_marks_the_one_that_decides() {
+    let adult_lines = data_lines("domains/stevenblack-porn-only-2026-06.domains");
+    let (line, name) = adult_lines[adult_lines.len() / 2].clone();
+    let keyword = name.split('.').next().unwrap().to_owned();
+    let words = "[[list]]\nname = \"words\"\ncategory = \"adult\"\n\
+                 source = \"{DIR}/words.txt\"\nformat = \"keywords\"\n";
+    let cfg = TestConfig::new(
+        &format!("{HEAD}{PROFILES_HEAD}{words}"),
+        "127.0.0.1:53".parse().unwrap(),
+        &[
+            ("family", "block = []\n"),
+            (
+                "kids",
+                &format!("block = [\"adult\"]\ndeny = [\"{name}\"]\nblock_answer = \"nxdomain\"\n"),
+            ),
+            ("null-answers", "block = []\n"),
+        ],
+    );
+    std::fs::write(
+        cfg.path().with_file_name("words.txt"),
+        format!("{keyword}\n"),
+    )
+    .unwrap();
+    let config = familydns::config::load(&cfg.path()).unwrap();
+    let snap = familydns::snapshot::Snapshot::build(&config, true).unwrap();
+    let kids = "127.0.0.2".parse().unwrap();
+    let out = familydns::check::explain(&config, &snap, kids, &format!("www.{name}"), None);
+    // The deny list decides, and the EDE the server would send says so.
+    assert!(
+        out.contains(
+            "decision: BLOCK (answer: NXDOMAIN; EDE 17 \"familydns: deny list of profile kids\")"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("reason:   `") && out.contains("deny list of profile `kids`"),
+        "{out}"
+    );
+    // The list rule and the keyword matched too: all three are shown, the deny marked.
+    let matched: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("matched:  3 rules"))
+        .collect();
+    assert_eq!(matched.len(), 4, "{out}");
+    assert!(
+        matched[1].starts_with("  * block") && matched[1].contains("deny list"),
+        "{out}"
+    );
+    assert!(
+        matched[2].starts_with("    block")
+            && matched[2].contains(&format!("stevenblack-porn-only-2026-06.domains:{line}")),
+        "{out}"
+    );
+    assert!(
+        matched[3].starts_with("    block")
+            && matched[3].contains(&format!("keyword `{keyword}` in list `words`")),
+        "{out}"
+    );
+
+    // `check --resolve` asks the server's chain check: the first blocked target decides.
+    let chain = [
+        "cdn.example.org".to_owned(),
+        format!("x.{name}"),
+        name.clone(),
+    ];
+    let out = familydns::check::explain_cname_chain(&config, &snap, kids, &chain, None);
+    assert!(
+        out.starts_with("cname:    BLOCK (answer: NXDOMAIN; EDE 17")
+            && out.contains(&format!(
+                "reaches `x.{name}`, blocked by `{name}` is on the deny list"
+            )),
+        "{out}"
+    );
+    let out = familydns::check::explain_cname_chain(&config, &snap, kids, &chain[..1], None);
+    assert_eq!(out, "cname:    chain cdn.example.org is allowed\n");
+}

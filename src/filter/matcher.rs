@@ -61,34 +61,76 @@ impl DomainMatcher {
     /// the most specific (longest) rule name is reported.
     #[inline]
     pub fn lookup_fingerprints(&self, fps: &[u64], active: CategoryMask) -> Option<Hit> {
-        if active == 0 || self.sets.is_empty() {
-            return None;
-        }
         let n = fps.len();
-        let first = self.depths.start() - 1;
-        let end = n.min(*self.depths.end());
-        if first >= end {
-            return None;
-        }
-        for &fp in &fps[first..end] {
-            self.table.prefetch(fp);
-        }
         let mut best = None;
-        for (i, &fp) in fps.iter().enumerate().take(end).skip(first) {
-            let Some(v) = self.table.get(fp) else {
-                continue;
-            };
-            let set = &self.sets[v as usize];
+        for (labels, fp, set) in self.probe(fps, active) {
             if set.allow & active != 0 {
-                return Some(self.hit(set, active, RuleKind::Allow, fp, i + 1));
+                return Some(self.hit(set, active, RuleKind::Allow, fp, labels));
             }
             if set.block & active != 0 {
-                best = Some((set, RuleKind::Block, fp, i + 1));
-            } else if i + 1 < n && set.block_subdomains & active != 0 {
-                best = Some((set, RuleKind::BlockSubdomains, fp, i + 1));
+                best = Some((set, RuleKind::Block, fp, labels));
+            } else if covers(RuleKind::BlockSubdomains, labels, n)
+                && set.block_subdomains & active != 0
+            {
+                best = Some((set, RuleKind::BlockSubdomains, fp, labels));
             }
         }
         best.map(|(set, kind, fp, labels)| self.hit(set, active, kind, fp, labels))
+    }
+
+    /// Calls `f` with every rule of an active list that matches the name: each list and
+    /// kind, at every suffix, shortest suffix first. This is the exhaustive walk that
+    /// `familydns check` shows; [`lookup_fingerprints`](Self::lookup_fingerprints) walks the
+    /// same suffixes but stops at, and reports, only the rule that decides.
+    pub fn for_each_hit(&self, fps: &[u64], active: CategoryMask, mut f: impl FnMut(Hit)) {
+        for (labels, fp, set) in self.probe(fps, active) {
+            for &m in self.members(set) {
+                let (list, kind) = (m >> KIND_BITS, kind_of(m & KIND_MASK));
+                if covers(kind, labels, fps.len()) && self.is_active(list, active) {
+                    f(Hit {
+                        list,
+                        kind,
+                        fingerprint: fp,
+                        labels,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The suffixes of a name that have a rule set, as (labels, fingerprint, set), shortest
+    /// first. Only the suffixes whose length some rule name has are probed, and they are
+    /// prefetched together before the first probe.
+    #[inline(always)]
+    fn probe<'a>(
+        &'a self,
+        fps: &'a [u64],
+        active: CategoryMask,
+    ) -> impl Iterator<Item = (usize, u64, &'a RuleSet)> + 'a {
+        let first = self.depths.start() - 1;
+        let end = fps.len().min(*self.depths.end());
+        let probed = if active == 0 || self.sets.is_empty() || first >= end {
+            &[][..]
+        } else {
+            &fps[first..end]
+        };
+        for &fp in probed {
+            self.table.prefetch(fp);
+        }
+        probed.iter().enumerate().filter_map(move |(i, &fp)| {
+            let v = self.table.get(fp)?;
+            Some((first + i + 1, fp, &self.sets[v as usize]))
+        })
+    }
+
+    /// The `(list << 2) | kind` members of a rule set.
+    fn members(&self, set: &RuleSet) -> &[u16] {
+        &self.members[set.start as usize..(set.start + set.len) as usize]
+    }
+
+    /// Whether `list`'s category is in `active`.
+    fn is_active(&self, list: u16, active: CategoryMask) -> bool {
+        active & (1 << self.category_of[usize::from(list)]) != 0
     }
 
     /// The hit for a rule set known to have an active rule of `kind`: its lowest such list.
@@ -100,13 +142,10 @@ impl DomainMatcher {
         fp: u64,
         labels: usize,
     ) -> Hit {
-        let members = &self.members[set.start as usize..(set.start + set.len) as usize];
-        let list = members
+        let list = self
+            .members(set)
             .iter()
-            .find(|&&m| {
-                let list = usize::from(m >> KIND_BITS);
-                kind_of(m & KIND_MASK) == kind && active & (1 << self.category_of[list]) != 0
-            })
+            .find(|&&m| kind_of(m & KIND_MASK) == kind && self.is_active(m >> KIND_BITS, active))
             .map_or(0, |&m| m >> KIND_BITS);
         Hit {
             list,
@@ -173,6 +212,12 @@ fn kind_code(kind: RuleKind) -> u16 {
         RuleKind::Allow => 2,
         RuleKind::Regex | RuleKind::Keyword => unreachable!("patterns are not names"),
     }
+}
+
+/// Whether a rule of `kind` whose name spans `labels` of a name of `n` labels matches it:
+/// `*.name` covers the subdomains of `name`, not `name` itself.
+fn covers(kind: RuleKind, labels: usize, n: usize) -> bool {
+    kind != RuleKind::BlockSubdomains || labels < n
 }
 
 fn kind_of(code: u16) -> RuleKind {
@@ -296,69 +341,5 @@ fn for_each_name(lists: &[Vec<u64>], mut f: impl FnMut(u64, &[u16])) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn matcher(rules: &[(u16, RuleKind, &str)]) -> DomainMatcher {
-        let mut b = MatcherBuilder::default();
-        for &(l, k, n) in rules {
-            b.add(l, k, n);
-        }
-        b.build()
-    }
-
-    #[test]
-    fn suffix_wildcard_and_exception_semantics() {
-        let m = matcher(&[
-            (0, RuleKind::Block, "ads.com"),
-            (1, RuleKind::BlockSubdomains, "wild.com"),
-            (1, RuleKind::Allow, "ok.ads.com"),
-            (2, RuleKind::Block, "deep.ads.com"),
-        ]);
-        let all = u64::MAX;
-        assert_eq!(m.lookup("ads.com", all).unwrap().kind, RuleKind::Block);
-        assert_eq!(m.lookup("X.Ads.Com.", all).unwrap().labels, 2);
-        assert!(m.lookup("notads.com", all).is_none());
-        assert!(m.lookup("wild.com", all).is_none());
-        assert_eq!(
-            m.lookup("a.wild.com", all).unwrap().kind,
-            RuleKind::BlockSubdomains
-        );
-        assert_eq!(m.lookup("x.ok.ads.com", all).unwrap().kind, RuleKind::Allow);
-        // The exception only counts when its list is active.
-        assert_eq!(m.lookup("x.ok.ads.com", 0b1).unwrap().kind, RuleKind::Block);
-        // The most specific block is reported.
-        let hit = m.lookup("a.deep.ads.com", 0b101).unwrap();
-        assert_eq!((hit.list, hit.labels), (2, 3));
-        assert!(m.lookup("ads.com", 0b110).is_none());
-    }
-
-    #[test]
-    fn thousands_of_lists_share_categories() {
-        // 2,000 lists in 3 categories; one name in many lists of different categories.
-        let mut b = MatcherBuilder::default();
-        for list in 0..2000u16 {
-            b.add(list, RuleKind::Block, &format!("only{list}.example"));
-            if list % 500 == 7 {
-                b.add(list, RuleKind::Block, "shared.example");
-            }
-        }
-        b.add(1999, RuleKind::Allow, "ok.shared.example");
-        let category_of: Vec<u8> = (0..2000).map(|l| (l % 3) as u8).collect();
-        let m = b.build_with_categories(&category_of);
-        assert_eq!(m.len(), 2002);
-        // `shared` is in lists 7 (cat 1), 507 (cat 0), 1007 (cat 2), 1507 (cat 1).
-        assert_eq!(m.lookup("shared.example", 0b001).unwrap().list, 507);
-        assert_eq!(m.lookup("shared.example", 0b010).unwrap().list, 7);
-        assert_eq!(m.lookup("shared.example", 0b100).unwrap().list, 1007);
-        assert_eq!(m.lookup("only1998.example", 0b001).unwrap().list, 1998);
-        assert!(m.lookup("only1998.example", 0b110).is_none());
-        // List 1999 is category 1: its exception applies only with category 1 active.
-        let ok = m.lookup("ok.shared.example", 0b011).unwrap();
-        assert_eq!((ok.kind, ok.list), (RuleKind::Allow, 1999));
-        assert_eq!(
-            m.lookup("ok.shared.example", 0b001).unwrap().kind,
-            RuleKind::Block
-        );
-    }
-}
+#[path = "matcher_tests.rs"]
+mod tests;

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::config::ListConfig;
-use crate::lists::{self, Format, ParseStats, RuleKind};
+use crate::lists::{self, Format, ListError, ParseStats, RuleKind};
 
 /// A set of categories, as bits (by index in [`Blocklists::categories`]).
 pub type CategoryMask = u64;
@@ -53,6 +53,18 @@ impl Blocklists {
     /// Reads and compiles `lists`. A list that cannot be read is recorded with its error and
     /// contributes nothing; the caller decides whether that is fatal.
     pub fn load(lists: &[ListConfig], keep_provenance: bool) -> Blocklists {
+        Self::load_with(lists, keep_provenance, |list| {
+            lists::read_list(&list.source)
+        })
+    }
+
+    /// [`load`](Self::load) with the text of each list from `read`: the unit tests of the
+    /// policy compile lists written inline, without files.
+    pub(crate) fn load_with(
+        lists: &[ListConfig],
+        keep_provenance: bool,
+        mut read: impl FnMut(&ListConfig) -> Result<String, ListError>,
+    ) -> Blocklists {
         assert!(
             lists.len() <= crate::config::MAX_LISTS,
             "config validation caps the number of lists"
@@ -86,7 +98,7 @@ impl Blocklists {
                 stats: ParseStats::default(),
                 error: None,
             };
-            match lists::read_list(&list.source) {
+            match read(list) {
                 Ok(text) => {
                     info.stats = lists::parse_str(&text, list.format, |rule| {
                         if matches!(rule.kind, RuleKind::Regex | RuleKind::Keyword) {

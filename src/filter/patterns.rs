@@ -7,6 +7,8 @@
 //! a label, and may run on from there. `sex` blocks `sex.com`, `sexshop.example` and
 //! `free-sex.example`, but not `essex.ac.uk` or `sussex.example`, where it only ends a word.
 
+use std::ops::ControlFlow;
+
 use aho_corasick::AhoCorasick;
 use regex::RegexSet;
 
@@ -125,8 +127,26 @@ impl PatternRules {
 
     /// The first pattern of an active list that matches `name` (lowercase, no trailing dot).
     pub fn lookup(&self, name: &str, active: CategoryMask) -> Option<PatternHit> {
+        let mut first = None;
+        let _ = self.for_each_match(name, active, |hit| {
+            first = Some(hit);
+            ControlFlow::Break(())
+        });
+        first
+    }
+
+    /// Calls `f` with each pattern of an active list that matches `name` (lowercase, no
+    /// trailing dot), keywords first, until `f` breaks: a decision takes the first, and
+    /// `familydns check` all of them.
+    #[inline]
+    pub fn for_each_match(
+        &self,
+        name: &str,
+        active: CategoryMask,
+        mut f: impl FnMut(PatternHit) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
         if !self.applies(active) {
-            return None;
+            return ControlFlow::Continue(());
         }
         if let Some(ac) = &self.keywords.matcher {
             for m in ac.find_overlapping_iter(name) {
@@ -135,11 +155,11 @@ impl PatternRules {
                 let starts_part =
                     m.start() == 0 || matches!(name.as_bytes()[m.start() - 1], b'.' | b'-');
                 if starts_part && active & (1 << rule.category) != 0 {
-                    return Some(PatternHit {
+                    f(PatternHit {
                         list: rule.list,
                         kind: RuleKind::Keyword,
                         index,
-                    });
+                    })?;
                 }
             }
         }
@@ -147,15 +167,15 @@ impl PatternRules {
             for index in set.matches(name).iter() {
                 let rule = &self.regexes.rules[index];
                 if active & (1 << rule.category) != 0 {
-                    return Some(PatternHit {
+                    f(PatternHit {
                         list: rule.list,
                         kind: RuleKind::Regex,
                         index,
-                    });
+                    })?;
                 }
             }
         }
-        None
+        ControlFlow::Continue(())
     }
 
     /// The pattern text and line of a hit.
@@ -202,5 +222,12 @@ mod tests {
             None,
             "category not active"
         );
+        // Every match, keywords first; `lookup` is the first of them.
+        let mut all = vec![];
+        let _ = p.for_each_match("ad12.sex.net", 0b11, |hit| {
+            all.push((hit.list, hit.kind));
+            ControlFlow::Continue(())
+        });
+        assert_eq!(all, [(0, RuleKind::Keyword), (1, RuleKind::Regex)]);
     }
 }

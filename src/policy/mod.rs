@@ -5,7 +5,7 @@
 //! Order (DESIGN.md "Pipeline"):
 //! 0. a parent's timed exception ("YouTube for 45 minutes") allows;
 //! 1. the profile's `allow` wins over everything below;
-//! 2. a `block_all` schedule window (bedtime) or a pause blocks everything else;
+//! 2. a pause, then a `block_all` schedule window (bedtime), blocks everything else;
 //! 3. bypass protection: the DoH canary, Private Relay and the well-known DoH/DoT
 //!    resolvers get NXDOMAIN;
 //! 4. safe search rewrites engine hosts to their safe host;
@@ -14,12 +14,22 @@
 //!    when bypass protection is on), where an adblock exception (`@@`) exempts a name;
 //! 7. regex and keyword rules of those lists;
 //! 8. the name classifier, for names nothing above matched, in the categories blocked now.
+//!
+//! [`Policy::decide`] stops at the first tier that matches; [`Policy::explain`] walks the
+//! same tiers to the end and reports every rule that matches (`familydns check`). What the
+//! answer to a decision is (records, EDE, metric label) is in [`verdict`].
 
 mod schedule;
 mod special;
+#[cfg(test)]
+mod tests;
+mod verdict;
 
 pub use schedule::{Effect, Window};
 pub use special::{BYPASS_CANARIES, BYPASS_ENDPOINTS, SafeTarget, SpecialNames};
+pub use verdict::{Block, EdeCode, EdeText, Label, Verdict};
+
+use std::ops::ControlFlow;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -128,90 +138,199 @@ impl Reason {
     }
 }
 
+/// What a decision does with the name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub enum Action<'s> {
     Allow,
     Block,
-    /// Answer with the profile's safe-search target for this name.
-    Rewrite,
+    /// Answer with this safe-search target, found by the decision itself so that no later
+    /// stage looks the name up again.
+    Rewrite(&'s SafeTarget),
 }
 
+/// What to do with a name, and the rule that says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decision {
-    pub action: Action,
+pub struct Decision<'s> {
+    pub action: Action<'s>,
     pub reason: Reason,
 }
 
-impl Decision {
-    fn new(action: Action, reason: Reason) -> Decision {
-        Decision { action, reason }
+impl Decision<'_> {
+    /// The decision when no rule matches: forward.
+    pub const NO_MATCH: Decision<'static> = Decision {
+        action: Action::Allow,
+        reason: Reason::NoMatch,
+    };
+}
+
+/// One profile's rules in one snapshot, with the profile's timed exceptions and pause:
+/// everything a decision reads besides the name and the clock. The server and
+/// `familydns check` ask the same questions of it, so they cannot disagree.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy<'s> {
+    pub blocklists: &'s Blocklists,
+    pub special: &'s SpecialNames,
+    pub profile: &'s Profile,
+    /// The profile's timed exceptions and pause (`familydns allow`, `familydns pause`).
+    pub timed: Option<&'s ProfileOverrides>,
+}
+
+impl<'s> Policy<'s> {
+    /// Decides a query name at `now`. It takes only a [`QueryName`], which is lowercase by
+    /// construction, so the client's letter case can never change a decision.
+    #[inline]
+    pub fn decide(&self, name: &QueryName, now: Timestamp) -> Decision<'s> {
+        let mut first = First(None);
+        let _ = self.walk(name, now, &mut first);
+        first.0.unwrap_or(Decision::NO_MATCH)
     }
 
-    /// How a block is answered: canaries always get NXDOMAIN, whatever the profile says.
-    pub fn block_answer(&self, profile: &Profile) -> BlockAnswer {
-        match self.reason {
-            Reason::BypassCanary | Reason::BypassEndpoint { .. } => BlockAnswer::NxDomain,
-            _ => profile.block_answer,
+    /// Every rule that matches `name` at `now`, in the order of the tiers above: the first
+    /// is what [`decide`](Self::decide) returns (none: [`Decision::NO_MATCH`]), the others
+    /// are rules it never reached. Within a tier, the rule the tier's own precedence picks
+    /// comes first. For `familydns check`; it runs every tier, so the server never calls it.
+    pub fn explain(&self, name: &QueryName, now: Timestamp) -> Vec<Decision<'s>> {
+        let mut all = Vec::new();
+        let _ = self.walk(name, now, &mut all);
+        all
+    }
+
+    /// The tiers, in order, each handing its matches to `out`. The one walk both
+    /// [`decide`](Self::decide) (which stops at the first match) and
+    /// [`explain`](Self::explain) (which takes them all) run.
+    #[inline(always)]
+    fn walk<S: Sink<'s>>(&self, name: &QueryName, now: Timestamp, out: &mut S) -> ControlFlow<()> {
+        let Policy {
+            blocklists,
+            special,
+            profile,
+            timed,
+        } = *self;
+        let fps = name.fingerprints().as_slice();
+        let whole = name.whole();
+        let allow = |reason| Decision {
+            action: Action::Allow,
+            reason,
+        };
+        let block = |reason| Decision {
+            action: Action::Block,
+            reason,
+        };
+        if timed.is_some_and(|t| t.allows(name.fingerprints(), now)) {
+            out.push(allow(Reason::TimedAllow))?;
         }
+        let effect = profile.schedule_effect(now);
+        // The profile's own names, looked up once for tiers 1 (allow) and 5 (deny).
+        let own = profile.overrides.lookup_fingerprints(fps, 1);
+        rules(out, &profile.overrides, fps, 1, own, |hit| {
+            let reason = Reason::ProfileAllow { labels: hit.labels };
+            (hit.kind == RuleKind::Allow).then(|| allow(reason))
+        })?;
+        if timed.is_some_and(|t| t.paused(now)) {
+            out.push(block(Reason::Paused))?;
+        }
+        if effect.block_all {
+            out.push(block(Reason::Schedule))?;
+        }
+        if profile.block_bypass != BlockBypass::Off {
+            if special.is_canary(whole) {
+                out.push(block(Reason::BypassCanary))?;
+            }
+            if let Some(labels) = special.bypass_endpoint(name) {
+                out.push(block(Reason::BypassEndpoint { labels }))?;
+            }
+        }
+        if let Some(target) = special.safe_search(whole, profile.safe_search) {
+            out.push(Decision {
+                action: Action::Rewrite(target),
+                reason: Reason::SafeSearch,
+            })?;
+        }
+        rules(out, &profile.overrides, fps, 1, own, |hit| {
+            let reason = Reason::ProfileDeny { labels: hit.labels };
+            (hit.kind != RuleKind::Allow).then(|| block(reason))
+        })?;
+        let active = profile.categories | effect.categories;
+        let listed = blocklists.matcher.lookup_fingerprints(fps, active);
+        rules(out, &blocklists.matcher, fps, active, listed, |hit| {
+            Some(match hit.kind {
+                RuleKind::Allow => allow(Reason::List(hit)),
+                _ => block(Reason::List(hit)),
+            })
+        })?;
+        blocklists
+            .patterns
+            .for_each_match(name.as_str(), active, |hit| {
+                out.push(block(Reason::Pattern(hit)))
+            })?;
+        // Only names that would otherwise be forwarded pay for the model.
+        if let Some(c) = blocklists
+            .classifier
+            .as_ref()
+            .and_then(|c| c.classify(name.as_str(), active))
+        {
+            out.push(block(Reason::Classified(c)))?;
+        }
+        ControlFlow::Continue(())
     }
 }
 
-/// Decides a query name. It takes only a [`QueryName`], which is lowercase by construction,
-/// so the client's letter case can never change a decision.
-#[inline]
-pub fn decide(
-    blocklists: &Blocklists,
-    special: &SpecialNames,
-    profile: &Profile,
-    name: &QueryName,
-    now: Timestamp,
-    timed: Option<&ProfileOverrides>,
-) -> Decision {
-    let fps = name.fingerprints().as_slice();
-    let whole = name.whole();
-    if timed.is_some_and(|t| t.allows(name.fingerprints(), now)) {
-        return Decision::new(Action::Allow, Reason::TimedAllow);
+/// Hands one tier of name rules to `out`: first the decision for `lookup`, the hit the
+/// matcher's own precedence picks (an exception over a block, the longest block), then, for
+/// an explanation, the decision for every hit of the matcher. `decision` says which hits
+/// belong to the tier, and what they decide.
+#[inline(always)]
+fn rules<'s, S: Sink<'s>>(
+    out: &mut S,
+    matcher: &DomainMatcher,
+    fps: &[u64],
+    active: CategoryMask,
+    lookup: Option<Hit>,
+    decision: impl Fn(Hit) -> Option<Decision<'s>>,
+) -> ControlFlow<()> {
+    if let Some(d) = lookup.and_then(&decision) {
+        out.push(d)?;
     }
-    let effect = profile.schedule_effect(now);
-    let own = profile.overrides.lookup_fingerprints(fps, 1);
-    if let Some(hit) = own.filter(|h| h.kind == RuleKind::Allow) {
-        return Decision::new(Action::Allow, Reason::ProfileAllow { labels: hit.labels });
+    if S::EVERY {
+        // An explanation never stops, and takes each rule once: the first is not repeated.
+        matcher.for_each_hit(fps, active, |hit| {
+            if let Some(d) = decision(hit) {
+                let _ = out.push(d);
+            }
+        });
     }
-    if timed.is_some_and(|t| t.paused(now)) {
-        return Decision::new(Action::Block, Reason::Paused);
+    ControlFlow::Continue(())
+}
+
+/// Where the walk puts the rules that match.
+trait Sink<'s> {
+    /// Whether every rule of a tier is wanted, not only the one that decides it.
+    const EVERY: bool;
+    /// Takes a match; `Break` ends the walk.
+    fn push(&mut self, decision: Decision<'s>) -> ControlFlow<()>;
+}
+
+/// A decision: the first match decides, and nothing after it runs.
+struct First<'s>(Option<Decision<'s>>);
+
+impl<'s> Sink<'s> for First<'s> {
+    const EVERY: bool = false;
+
+    #[inline(always)]
+    fn push(&mut self, decision: Decision<'s>) -> ControlFlow<()> {
+        self.0 = Some(decision);
+        ControlFlow::Break(())
     }
-    if effect.block_all {
-        return Decision::new(Action::Block, Reason::Schedule);
-    }
-    if profile.block_bypass != BlockBypass::Off {
-        if special.is_canary(whole) {
-            return Decision::new(Action::Block, Reason::BypassCanary);
+}
+
+/// An explanation: every match, each once (a keyword can match twice in one name).
+impl<'s> Sink<'s> for Vec<Decision<'s>> {
+    const EVERY: bool = true;
+
+    fn push(&mut self, decision: Decision<'s>) -> ControlFlow<()> {
+        if !self.contains(&decision) {
+            Vec::push(self, decision);
         }
-        if let Some(labels) = special.bypass_endpoint(name) {
-            return Decision::new(Action::Block, Reason::BypassEndpoint { labels });
-        }
-    }
-    if special.safe_search(whole, profile.safe_search).is_some() {
-        return Decision::new(Action::Rewrite, Reason::SafeSearch);
-    }
-    if let Some(hit) = own {
-        return Decision::new(Action::Block, Reason::ProfileDeny { labels: hit.labels });
-    }
-    let active = profile.categories | effect.categories;
-    match blocklists.matcher.lookup_fingerprints(fps, active) {
-        Some(hit) if hit.kind == RuleKind::Allow => Decision::new(Action::Allow, Reason::List(hit)),
-        Some(hit) => Decision::new(Action::Block, Reason::List(hit)),
-        None => match blocklists.patterns.lookup(name.as_str(), active) {
-            Some(hit) => Decision::new(Action::Block, Reason::Pattern(hit)),
-            // Only names that would otherwise be forwarded pay for the model.
-            None => match blocklists
-                .classifier
-                .as_ref()
-                .and_then(|c| c.classify(name.as_str(), active))
-            {
-                Some(c) => Decision::new(Action::Block, Reason::Classified(c)),
-                None => Decision::new(Action::Allow, Reason::NoMatch),
-            },
-        },
+        ControlFlow::Continue(())
     }
 }

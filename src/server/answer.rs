@@ -1,6 +1,7 @@
-//! Building the records and EDNS of our own answers: blocks, and the EDE that says why.
+//! Building the records and EDNS of our answers: blocks, upstream answers as the client gets
+//! them, the EDE that says why, and the encoding.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::LazyLock;
 
 use hickory_proto::op::{Edns, Message, MessageType, ResponseCode};
@@ -9,6 +10,8 @@ use hickory_proto::rr::rdata::{A, AAAA, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::config::BlockAnswer;
+use crate::policy::EdeCode;
+use crate::upstream::{Answer, Outcome, STALE_TTL};
 
 /// TTL of block answers: short, so that a parent's change reaches devices quickly.
 pub const BLOCK_TTL: u32 = 60;
@@ -21,17 +24,6 @@ const EDE_OPTION: u16 = 15;
 const EDE_TEXT_MAX: usize = 200;
 /// Largest UDP payload we advertise (DNS flag day 2020).
 pub const MAX_UDP_PAYLOAD: u16 = 1232;
-
-/// RFC 8914 info codes we use.
-#[derive(Debug, Clone, Copy)]
-pub enum EdeCode {
-    /// 3: an expired answer served because the upstreams failed (RFC 8767).
-    StaleAnswer = 3,
-    /// 15: blocked by the operator's policy (malware, phishing).
-    Blocked = 15,
-    /// 17: filtered because the client (a parent) asked for it.
-    Filtered = 17,
-}
 
 /// The records of a response, before encoding.
 pub struct Reply {
@@ -61,6 +53,55 @@ impl Reply {
             ede: None,
         }
     }
+
+    /// The records of a block of `qname`/`qtype` answered `how` (without the EDE).
+    pub fn block(qname: &Name, qtype: RecordType, how: BlockAnswer) -> Reply {
+        let address = match (how, qtype) {
+            (BlockAnswer::NxDomain, _) => {
+                return Reply {
+                    rcode: ResponseCode::NXDomain,
+                    ..Reply::nodata(qname)
+                };
+            }
+            (BlockAnswer::Null, RecordType::A) => RData::A(A(Ipv4Addr::UNSPECIFIED)),
+            (BlockAnswer::Null, RecordType::AAAA) => RData::AAAA(AAAA(Ipv6Addr::UNSPECIFIED)),
+            (BlockAnswer::Ip(IpAddr::V4(ip)), RecordType::A) => RData::A(A(ip)),
+            (BlockAnswer::Ip(IpAddr::V6(ip)), RecordType::AAAA) => RData::AAAA(AAAA(ip)),
+            // NODATA: the name "exists" but has nothing of this type.
+            _ => return Reply::nodata(qname),
+        };
+        Reply {
+            answers: vec![Record::from_rdata(qname.clone(), BLOCK_TTL, address)],
+            ..Reply::error(ResponseCode::NoError)
+        }
+    }
+
+    /// The client's records for what the upstreams said: TTLs counted down by the answer's
+    /// age in the cache, or, served stale, the stale TTL and EDE 3; SERVFAIL when they failed.
+    pub fn upstream(outcome: &Outcome) -> Reply {
+        let (answer, stale) = match outcome {
+            Outcome::Answer { answer, .. } => (answer, false),
+            Outcome::Stale(answer) => (answer, true),
+            Outcome::Failed(_) => return Reply::error(ResponseCode::ServFail),
+        };
+        let age = answer.age();
+        let ttl = |t: u32| {
+            if stale {
+                STALE_TTL
+            } else {
+                t.saturating_sub(age)
+            }
+        };
+        Reply {
+            rcode: answer.rcode,
+            answers: Answer::retimed(&answer.answers, ttl),
+            authorities: Answer::retimed(&answer.authorities, ttl),
+            ede: stale.then(|| {
+                let text = "familydns: upstreams unreachable, served stale";
+                (EdeCode::StaleAnswer, text.to_owned())
+            }),
+        }
+    }
 }
 
 /// A reply ready to encode.
@@ -68,45 +109,6 @@ pub struct Response {
     pub reply: Reply,
     /// Rate-limit "slip": an empty answer with TC=1.
     pub truncated: bool,
-}
-
-/// Records of a block answer for `qname`/`qtype`.
-pub struct BlockRecords {
-    pub rcode: ResponseCode,
-    pub answers: Vec<Record>,
-    pub authorities: Vec<Record>,
-}
-
-pub fn block_records(qname: &Name, qtype: RecordType, how: BlockAnswer) -> BlockRecords {
-    let address = match (how, qtype) {
-        (BlockAnswer::NxDomain, _) => {
-            return BlockRecords {
-                rcode: ResponseCode::NXDomain,
-                answers: vec![],
-                authorities: vec![soa(qname)],
-            };
-        }
-        (BlockAnswer::Null, RecordType::A) => Some(RData::A(A(Ipv4Addr::UNSPECIFIED))),
-        (BlockAnswer::Null, RecordType::AAAA) => Some(RData::AAAA(AAAA(Ipv6Addr::UNSPECIFIED))),
-        (BlockAnswer::Ip(std::net::IpAddr::V4(ip)), RecordType::A) => Some(RData::A(A(ip))),
-        (BlockAnswer::Ip(std::net::IpAddr::V6(ip)), RecordType::AAAA) => {
-            Some(RData::AAAA(AAAA(ip)))
-        }
-        _ => None,
-    };
-    match address {
-        Some(rdata) => BlockRecords {
-            rcode: ResponseCode::NoError,
-            answers: vec![Record::from_rdata(qname.clone(), BLOCK_TTL, rdata)],
-            authorities: vec![],
-        },
-        // NODATA: the name "exists" but has nothing of this type.
-        None => BlockRecords {
-            rcode: ResponseCode::NoError,
-            answers: vec![],
-            authorities: vec![soa(qname)],
-        },
-    }
 }
 
 /// A synthetic SOA so that downstream caches keep a negative answer (a block, a NODATA)

@@ -10,14 +10,15 @@ use arc_swap::ArcSwap;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RecordType};
 
-use super::answer::{EdeCode, Reply, Response};
-use super::plan::{self, Label, Plan, Question};
+use super::answer::{Reply, Response};
+use super::plan::{self, Plan, Question};
 use super::ratelimit::Limit;
 use crate::config::{RateLimitAction, RateLimitConfig};
 use crate::metrics::Metrics;
 use crate::overrides::Overrides;
+use crate::policy::Label;
 use crate::snapshot::{Client, Snapshot};
-use crate::upstream::{Answer, Forwarder, Outcome, STALE_TTL};
+use crate::upstream::{Forwarder, Outcome};
 
 /// The clock the decisions use; tests inject a fixed instant.
 pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
@@ -118,50 +119,31 @@ impl Pipeline {
             Plan::Reply(label, reply) => (label, reply),
             Plan::Forward(forward) => {
                 let reply = self.forward(&forward.name, forward.qtype).await;
-                let timed = overrides.get(&forward.profile.name);
-                plan::finish(snapshot, &forward, now, timed, reply)
+                plan::finish(&forward, now, reply)
             }
         };
         (profile, label, reply)
     }
 
-    /// Forwards a query; SERVFAIL when the upstreams fail.
+    /// Forwards a query, counting cache hits and upstream failures; SERVFAIL when the
+    /// upstreams fail.
     async fn forward(&self, qname: &Name, qtype: RecordType) -> Reply {
-        match self.forwarder.resolve(qname, qtype).await {
-            Outcome::Answer { answer, cached } => {
-                if cached {
-                    self.metrics.cache_hits.inc();
-                } else {
-                    self.metrics.cache_misses.inc();
-                }
-                let age = answer.age();
-                Reply {
-                    rcode: answer.rcode,
-                    answers: Answer::retimed(&answer.answers, |t| t.saturating_sub(age)),
-                    authorities: Answer::retimed(&answer.authorities, |t| t.saturating_sub(age)),
-                    ede: None,
-                }
-            }
-            Outcome::Stale(answer) => {
-                self.metrics.cache_hits.inc();
-                self.metrics.upstream_errors.inc();
-                self.metrics.stale_answers.inc();
-                Reply {
-                    rcode: answer.rcode,
-                    answers: Answer::retimed(&answer.answers, |_| STALE_TTL),
-                    authorities: Answer::retimed(&answer.authorities, |_| STALE_TTL),
-                    ede: Some((
-                        EdeCode::StaleAnswer,
-                        "familydns: upstreams unreachable, served stale".into(),
-                    )),
-                }
+        let outcome = self.forwarder.resolve(qname, qtype).await;
+        let m = &self.metrics;
+        match &outcome {
+            Outcome::Answer { cached: true, .. } => m.cache_hits.inc(),
+            Outcome::Answer { cached: false, .. } => m.cache_misses.inc(),
+            Outcome::Stale(_) => {
+                m.cache_hits.inc();
+                m.upstream_errors.inc();
+                m.stale_answers.inc();
             }
             Outcome::Failed(reason) => {
-                self.metrics.cache_misses.inc();
-                self.metrics.upstream_errors.inc();
+                m.cache_misses.inc();
+                m.upstream_errors.inc();
                 tracing::debug!(name = %qname, %qtype, %reason, "upstream failed");
-                Reply::error(ResponseCode::ServFail)
             }
         }
+        Reply::upstream(&outcome)
     }
 }

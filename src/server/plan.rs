@@ -9,17 +9,12 @@ use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, CNAME, HINFO};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use super::answer::{self, EdeCode, Reply};
+use super::answer::{self, Reply};
 use super::identity;
-use crate::filter::Blocklists;
 use crate::name::QueryName;
 use crate::overrides::ProfileOverrides;
-use crate::policy::{Action, Decision, Profile, Reason, SafeTarget};
+use crate::policy::{Block, Label, Policy, SafeTarget, Verdict};
 use crate::snapshot::{Client, Snapshot};
-
-/// Categories whose blocks are reported as EDE 15 (security policy) rather than 17
-/// (filtering the client asked for).
-const SECURITY_CATEGORIES: &[&str] = &["malware", "phishing"];
 
 /// What a listener parsed from a request.
 pub struct Question<'a> {
@@ -46,36 +41,6 @@ impl<'a> Question<'a> {
     }
 }
 
-/// The outcome of a query, as counted in `familydns_queries_total{decision}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Label {
-    Allowed,
-    Blocked,
-    Rewritten,
-    Refused,
-    NotImp,
-    FormErr,
-    BadVers,
-    ServFail,
-    RateLimited,
-}
-
-impl Label {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Label::Allowed => "allowed",
-            Label::Blocked => "blocked",
-            Label::Rewritten => "rewritten",
-            Label::Refused => "refused",
-            Label::NotImp => "notimp",
-            Label::FormErr => "formerr",
-            Label::BadVers => "badvers",
-            Label::ServFail => "servfail",
-            Label::RateLimited => "ratelimited",
-        }
-    }
-}
-
 /// What a question needs.
 pub enum Plan<'s> {
     /// The reply is known: a block, a refusal, a synthetic answer.
@@ -86,14 +51,16 @@ pub enum Plan<'s> {
 
 /// A question for the upstreams, and what to remember for the reply.
 pub struct Forward<'s> {
-    pub profile: &'s Profile,
+    /// The client's policy, for the answer's CNAME chain.
+    pub policy: Policy<'s>,
     /// The name to ask (lowercase: the upstream and the cache see one spelling).
     pub name: Name,
     pub qtype: RecordType,
     /// The client's own name, for the records we add.
     qname: Name,
-    /// A safe-search CNAME from the client's name to `name`, put in front of the answer.
-    rewrite: bool,
+    /// Allow, or a safe-search rewrite whose CNAME from `qname` to `name` goes in front of
+    /// the answer.
+    verdict: Verdict<'s>,
 }
 
 /// A plan, with who it was made for.
@@ -148,52 +115,38 @@ pub fn plan<'s>(
             Reply::error(ResponseCode::Refused),
         ));
     }
-    let name = QueryName::from_wire(qname);
-    let decision = snapshot.decide_name_with(profile, &name, now, timed(&profile.name));
-    let forward = |name: Name, rewrite| {
+    let policy = snapshot.policy(profile, timed(&profile.name));
+    let verdict = policy.verdict(&policy.decide(&QueryName::from_wire(qname), now));
+    let forward = |name: Name| {
         Plan::Forward(Forward {
-            profile,
+            policy,
             name,
             qtype,
             qname: qname.clone(),
-            rewrite,
+            verdict,
         })
     };
-    planned(match decision.action {
-        Action::Block => Plan::Reply(
-            Label::Blocked,
-            block(&snapshot.blocklists, profile, &decision, qname, qtype, None),
-        ),
-        Action::Rewrite => match snapshot
-            .special
-            .safe_search(name.whole(), profile.safe_search)
-        {
-            Some(SafeTarget::Host(host)) if !rewrite_is_local(qtype) => forward(host.clone(), true),
-            Some(target) => Plan::Reply(Label::Rewritten, safe_search_reply(qname, qtype, target)),
-            None => Plan::Reply(Label::ServFail, Reply::error(ResponseCode::ServFail)),
-        },
-        Action::Allow if qtype == RecordType::ANY => {
-            Plan::Reply(Label::Allowed, minimal_any(qname))
+    let reply = |reply| Plan::Reply(verdict.label(), reply);
+    planned(match verdict {
+        Verdict::Block(block) => reply(block_reply(&block, qname, qtype, None)),
+        Verdict::Rewrite(SafeTarget::Host(host)) if !rewrite_is_local(qtype) => {
+            forward(host.clone())
         }
+        Verdict::Rewrite(target) => reply(safe_search_reply(qname, qtype, target)),
+        Verdict::Allow if qtype == RecordType::ANY => reply(minimal_any(qname)),
         // Zone transfers and other meta types are not ours to forward (B13).
-        Action::Allow if is_meta(qtype) => {
+        Verdict::Allow if is_meta(qtype) => {
             Plan::Reply(Label::NotImp, Reply::error(ResponseCode::NotImp))
         }
-        Action::Allow => forward(qname.to_lowercase(), false),
+        Verdict::Allow => forward(qname.to_lowercase()),
     })
 }
 
 /// The client's reply to a forwarded question, given the upstream's reply: the safe-search
 /// CNAME in front of a rewrite, or the answer checked for CNAME cloaking (an allowed name
 /// whose chain reaches a blocked one is blocked).
-pub fn finish(
-    snapshot: &Snapshot,
-    forward: &Forward<'_>,
-    now: jiff::Timestamp,
-    timed: Option<&ProfileOverrides>,
-    mut reply: Reply,
-) -> (Label, Reply) {
-    if forward.rewrite {
+pub fn finish(forward: &Forward<'_>, now: jiff::Timestamp, mut reply: Reply) -> (Label, Reply) {
+    if let Verdict::Rewrite(_) = forward.verdict {
         let cname = Record::from_rdata(
             forward.qname.clone(),
             answer::REWRITE_TTL,
@@ -201,30 +154,26 @@ pub fn finish(
         );
         reply.answers.insert(0, cname);
         reply.rcode = ResponseCode::NoError;
-        return (Label::Rewritten, reply);
+        return (forward.verdict.label(), reply);
     }
     if reply.rcode == ResponseCode::ServFail {
         return (Label::ServFail, reply);
     }
-    let profile = forward.profile;
-    for record in &reply.answers {
-        if let RData::CNAME(target) = &record.data {
-            let d =
-                snapshot.decide_name_with(profile, &QueryName::from_wire(&target.0), now, timed);
-            if d.action == Action::Block {
-                let blocked = block(
-                    &snapshot.blocklists,
-                    profile,
-                    &d,
-                    &forward.qname,
-                    forward.qtype,
-                    Some(&target.0),
-                );
-                return (Label::Blocked, blocked);
-            }
+    let targets = reply
+        .answers
+        .iter()
+        .filter_map(|record| match &record.data {
+            RData::CNAME(target) => Some((&target.0, QueryName::from_wire(&target.0))),
+            _ => None,
+        });
+    match forward.policy.check_chain(targets, now) {
+        Some((target, _, decision)) => {
+            let block = forward.policy.block(decision.reason);
+            let blocked = block_reply(&block, &forward.qname, forward.qtype, Some(target));
+            (Label::Blocked, blocked)
         }
+        None => (forward.verdict.label(), reply),
     }
-    (Label::Allowed, reply)
 }
 
 /// Whether a safe-search rewrite of `qtype` is answered without the upstream: HTTPS/SVCB
@@ -288,83 +237,19 @@ fn minimal_any(qname: &Name) -> Reply {
     }
 }
 
-/// The block reply for `decision`; `via` names the CNAME target when the block came from
-/// the upstream answer's chain.
-fn block(
-    blocklists: &Blocklists,
-    profile: &Profile,
-    decision: &Decision,
-    qname: &Name,
-    qtype: RecordType,
-    via: Option<&Name>,
-) -> Reply {
-    let records = answer::block_records(qname, qtype, decision.block_answer(profile));
-    let (code, mut text) = ede_for(blocklists, profile, decision);
-    if let Some(target) = via {
-        text = format!("{text} via CNAME {target}");
-    }
+/// The reply to a block; `via` names the CNAME target when the block came from the upstream
+/// answer's chain.
+fn block_reply(block: &Block<'_>, qname: &Name, qtype: RecordType, via: Option<&Name>) -> Reply {
+    let text = match via {
+        Some(target) => format!("{} via CNAME {target}", block.text),
+        None => block.text.to_string(),
+    };
     Reply {
-        rcode: records.rcode,
-        answers: records.answers,
-        authorities: records.authorities,
-        ede: Some((code, text)),
+        ede: Some((block.ede, text)),
+        ..Reply::block(qname, qtype, block.answer)
     }
 }
-/// The EDE code and text for a block: which list (and category) or which profile rule.
-fn ede_for(blocklists: &Blocklists, profile: &Profile, decision: &Decision) -> (EdeCode, String) {
-    match decision.reason {
-        Reason::Schedule => {
-            return (
-                EdeCode::Filtered,
-                format!(
-                    "familydns: schedule of profile {} (block_all)",
-                    profile.name
-                ),
-            );
-        }
-        Reason::Paused => {
-            return (
-                EdeCode::Filtered,
-                format!("familydns: profile {} is paused", profile.name),
-            );
-        }
-        Reason::BypassCanary | Reason::BypassEndpoint { .. } => {
-            return (
-                EdeCode::Blocked,
-                "familydns: resolver bypass blocked".to_owned(),
-            );
-        }
-        Reason::Classified(c) => {
-            let category = blocklists
-                .classifier
-                .as_ref()
-                .map_or("?", |l| l.category_name(c.category));
-            return (
-                EdeCode::Filtered,
-                format!(
-                    "familydns: classified {category} (score {:.3})",
-                    f32::from(c.score_milli) / 1000.0
-                ),
-            );
-        }
-        _ => {}
-    }
-    match decision.reason.list() {
-        Some(list) => {
-            let list = &blocklists.lists[usize::from(list)];
-            let code = if SECURITY_CATEGORIES.contains(&list.category.as_str()) {
-                EdeCode::Blocked
-            } else {
-                EdeCode::Filtered
-            };
-            (
-                code,
-                format!("familydns: category {} (list {})", list.category, list.name),
-            )
-        }
-        None => (
-            EdeCode::Filtered,
-            format!("familydns: deny list of profile {}", profile.name),
-        ),
-    }
-}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

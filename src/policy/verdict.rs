@@ -1,0 +1,203 @@
+//! What the answer to a decision is, as data: allow; block, with the kind of answer and the
+//! RFC 8914 Extended DNS Error that says why; or rewrite to a safe-search target. And the
+//! metric label each is counted under, and the CNAME-chain check of forwarded answers.
+//!
+//! The server turns a [`Verdict`] into records and `familydns check` prints the same
+//! value, so the two cannot describe one decision differently. Nothing here builds a DNS
+//! record. A verdict borrows from the snapshot and allocates nothing; its EDE text is
+//! rendered once, by the answer that carries it.
+
+use std::fmt;
+
+use jiff::Timestamp;
+
+use super::{Action, Decision, Policy, Reason, SafeTarget};
+use crate::config::BlockAnswer;
+use crate::name::QueryName;
+
+/// Categories whose blocks are reported as EDE 15 (security policy) rather than 17
+/// (filtering the client asked for).
+const SECURITY_CATEGORIES: &[&str] = &["malware", "phishing"];
+
+/// RFC 8914 info codes familydns sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdeCode {
+    /// 3: an expired answer served because the upstreams failed (RFC 8767).
+    StaleAnswer = 3,
+    /// 15: blocked by the operator's policy (malware, phishing, resolver bypass).
+    Blocked = 15,
+    /// 17: filtered because the client (a parent) asked for it.
+    Filtered = 17,
+}
+
+/// The answer a decision calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict<'s> {
+    /// Forward upstream, then check the answer's CNAME chain ([`Policy::check_chain`]).
+    Allow,
+    Block(Block<'s>),
+    /// Answer with the safe-search target instead of the engine's own records.
+    Rewrite(&'s SafeTarget),
+}
+
+/// How a blocked name is answered, and the Extended DNS Error that tells the client why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block<'s> {
+    pub answer: BlockAnswer,
+    pub ede: EdeCode,
+    pub text: EdeText<'s>,
+}
+
+/// The text of a block's EDE, kept as the parts it names so that deciding allocates
+/// nothing; `Display` writes what the client reads (`familydns: category adult (list …)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdeText<'s> {
+    Schedule { profile: &'s str },
+    Paused { profile: &'s str },
+    Bypass,
+    Classified { category: &'s str, score_milli: u16 },
+    List { category: &'s str, list: &'s str },
+    Deny { profile: &'s str },
+}
+
+impl fmt::Display for EdeText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EdeText::Schedule { profile } => {
+                write!(f, "familydns: schedule of profile {profile} (block_all)")
+            }
+            EdeText::Paused { profile } => write!(f, "familydns: profile {profile} is paused"),
+            EdeText::Bypass => f.write_str("familydns: resolver bypass blocked"),
+            EdeText::Classified {
+                category,
+                score_milli,
+            } => write!(
+                f,
+                "familydns: classified {category} (score {:.3})",
+                f32::from(*score_milli) / 1000.0
+            ),
+            EdeText::List { category, list } => {
+                write!(f, "familydns: category {category} (list {list})")
+            }
+            EdeText::Deny { profile } => write!(f, "familydns: deny list of profile {profile}"),
+        }
+    }
+}
+
+/// The outcome of a query, as counted in `familydns_queries_total{decision}`: the three
+/// verdicts, and the protocol's own outcomes. An enum, so that the label set is closed
+/// and stays small (every value is a time series).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Label {
+    Allowed,
+    Blocked,
+    Rewritten,
+    Refused,
+    NotImp,
+    FormErr,
+    BadVers,
+    ServFail,
+    RateLimited,
+}
+
+impl Label {
+    /// The label's value in the metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Allowed => "allowed",
+            Label::Blocked => "blocked",
+            Label::Rewritten => "rewritten",
+            Label::Refused => "refused",
+            Label::NotImp => "notimp",
+            Label::FormErr => "formerr",
+            Label::BadVers => "badvers",
+            Label::ServFail => "servfail",
+            Label::RateLimited => "ratelimited",
+        }
+    }
+}
+
+impl Verdict<'_> {
+    /// The label a query with this verdict is counted under.
+    pub fn label(&self) -> Label {
+        match self {
+            Verdict::Allow => Label::Allowed,
+            Verdict::Block(_) => Label::Blocked,
+            Verdict::Rewrite(_) => Label::Rewritten,
+        }
+    }
+}
+
+impl<'s> Policy<'s> {
+    /// The answer `decision` calls for.
+    pub fn verdict(&self, decision: &Decision<'s>) -> Verdict<'s> {
+        match decision.action {
+            Action::Allow => Verdict::Allow,
+            Action::Block => Verdict::Block(self.block(decision.reason)),
+            Action::Rewrite(target) => Verdict::Rewrite(target),
+        }
+    }
+
+    /// How a name blocked for `reason` is answered. Bypass canaries always get NXDOMAIN,
+    /// whatever the profile says (for Firefox's canary, 0.0.0.0 would mean "DoH allowed").
+    pub fn block(&self, reason: Reason) -> Block<'s> {
+        let profile = self.profile.name.as_str();
+        let filtered = |text| (EdeCode::Filtered, text);
+        let (ede, text) = match reason {
+            Reason::Schedule => filtered(EdeText::Schedule { profile }),
+            Reason::Paused => filtered(EdeText::Paused { profile }),
+            Reason::BypassCanary | Reason::BypassEndpoint { .. } => {
+                (EdeCode::Blocked, EdeText::Bypass)
+            }
+            Reason::Classified(c) => filtered(EdeText::Classified {
+                category: self
+                    .blocklists
+                    .classifier
+                    .as_ref()
+                    .map_or("?", |l| l.category_name(c.category)),
+                score_milli: c.score_milli,
+            }),
+            // A list's rule, or else the profile's deny list: the block reasons left.
+            _ => match reason.list() {
+                Some(list) => self.list_block(list),
+                None => filtered(EdeText::Deny { profile }),
+            },
+        };
+        let answer = match reason {
+            Reason::BypassCanary | Reason::BypassEndpoint { .. } => BlockAnswer::NxDomain,
+            _ => self.profile.block_answer,
+        };
+        Block { answer, ede, text }
+    }
+
+    /// The EDE of a block by a rule of list `list`: 15 for a security category, else 17.
+    fn list_block(&self, list: u16) -> (EdeCode, EdeText<'s>) {
+        let list = &self.blocklists.lists[usize::from(list)];
+        let code = if SECURITY_CATEGORIES.contains(&list.category.as_str()) {
+            EdeCode::Blocked
+        } else {
+            EdeCode::Filtered
+        };
+        let text = EdeText::List {
+            category: &list.category,
+            list: &list.name,
+        };
+        (code, text)
+    }
+
+    /// The first name of a forwarded answer's CNAME chain that the policy blocks at `now`,
+    /// with its decision: an allowed name whose chain reaches a blocked one is blocked too,
+    /// or a tracker could hide behind a CNAME on an allowed name (CNAME cloaking). `T` is
+    /// how the caller names each target (a wire name, a typed string), handed back with the
+    /// target for the answer's text. The server and `familydns check --resolve` both ask here.
+    pub fn check_chain<T>(
+        &self,
+        targets: impl IntoIterator<Item = (T, QueryName)>,
+        now: Timestamp,
+    ) -> Option<(T, QueryName, Decision<'s>)> {
+        targets.into_iter().find_map(|(target, name)| {
+            let decision = self.decide(&name, now);
+            (decision.action == Action::Block).then_some((target, name, decision))
+        })
+    }
+}
