@@ -18,10 +18,11 @@ use crate::config::{self, Config};
 use crate::download::Downloader;
 use crate::metrics::Metrics;
 use crate::overrides::Overrides;
+use crate::querylog::QueryLog;
 use crate::reload::{self, Reloader};
 use crate::server::{Clock, Listeners, Pipeline};
 use crate::upstream::{Forwarder, UpstreamError};
-use live::{Endpoint, EndpointContext, Live};
+use live::{Endpoint, EndpointContext, Live, Started};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -31,6 +32,8 @@ pub enum StartError {
     Load(#[from] crate::reload::ReloadError),
     #[error("{0}")]
     Upstream(#[from] UpstreamError),
+    #[error("{0}")]
+    Log(#[from] crate::querylog::LogError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -92,6 +95,15 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         ),
         None => None,
     };
+    let log = match &config.query_log {
+        Some(l) => Some(QueryLog::open(
+            &l.path,
+            l.queue,
+            metrics.querylog_written.clone(),
+            metrics.querylog_dropped.clone(),
+        )?),
+        None => None,
+    };
     let pipeline = Arc::new(Pipeline::new(
         snapshot,
         forwarder.clone(),
@@ -99,6 +111,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         overrides,
         &config.server.rate_limit,
         clock,
+        log,
     ));
     let listeners = Listeners::start(pipeline.clone(), &config.server, &metrics)
         .await
@@ -110,7 +123,11 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         pipeline,
         forwarder,
         context,
-        started: (config.server.tcp.clone(), config.server.udp.clone()),
+        started: Started {
+            tcp: config.server.tcp.clone(),
+            udp: config.server.udp.clone(),
+            query_log: config.query_log.clone(),
+        },
         stopped: AtomicBool::new(false),
         listeners: Mutex::new(None),
         endpoint: Mutex::new(None),

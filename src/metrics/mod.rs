@@ -71,6 +71,9 @@ pub struct Metrics {
     pub untrusted_identity: IntCounter,
     /// The last reload error, shown by `/health` until a reload succeeds.
     last_reload_error: Mutex<Option<String>>,
+    /// Query log entries written, and dropped because the writer was behind.
+    pub querylog_written: IntCounter,
+    pub querylog_dropped: IntCounter,
     /// Settings the last reload could not apply live, shown by `/health`.
     unapplied: Mutex<Vec<String>>,
     /// `familydns_settings_unapplied`: how many there are (0 when every setting is live).
@@ -197,6 +200,14 @@ impl Metrics {
                 "Queries whose MAC or ECS options were ignored: not from a trusted forwarder",
             ),
             last_reload_error: Mutex::new(None),
+            querylog_written: counter(
+                "familydns_querylog_written_total",
+                "Query log entries written to the database",
+            ),
+            querylog_dropped: counter(
+                "familydns_querylog_dropped_total",
+                "Query log entries dropped because the writer was behind (answering never waits)",
+            ),
             unapplied: Mutex::new(Vec::new()),
             unapplied_count: gauge(
                 "familydns_settings_unapplied",

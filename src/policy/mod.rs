@@ -34,7 +34,7 @@ use std::ops::ControlFlow;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use crate::config::{BlockAnswer, BlockBypass, ProfileConfig, SafeSearch};
+use crate::config::{BlockAnswer, BlockBypass, LogMode, ProfileConfig, SafeSearch};
 use crate::filter::{
     Blocklists, CategoryMask, Classified, DomainMatcher, Hit, MatcherBuilder, PatternHit,
 };
@@ -58,6 +58,9 @@ pub struct Profile {
     pub block_bypass: BlockBypass,
     pub timezone: TimeZone,
     pub schedules: Vec<Window>,
+    /// What the query log keeps of this profile's queries, and for how many days.
+    pub log: LogMode,
+    pub log_days: u32,
 }
 
 impl Profile {
@@ -82,6 +85,8 @@ impl Profile {
             safe_search: config.safe_search,
             block_bypass: config.block_bypass,
             timezone: config.timezone.clone(),
+            log: config.log,
+            log_days: config.log_days,
             schedules: config
                 .schedules
                 .iter()

@@ -60,6 +60,16 @@ pub enum EdeText<'s> {
     Deny { profile: &'s str },
 }
 
+impl<'s> EdeText<'s> {
+    /// The list category (or the classifier's) that blocked the name, if one did.
+    pub fn category(&self) -> Option<&'s str> {
+        match *self {
+            EdeText::Classified { category, .. } | EdeText::List { category, .. } => Some(category),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for EdeText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -7,6 +7,7 @@
 
 mod answer;
 mod identity;
+mod logged;
 mod offline;
 mod pipeline;
 mod plan;

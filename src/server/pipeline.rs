@@ -2,6 +2,7 @@
 //! one upstream wait, and the pure [`finish`]. This file only moves a question through those
 //! stages and counts it; what the reply says is decided in `plan.rs`.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,12 +12,14 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RecordType};
 
 use super::answer::{Reply, Response};
+use super::logged::Answered;
 use super::plan::{self, Plan, Question};
 use super::ratelimit::Limit;
 use crate::config::{RateLimitAction, RateLimitConfig};
 use crate::metrics::Metrics;
-use crate::overrides::Overrides;
+use crate::overrides::{Overrides, ProfileOverrides};
 use crate::policy::Label;
+use crate::querylog::QueryLog;
 use crate::snapshot::{Client, Snapshot};
 use crate::upstream::{Forwarder, Outcome};
 
@@ -30,6 +33,7 @@ pub struct Pipeline {
     overrides: Arc<Overrides>,
     rate_limit: Limit,
     clock: Clock,
+    log: Option<QueryLog>,
 }
 
 impl Pipeline {
@@ -40,8 +44,10 @@ impl Pipeline {
         overrides: Arc<Overrides>,
         rate_limit: &RateLimitConfig,
         clock: Clock,
+        log: Option<QueryLog>,
     ) -> Self {
         Pipeline {
+            log,
             rate_limit: Limit::new(rate_limit, metrics.rate_limit_clients.clone()),
             snapshot,
             forwarder,
@@ -69,11 +75,15 @@ impl Pipeline {
     /// by the device a trusted forwarder names, then the plan.
     pub async fn respond(&self, q: &Question<'_>) -> Option<Response> {
         let start = Instant::now();
+        let now = (self.clock)();
         let snapshot = self.snapshot.load_full();
+        let overrides = self.overrides.current();
         let mut slipped = false;
-        let (profile, label, reply) = match plan::admit(&snapshot, q) {
-            Err((label, reply)) => ("-".to_owned(), label, reply),
-            Ok((client, untrusted)) => {
+        let mut client = Client::address(q.src);
+        let answered = match plan::admit(&snapshot, q) {
+            Err((label, reply)) => Answered::early(label, reply),
+            Ok((admitted, untrusted)) => {
+                client = admitted;
                 if untrusted {
                     self.metrics.untrusted_identity.inc();
                 }
@@ -85,36 +95,41 @@ impl Pipeline {
                         RateLimitAction::Slip => ResponseCode::NoError,
                     };
                     slipped = action == RateLimitAction::Slip;
-                    ("-".to_owned(), Label::RateLimited, Reply::error(rcode))
+                    Answered::early(Label::RateLimited, Reply::error(rcode))
                 } else {
-                    self.answer(&snapshot, q, &client).await
+                    self.answer(&snapshot, &overrides, q, &client, now).await
                 }
             }
         };
-        self.metrics
-            .queries
-            .with_label_values(&[profile.as_str(), label.as_str()])
+        let profile = answered.profile.map_or("-", |p| p.name.as_str());
+        let m = &self.metrics;
+        m.queries
+            .with_label_values(&[profile, answered.label.as_str()])
             .inc();
-        self.metrics.latency.observe(start.elapsed().as_secs_f64());
+        let took = start.elapsed();
+        m.latency.observe(took.as_secs_f64());
+        if let Some(log) = &self.log
+            && let Some(entry) = answered.entry(q, &client, now, took)
+        {
+            log.record(entry);
+        }
         Some(Response {
-            reply,
+            reply: answered.reply,
             truncated: slipped,
         })
     }
 
-    /// Plans, asks the upstreams when the plan says so, and finishes; returns the profile
-    /// and the label for the metrics.
-    async fn answer(
+    /// Plans, asks the upstreams when the plan says so, and finishes.
+    async fn answer<'s>(
         &self,
-        snapshot: &Snapshot,
+        snapshot: &'s Snapshot,
+        overrides: &'s HashMap<String, ProfileOverrides>,
         q: &Question<'_>,
         client: &Client,
-    ) -> (String, Label, Reply) {
-        let now = (self.clock)();
-        let overrides = self.overrides.current();
+        now: jiff::Timestamp,
+    ) -> Answered<'s> {
         let timed = |profile: &str| overrides.get(profile);
         let planned = plan::plan(snapshot, q, client, now, timed);
-        let profile = planned.profile.to_owned();
         let (label, reply) = match planned.plan {
             Plan::Reply(label, reply) => (label, reply),
             Plan::Forward(forward) => {
@@ -122,7 +137,13 @@ impl Pipeline {
                 plan::finish(&forward, now, reply)
             }
         };
-        (profile, label, reply)
+        Answered {
+            profile: planned.profile,
+            device: planned.device,
+            category: planned.category,
+            label,
+            reply,
+        }
     }
 
     /// Forwards a query, counting cache hits and upstream failures; SERVFAIL when the
