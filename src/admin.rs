@@ -24,7 +24,8 @@ use crate::server::Clock;
 
 #[derive(Clone)]
 struct Admin {
-    token: Arc<str>,
+    /// Also the source of the token: a rotated `admin_token` is checked from the moment
+    /// its reload ends, on connections already open too.
     reloader: Arc<Reloader>,
     overrides: Arc<Overrides>,
     /// The server's clock: "for 45m" starts when the queries' clock says it is now.
@@ -33,14 +34,8 @@ struct Admin {
 
 type Reply = (StatusCode, String);
 
-pub fn router(
-    token: String,
-    reloader: Arc<Reloader>,
-    overrides: Arc<Overrides>,
-    clock: Clock,
-) -> Router {
+pub fn router(reloader: Arc<Reloader>, overrides: Arc<Overrides>, clock: Clock) -> Router {
     let admin = Admin {
-        token: token.into(),
         reloader,
         overrides,
         clock,
@@ -60,11 +55,19 @@ fn authorized(admin: &Admin, headers: &HeaderMap) -> Result<(), Reply> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    // Compare every byte whatever the first mismatch, so timing tells nothing.
-    let same = given.len() == admin.token.len()
+    let config = admin.reloader.config();
+    let token = config
+        .metrics
+        .as_ref()
+        .and_then(|m| m.admin_token.as_deref())
+        .unwrap_or("");
+    // Compare every byte whatever the first mismatch, so timing tells nothing. No token
+    // (removed by a reload) matches nothing: an empty `given` is refused below.
+    let same = !token.is_empty()
+        && given.len() == token.len()
         && given
             .bytes()
-            .zip(admin.token.bytes())
+            .zip(token.bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0;
     if same {

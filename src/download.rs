@@ -2,7 +2,7 @@
 //! before its uplink still filters with yesterday's lists.
 //!
 //! Each list is fetched with `If-None-Match` / `If-Modified-Since` from the last download, a
-//! size cap and a timeout, and written atomically (temp file, then rename) to `cache_dir`.
+//! size cap and a timeout, and written atomically (temp file, fsync, then rename) to `cache_dir`.
 //! List hosts are resolved through our own upstreams, never through ourselves: on a router
 //! whose system resolver is familydns, asking ourselves would wait on ourselves.
 //!
@@ -11,7 +11,6 @@
 //! copy's rules is refused, keeping the last good copy. A redirect from https to http is
 //! refused, so a network that can rewrite plain HTTP cannot swap in its own list.
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,8 +19,9 @@ use std::time::Duration;
 use hickory_proto::rr::{Name, RData, RecordType};
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 
+use crate::atomic_file;
 use crate::config::ListConfig;
-use crate::lists::{self, MAX_LIST_BYTES};
+use crate::lists::{self, CappedError, MAX_LIST_BYTES};
 use crate::upstream::{Forwarder, Outcome};
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -52,9 +52,32 @@ pub enum FetchError {
     /// The server answered, but with something that is not a list we would trust over the
     /// last good copy.
     #[error("refused, keeping the last good copy: {0}")]
-    Refused(String),
+    Refused(#[from] Refusal),
     #[error("cannot write the cache: {0}")]
     Cache(#[from] std::io::Error),
+}
+
+/// What was wrong with a body the server sent (see [`check`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("bad gzip: {0}")]
+    BadGzip(std::io::Error),
+    #[error("the server sent an HTML page, not a list (a captive portal?)")]
+    Html,
+    #[error("the server sent an empty body")]
+    Empty,
+    #[error("the body holds no rules")]
+    NoRules,
+    #[error(
+        "{rules} rules, fewer than half of the last good copy's {previous} (if the list \
+         really shrank, delete {} to accept it)",
+        cached.display()
+    )]
+    Shrunk {
+        rules: u64,
+        previous: u64,
+        cached: PathBuf,
+    },
 }
 
 /// An error and its sources, `: `-separated.
@@ -163,28 +186,20 @@ fn no_downgrade(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::A
 /// as plain text.
 fn decode(body: Vec<u8>) -> Result<String, FetchError> {
     let bytes = if body.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(body.as_slice())
-            .take(MAX_LIST_BYTES + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| FetchError::Refused(format!("bad gzip: {e}")))?;
-        if out.len() as u64 > MAX_LIST_BYTES {
-            return Err(FetchError::TooLarge);
-        }
-        out
+        lists::read_capped(flate2::read::GzDecoder::new(body.as_slice())).map_err(|e| match e {
+            CappedError::Io(e) => Refusal::BadGzip(e).into(),
+            CappedError::TooLarge => FetchError::TooLarge,
+        })?
     } else {
         body
     };
-    Ok(match String::from_utf8(bytes) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    })
+    Ok(lists::text(bytes))
 }
 
 /// Refuses what would make a category silently filter less: an HTML page (a captive portal
 /// or an error page answered with 200), a body with no rules, or fewer than half the rules
 /// of the last good copy (a truncated or replaced list).
-fn check(list: &ListConfig, text: &str, html_type: bool) -> Result<(), FetchError> {
+fn check(list: &ListConfig, text: &str, html_type: bool) -> Result<(), Refusal> {
     let body = text.trim_start();
     let start: String = body
         .chars()
@@ -196,26 +211,24 @@ fn check(list: &ListConfig, text: &str, html_type: bool) -> Result<(), FetchErro
         || start.starts_with("<!doctype html")
         || start.starts_with("<html");
     if tagged {
-        return Err(FetchError::Refused(
-            "the server sent an HTML page, not a list (a captive portal?)".into(),
-        ));
+        return Err(Refusal::Html);
     }
     if text.trim().is_empty() {
-        return Err(FetchError::Refused("the server sent an empty body".into()));
+        return Err(Refusal::Empty);
     }
     let rules = rule_count(text, list);
     if rules == 0 {
-        return Err(FetchError::Refused("the body holds no rules".into()));
+        return Err(Refusal::NoRules);
     }
     let previous = lists::read_list(&list.source)
         .map(|t| rule_count(&t, list))
         .unwrap_or(0);
     if rules < previous.div_ceil(2) {
-        return Err(FetchError::Refused(format!(
-            "{rules} rules, fewer than half of the last good copy's {previous} (if the list \
-             really shrank, delete {} to accept it)",
-            list.source.display()
-        )));
+        return Err(Refusal::Shrunk {
+            rules,
+            previous,
+            cached: list.source.clone(),
+        });
     }
     Ok(())
 }
@@ -228,14 +241,18 @@ fn meta_path(source: &Path) -> PathBuf {
     source.with_extension("meta")
 }
 
+/// Replaces a cache file whole ([`atomic_file::write`]), creating `cache_dir` on first use.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    atomic_file::write(path, bytes)
 }
+
+/// A list host none of the upstreams gave an address for.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}: no address from the upstreams")]
+struct NoAddress(String);
 
 /// reqwest's resolver, answered by familydns's own upstreams.
 struct UpstreamResolver(Arc<Forwarder>);
@@ -259,7 +276,7 @@ impl reqwest::dns::Resolve for UpstreamResolver {
                 }
             }
             if addrs.is_empty() {
-                return Err(format!("{host}: no address from the upstreams").into());
+                return Err(NoAddress(host).into());
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod app;
+mod atomic_file;
 pub mod check;
 pub mod clients;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod metrics;
 pub mod name;
 pub mod overrides;
 pub mod policy;
+pub mod querylog;
 pub mod reload;
 pub mod server;
 pub mod snapshot;

@@ -1,7 +1,7 @@
 //! Timed exceptions and pauses a parent sets from the CLI: "YouTube for 45 minutes", "internet
 //! paused until 20:00". They end by themselves (every check compares with the clock), and
 //! they survive a restart: the state is a small TOML file next to the config, written
-//! atomically (temp file, then rename) on every change.
+//! atomically (temp file, fsync, then rename) on every change.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::atomic_file;
 use crate::name::{self, SuffixFingerprints};
 
 /// File name of the state, in the config's directory.
@@ -200,9 +201,7 @@ fn save(path: &Path, state: &State) -> Result<(), OverrideError> {
         source,
     };
     let text = toml::to_string(state).expect("state serialises");
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, text).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    atomic_file::write(path, text.as_bytes()).map_err(err)
 }
 
 #[cfg(test)]

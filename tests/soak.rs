@@ -1,6 +1,7 @@
 //! Soak: about a minute of mixed load over UDP and TCP (blocked names, cached names, misses,
-//! malformed packets) while the upstream flaps. The server stays up, answers correctly
-//! afterwards, and its memory settles. `FAMILYDNS_SOAK_SECS` changes the length. It runs on
+//! malformed packets) while the upstream flaps. Every answer during the load is checked
+//! (its ID, its question and what it says), the server answers correctly afterwards, and
+//! its memory settles. `FAMILYDNS_SOAK_SECS` changes the length. It runs on
 //! the full hagezi NSFW list from `../shared/data`, and is skipped when that is not present.
 
 mod common;
@@ -12,6 +13,31 @@ use std::time::{Duration, Instant};
 use common::*;
 use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::RecordType;
+
+/// What an answer during the load must say.
+#[derive(Clone, Copy, Debug)]
+enum Expect {
+    /// A listed name: NXDOMAIN, whatever the upstream does.
+    Blocked,
+    /// The cached name: its address, even while the upstream is silent.
+    Cached,
+    /// A name nobody asked before: the upstream's NXDOMAIN, or SERVFAIL while it is silent.
+    Miss,
+}
+
+impl Expect {
+    fn fits(self, m: &Message) -> bool {
+        let rcode = m.metadata.response_code;
+        match self {
+            Expect::Blocked => rcode == ResponseCode::NXDomain,
+            Expect::Cached => {
+                rcode == ResponseCode::NoError
+                    && m.answers.iter().any(|r| r.data.to_string() == "192.0.2.1")
+            }
+            Expect::Miss => matches!(rcode, ResponseCode::NXDomain | ResponseCode::ServFail),
+        }
+    }
+}
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -56,6 +82,10 @@ async fn a_minute_of_mixed_load_with_a_flapping_upstream() {
     let blocked = Arc::new(blocked);
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
+    let (checked, wrong) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    // The cached name is in the cache before the upstream starts to flap.
+    let warm = udp(s, "www.example.test.", RecordType::A).await;
+    assert!(Expect::Cached.fits(&warm));
 
     // The upstream flaps: two seconds up, one second silent.
     let flapping = {
@@ -74,32 +104,55 @@ async fn a_minute_of_mixed_load_with_a_flapping_upstream() {
     let mut load = Vec::new();
     for worker in 0..4u64 {
         let (stop, sent, blocked) = (stop.clone(), sent.clone(), blocked.clone());
+        let (checked, wrong) = (checked.clone(), wrong.clone());
         load.push(tokio::spawn(async move {
             let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
             let mut buf = [0u8; 4096];
             let mut i = worker;
             while !stop.load(Ordering::SeqCst) {
                 i += 1;
-                let packet = match i % 5 {
-                    0 => vec![0u8; (i % 40) as usize], // malformed
+                // Never 0: a malformed packet's all-zero header has id 0, and its FORMERR
+                // answer would be taken for this query's once `i` wraps past u16::MAX.
+                let id = (i % u64::from(u16::MAX)) as u16 + 1;
+                let (packet, question) = match i % 5 {
+                    0 => (vec![0u8; (i % 40) as usize], None), // malformed
                     kind => {
-                        let name = match kind {
-                            1 => blocked[(i as usize) % blocked.len()].clone(),
-                            2 | 3 => "www.example.test.".to_owned(),
-                            _ => format!("miss-{worker}-{i}.example.test."),
+                        let (name, expect) = match kind {
+                            1 => (
+                                blocked[(i as usize) % blocked.len()].clone(),
+                                Expect::Blocked,
+                            ),
+                            2 | 3 => ("www.example.test.".to_owned(), Expect::Cached),
+                            _ => (format!("miss-{worker}-{i}.example.test."), Expect::Miss),
                         };
                         let mut m = Message::query();
+                        m.metadata.id = id;
                         m.metadata.recursion_desired = true;
                         m.add_query(Query::query(name.parse().unwrap(), RecordType::A));
-                        m.to_vec().unwrap()
+                        (m.to_vec().unwrap(), Some((name, expect)))
                     }
                 };
                 let _ = sock.send_to(&packet, s).await;
                 sent.fetch_add(1, Ordering::Relaxed);
-                if i % 5 != 0 {
-                    let _ =
-                        tokio::time::timeout(Duration::from_millis(500), sock.recv_from(&mut buf))
-                            .await;
+                let Some((name, expect)) = question else {
+                    continue;
+                };
+                // Wait for this query's answer; a late answer to an earlier one is skipped.
+                let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+                while let Ok(Ok((len, _))) =
+                    tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await
+                {
+                    let m = Message::from_vec(&buf[..len]).expect("answers parse");
+                    if m.metadata.id != id {
+                        continue;
+                    }
+                    checked.fetch_add(1, Ordering::Relaxed);
+                    let echoed = m.queries.first().map(|q| q.name().to_string());
+                    if echoed.as_deref() != Some(name.as_str()) || !expect.fits(&m) {
+                        eprintln!("wrong answer to {name} ({expect:?}): {m:?}");
+                        wrong.fetch_add(1, Ordering::Relaxed);
+                    }
+                    break;
                 }
             }
         }));
@@ -107,14 +160,22 @@ async fn a_minute_of_mixed_load_with_a_flapping_upstream() {
     // And TCP, one query per connection and several per connection.
     {
         let (stop, sent) = (stop.clone(), sent.clone());
+        let (checked, wrong) = (checked.clone(), wrong.clone());
         load.push(tokio::spawn(async move {
             while !stop.load(Ordering::SeqCst) {
-                let _ = tokio::time::timeout(
+                let answer = tokio::time::timeout(
                     Duration::from_secs(2),
                     tcp(s, "www.example.test.", RecordType::A),
                 )
                 .await;
                 sent.fetch_add(1, Ordering::Relaxed);
+                if let Ok(m) = answer {
+                    checked.fetch_add(1, Ordering::Relaxed);
+                    if !Expect::Cached.fits(&m) {
+                        eprintln!("wrong TCP answer: {m:?}");
+                        wrong.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
             }
         }));
     }
@@ -133,10 +194,17 @@ async fn a_minute_of_mixed_load_with_a_flapping_upstream() {
         task.await.unwrap();
     }
     flapping.await.unwrap();
+    let checked = checked.load(Ordering::Relaxed);
     println!(
-        "soak: {} packets in {secs} s; RSS (s, KiB): {curve:?}",
+        "soak: {} packets in {secs} s, {checked} answers checked; RSS (s, KiB): {curve:?}",
         sent.load(Ordering::Relaxed)
     );
+    assert_eq!(
+        wrong.load(Ordering::Relaxed),
+        0,
+        "every answer during the load is right"
+    );
+    assert!(checked > 1000, "the load was answered: {checked} answers");
 
     // Still correct afterwards.
     let m = udp(s, "www.example.test.", RecordType::A).await;

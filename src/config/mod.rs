@@ -5,6 +5,7 @@
 //! prefixes, references between clients, profiles and list categories) and collects *every*
 //! error with file, line and key, so `familydns validate` can list them all at once.
 
+mod address;
 mod error;
 mod raw;
 
@@ -15,8 +16,8 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+pub use address::parse_mac;
 pub use error::{ConfigError, ConfigErrors};
-pub use raw::parse_mac;
 
 use crate::lists::Format;
 
@@ -53,6 +54,8 @@ pub struct Config {
     pub cache_dir: PathBuf,
     /// The name classifier's model (`classifier`), applied to names no rule matched.
     pub classifier: Option<PathBuf>,
+    /// The query log (`[query_log]`); `None` when turned off.
+    pub query_log: Option<QueryLogConfig>,
     pub clients: Vec<ClientConfig>,
     pub default_profile: String,
     pub profiles: Vec<ProfileConfig>,
@@ -118,7 +121,7 @@ impl Default for UdpConfig {
 }
 
 /// `server.rate_limit`: a token bucket per client prefix.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimitConfig {
     /// Sustained queries per second per client prefix; 0 turns the limit off.
     pub qps: u32,
@@ -155,7 +158,7 @@ pub enum UpstreamStrategy {
     Parallel,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamConfig {
     pub servers: Vec<Upstream>,
     pub timeout: Duration,
@@ -190,7 +193,7 @@ pub struct Upstream {
     pub path: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsConfig {
     pub listen: SocketAddr,
     /// Bearer token for `/admin/*` on the same listener; the admin endpoints are off
@@ -257,6 +260,28 @@ pub struct ScheduleConfig {
     pub block: Vec<String>,
 }
 
+/// `[query_log]`: where the log lives and how far its writer may fall behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryLogConfig {
+    /// The SQLite database (default `querylog.db` in `cache_dir`).
+    pub path: PathBuf,
+    /// Entries waiting for the writer at most; past it entries are dropped and counted.
+    pub queue: usize,
+}
+
+/// `log` of a profile: what the query log keeps of its queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogMode {
+    /// Every query, with its name.
+    Full,
+    /// Blocked queries with their names; the rest only counted.
+    Blocked,
+    /// Counts per hour, decision and category, no names (grown-ups' devices).
+    Counts,
+    /// Nothing at all.
+    Off,
+}
+
 /// What a blocked name gets back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlockAnswer {
@@ -285,6 +310,10 @@ pub struct ProfileConfig {
     pub block_bypass: BlockBypass,
     pub timezone: jiff::tz::TimeZone,
     pub schedules: Vec<ScheduleConfig>,
+    /// What the query log keeps of this profile's queries (`log`).
+    pub log: LogMode,
+    /// Days the log keeps this profile's rows (`log_days`).
+    pub log_days: u32,
 }
 
 impl Config {
@@ -299,18 +328,35 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     raw::load(path)
 }
 
-/// Parses a duration such as `24h`, `90m`, `30s`, `1d`.
+/// Parses a duration such as `24h`, `90m`, `30s`, `1d` (or `1h 30m`): humantime's syntax,
+/// where `m` is minutes. Shared by the config and the admin endpoint's `for=45m`.
 pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().ok()?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3600)?,
-        "d" => n.checked_mul(86400)?,
-        _ => return None,
-    };
-    Some(Duration::from_secs(secs))
+    humantime::parse_duration(s.trim()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_keep_their_spellings() {
+        for (text, secs) in [
+            ("24h", 86_400),
+            ("90m", 5_400),
+            ("1d", 86_400),
+            ("0s", 0),
+            ("45m", 2_700),
+            ("120s", 120),
+            (" 5s ", 5),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Some(Duration::from_secs(secs)),
+                "{text}"
+            );
+        }
+        for bad in ["", "5", "m", "-1s", "5x", "1.5.h", "99999999999999999999d"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
 }

@@ -6,8 +6,11 @@
 
 mod format;
 mod parse;
+mod rule;
 mod source;
 
 pub use format::Format;
-pub use parse::{ParseStats, REGEX_SIZE_LIMIT, Rule, RuleKind, SkipReason, parse_line, parse_str};
+pub use parse::{REGEX_SIZE_LIMIT, parse_line, parse_str};
+pub use rule::{ParseStats, Rule, RuleKind, SkipReason};
+pub(crate) use source::{CappedError, read_capped, text};
 pub use source::{ListError, MAX_LIST_BYTES, read_list};

@@ -1,100 +1,14 @@
-//! Line parsers for each [`Format`].
+//! Line parsers for each [`Format`]; the regex and keyword ones are in [`patterns`].
 
-use std::collections::BTreeMap;
+mod patterns;
+
 use std::net::IpAddr;
 
-use super::Format;
-use crate::name::{self, NameError};
+use super::{Format, ParseStats, Rule, RuleKind, SkipReason};
+use crate::name;
+use patterns::{keyword, regex};
 
-/// What a rule does to the name it carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RuleKind {
-    /// Blocks the name and every subdomain.
-    Block,
-    /// `*.name`: blocks subdomains of the name, not the name itself.
-    BlockSubdomains,
-    /// `@@||name^`: exempts the name and its subdomains from the blocks of active lists.
-    Allow,
-    /// A regular expression matched against the whole name (`/re/` or a Pi-hole regex line).
-    Regex,
-    /// A keyword matched at the start of a label or of a hyphen-separated part of one.
-    Keyword,
-}
-
-/// One rule taken from a list line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rule {
-    pub kind: RuleKind,
-    /// Normalised name (see [`crate::name::normalize`]); the pattern for `Regex` and
-    /// `Keyword` rules.
-    pub name: String,
-    /// 1-based line in the list file.
-    pub line: u32,
-}
-
-/// Why a line produced no rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SkipReason {
-    BadName(NameError),
-    /// A hosts line whose address is a real host, not a sinkhole (`1.1.1.1 localdns`).
-    NotSinkhole,
-    /// `localhost`, `broadcasthost`, `ip6-…` entries of a hosts file header.
-    HostsHeader,
-    /// An IP address where a name was expected.
-    IpAddress,
-    /// A single-label name on a hosts line: a stray token would block a whole TLD.
-    SingleLabel,
-    /// Adblock syntax a DNS filter cannot express: paths, globs, prefix matches, modifiers.
-    UnsupportedAdblock,
-    /// A regex the regex crate cannot compile (look-around, backreferences) or too large.
-    BadRegex,
-    /// A keyword that is empty or not ASCII letters, digits and hyphens.
-    BadKeyword,
-    /// A dnsmasq line that forwards or answers with a real address rather than blocking.
-    NotBlocking,
-    /// A line of a format other than the one declared.
-    WrongFormat,
-}
-
-impl SkipReason {
-    pub fn describe(self) -> &'static str {
-        match self {
-            SkipReason::BadName(e) => e.as_str(),
-            SkipReason::NotSinkhole => "hosts entry with a non-sinkhole address",
-            SkipReason::HostsHeader => "hosts-file header entry (localhost, broadcasthost…)",
-            SkipReason::IpAddress => "IP address instead of a name",
-            SkipReason::SingleLabel => "single-label name (would block a whole TLD)",
-            SkipReason::UnsupportedAdblock => "adblock rule a DNS filter cannot express",
-            SkipReason::BadRegex => {
-                "regex the regex engine cannot compile (look-around, backreference)"
-            }
-            SkipReason::BadKeyword => "keyword that is not letters, digits and hyphens",
-            SkipReason::NotBlocking => "rule that does not block",
-            SkipReason::WrongFormat => "line not in the list's format",
-        }
-    }
-}
-
-/// Counts of one list's parse: accepted rules and skipped lines by reason.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ParseStats {
-    pub lines: u64,
-    pub rules: u64,
-    pub skipped: BTreeMap<SkipReason, u64>,
-    /// First skipped line for each reason, for error reports.
-    pub first_skipped: BTreeMap<SkipReason, u32>,
-}
-
-impl ParseStats {
-    pub fn skipped_total(&self) -> u64 {
-        self.skipped.values().sum()
-    }
-
-    fn skip(&mut self, reason: SkipReason, line: u32) {
-        *self.skipped.entry(reason).or_default() += 1;
-        self.first_skipped.entry(reason).or_insert(line);
-    }
-}
+pub use patterns::REGEX_SIZE_LIMIT;
 
 /// Parses a whole list held in memory.
 pub fn parse_str(text: &str, format: Format, mut sink: impl FnMut(Rule)) -> ParseStats {
@@ -317,72 +231,6 @@ fn adblock(line: &str, out: &mut Out<'_, impl FnMut(Rule)>) -> Result<(), SkipRe
     Ok(())
 }
 
-/// Longest regex accepted, and the compiled-size cap: one hostile line must not eat memory.
-const MAX_REGEX_LEN: usize = 1024;
-pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
-
-/// A regex line: `/re/` (AdGuard) or a bare Pi-hole regex. Regexes that only spell "this
-/// domain and its subdomains" (`^(.*\.)?x\.com$`, `(^|\.)x\.com$`, as oisd and Pi-hole
-/// lists write them) become plain domain rules: exact, and as cheap as any other name.
-fn regex(line: &str, out: &mut Out<'_, impl FnMut(Rule)>) -> Result<(), SkipReason> {
-    let line = line.trim();
-    if line.starts_with('#') {
-        return Ok(());
-    }
-    let pattern = match line.strip_prefix('/').and_then(|l| l.strip_suffix('/')) {
-        Some(p) => p,
-        None => line,
-    };
-    if let Some(domain) = domain_regex(pattern) {
-        out.rule(RuleKind::Block, &domain, true);
-        return Ok(());
-    }
-    if pattern.len() > MAX_REGEX_LEN {
-        return Err(SkipReason::BadRegex);
-    }
-    regex::RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .map_err(|_| SkipReason::BadRegex)?;
-    out.pattern(RuleKind::Regex, pattern.to_owned());
-    Ok(())
-}
-
-/// `^(.*\.)?x\.y$` or `(^|\.)x\.y$` → `x.y`.
-fn domain_regex(pattern: &str) -> Option<String> {
-    let body = pattern
-        .strip_prefix("^(.*\\.)?")
-        .or_else(|| pattern.strip_prefix("(^|\\.)"))?
-        .strip_suffix('$')?;
-    let mut name = String::with_capacity(body.len());
-    let mut chars = body.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next()? {
-                '.' => name.push('.'),
-                '-' => name.push('-'),
-                _ => return None,
-            },
-            c if c.is_ascii_alphanumeric() || c == '-' || c == '_' => name.push(c),
-            _ => return None,
-        }
-    }
-    Some(name)
-}
-
-/// A keyword line (see [`crate::filter`] for the matching rule).
-fn keyword(line: &str, out: &mut Out<'_, impl FnMut(Rule)>) -> Result<(), SkipReason> {
-    let word = strip_comment(line, &['#']).trim().to_ascii_lowercase();
-    if word.is_empty() {
-        return Ok(());
-    }
-    if !word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return Err(SkipReason::BadKeyword);
-    }
-    out.pattern(RuleKind::Keyword, word);
-    Ok(())
-}
-
 fn dnsmasq(line: &str, out: &mut Out<'_, impl FnMut(Rule)>) -> Result<(), SkipReason> {
     if line.starts_with('#') {
         return Ok(());
@@ -461,7 +309,7 @@ fn unbound(line: &str, out: &mut Out<'_, impl FnMut(Rule)>) -> Result<(), SkipRe
 mod tests {
     use super::*;
 
-    fn rules(text: &str, format: Format) -> (Vec<(RuleKind, String)>, ParseStats) {
+    pub(super) fn rules(text: &str, format: Format) -> (Vec<(RuleKind, String)>, ParseStats) {
         let mut out = Vec::new();
         let stats = parse_str(text, format, |r| out.push((r.kind, r.name)));
         (out, stats)
@@ -498,25 +346,6 @@ mod tests {
         );
         assert_eq!(stats.skipped[&SkipReason::UnsupportedAdblock], 4);
         assert_eq!(stats.rules, 5, "the /re/ line is a regex rule");
-    }
-
-    #[test]
-    fn domain_regexes_become_domain_rules() {
-        let text = "/^(.*\\.)?007xf\\.com$/\n(^|\\.)lgsmartad\\.com$\n^ad[0-9]+\\.\n/(?=x)y/\n";
-        let (r, stats) = rules(text, Format::Regex);
-        assert_eq!(
-            r,
-            [
-                (RuleKind::Block, "007xf.com".into()),
-                (RuleKind::Block, "lgsmartad.com".into()),
-                (RuleKind::Regex, "^ad[0-9]+\\.".into()),
-            ]
-        );
-        assert_eq!(
-            stats.skipped[&SkipReason::BadRegex],
-            1,
-            "look-around is not supported"
-        );
     }
 
     #[test]

@@ -71,6 +71,10 @@ pub struct Metrics {
     pub untrusted_identity: IntCounter,
     /// The last reload error, shown by `/health` until a reload succeeds.
     last_reload_error: Mutex<Option<String>>,
+    /// Settings the last reload could not apply live, shown by `/health`.
+    unapplied: Mutex<Vec<String>>,
+    /// `familydns_settings_unapplied`: how many there are (0 when every setting is live).
+    unapplied_count: IntGauge,
 }
 
 impl Metrics {
@@ -193,6 +197,11 @@ impl Metrics {
                 "Queries whose MAC or ECS options were ignored: not from a trusted forwarder",
             ),
             last_reload_error: Mutex::new(None),
+            unapplied: Mutex::new(Vec::new()),
+            unapplied_count: gauge(
+                "familydns_settings_unapplied",
+                "Settings the last reload could not apply live; a restart applies them",
+            ),
             registry,
         }
     }
@@ -242,6 +251,13 @@ impl Metrics {
         }
     }
 
+    /// Records the settings a reload could not apply live (empty when all were).
+    pub fn set_unapplied(&self, unapplied: Vec<String>) {
+        self.unapplied_count
+            .set(i64::try_from(unapplied.len()).unwrap_or(i64::MAX));
+        *self.unapplied.lock().expect("not poisoned") = unapplied;
+    }
+
     pub fn reload_failed(&self, error: String) {
         self.reload_failures.inc();
         *self.last_reload_error.lock().expect("not poisoned") = Some(error);
@@ -260,6 +276,9 @@ impl Metrics {
             None => "ok\n".to_owned(),
             Some(e) => format!("ok (serving the last good config)\nlast reload failed:\n{e}\n"),
         };
+        for line in self.unapplied.lock().expect("not poisoned").iter() {
+            out.push_str(&format!("not applied: {line}\n"));
+        }
         for problem in self.list_problems.lock().expect("not poisoned").iter() {
             out.push_str(problem);
             out.push('\n');

@@ -128,6 +128,8 @@ impl Setup {
             },
             timezone: TimeZone::UTC,
             schedules,
+            log: crate::config::LogMode::Full,
+            log_days: 7,
         };
         let allow = [(name, until)];
         Setup {

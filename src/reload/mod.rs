@@ -12,7 +12,7 @@ pub use refresh::refresh_lists;
 pub use watch::watch;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
@@ -34,14 +34,26 @@ pub enum ReloadError {
     Panicked(String),
 }
 
+/// What a reload applies beyond the snapshot: the settings running parts own (the
+/// listeners, the upstreams, the rate limit, the metrics endpoint). The app implements it;
+/// the trait keeps this module below the parts it reconfigures.
+pub trait Apply: Send + Sync {
+    /// Applies `config`'s settings that changed; returns one line for each that could not
+    /// be applied live (a restart applies it).
+    fn apply<'a>(&'a self, config: &'a Config) -> BoxFuture<'a, Vec<String>>;
+}
+
+/// A boxed future that may cross threads.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 pub struct Reloader {
     config_path: PathBuf,
     snapshot: Arc<ArcSwap<Snapshot>>,
     metrics: Arc<Metrics>,
-    /// Files whose change should trigger a reload, as of the last good config.
-    watched: std::sync::Mutex<Vec<PathBuf>>,
-    /// Lists downloaded from URLs, as of the last good config.
-    downloaded: std::sync::Mutex<Vec<ListConfig>>,
+    /// The last good config: what the watcher watches, the refresher downloads and the admin
+    /// endpoint checks tokens against.
+    config: ArcSwap<Config>,
+    apply: OnceLock<Arc<dyn Apply>>,
     lock: tokio::sync::Mutex<()>,
 }
 
@@ -55,45 +67,52 @@ impl Reloader {
             config_path: config.file.clone(),
             snapshot,
             metrics,
-            watched: std::sync::Mutex::new(watched_paths(config)),
-            downloaded: std::sync::Mutex::new(downloaded(config)),
+            config: ArcSwap::from_pointee(config.clone()),
+            apply: OnceLock::new(),
             lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Sets what applies the settings outside the snapshot on every reload (once, at start).
+    pub fn set_apply(&self, apply: Arc<dyn Apply>) {
+        let _ = self.apply.set(apply);
     }
 
     pub fn snapshot(&self) -> &Arc<ArcSwap<Snapshot>> {
         &self.snapshot
     }
 
+    /// The last good config.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
     /// The config file, the profiles directory and every list file.
     pub fn watched(&self) -> Vec<PathBuf> {
-        self.watched.lock().expect("not poisoned").clone()
+        watched_paths(&self.config.load())
     }
 
     /// The lists downloaded from URLs.
     pub fn downloaded(&self) -> Vec<ListConfig> {
-        self.downloaded.lock().expect("not poisoned").clone()
+        downloaded(&self.config.load())
     }
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
 
-    /// Re-reads everything and swaps it in, or keeps the last good snapshot on error.
+    /// Re-reads everything and swaps it in, or keeps the last good snapshot on error. Then
+    /// applies the settings outside the snapshot; those it cannot apply are reported by
+    /// `/health`, the log and `familydns_settings_unapplied`, not as a failed reload.
     pub async fn reload(&self) -> Result<(), ReloadError> {
         let _one_at_a_time = self.lock.lock().await;
         let start = Instant::now();
         let result = match config::load(&self.config_path) {
-            Ok(config) => {
-                let paths = watched_paths(&config);
-                let lists = downloaded(&config);
-                build_snapshot(config).await.map(|s| (s, paths, lists))
-            }
+            Ok(config) => build_snapshot(config.clone()).await.map(|s| (s, config)),
             Err(e) => Err(ReloadError::from(e)),
         };
         match result {
-            Ok((snapshot, paths, lists)) => {
-                *self.downloaded.lock().expect("not poisoned") = lists;
+            Ok((snapshot, config)) => {
                 self.metrics.snapshot_loaded(&snapshot);
                 self.metrics
                     .reload_seconds
@@ -101,7 +120,14 @@ impl Reloader {
                 // Swapping drops the old snapshot unless a query still holds it.
                 self.snapshot.store(Arc::new(snapshot));
                 release_free_memory();
-                *self.watched.lock().expect("not poisoned") = paths;
+                if let Some(apply) = self.apply.get() {
+                    let unapplied = apply.apply(&config).await;
+                    for line in &unapplied {
+                        tracing::warn!("reload: {line}");
+                    }
+                    self.metrics.set_unapplied(unapplied);
+                }
+                self.config.store(Arc::new(config));
                 tracing::info!(
                     seconds = start.elapsed().as_secs_f64(),
                     "reloaded configuration"

@@ -22,47 +22,122 @@ use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, TcpConfig};
 use crate::metrics::Metrics;
 
-/// Binds UDP and TCP on every address of `config.listen` and serves them: UDP with one
-/// socket per core, TCP with connection limits and pipelining. The listeners' bounds
-/// (TCP slots, UDP queries waiting for an upstream) are shared by every address. Returns
-/// the tasks and the bound addresses.
-pub async fn start(
+/// The DNS listeners: UDP sockets (one per core) and a TCP listener on every address of
+/// `server.listen`. Their bounds (TCP slots, UDP queries waiting for an upstream) are shared
+/// by every address. A reload adds and removes addresses with [`update`](Self::update);
+/// dropping a `Listeners` closes them all.
+pub struct Listeners {
     pipeline: Arc<Pipeline>,
-    config: &ServerConfig,
-    metrics: &Metrics,
-) -> std::io::Result<(Vec<JoinHandle<()>>, Vec<SocketAddr>)> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let slots = tcp::Slots::new(
-        config.tcp.max_connections,
-        config.tcp.max_per_client,
-        metrics.tcp_connections.clone(),
-    );
-    let tcp_config = Arc::new(config.tcp.clone());
-    let waiting = udp::Waiting::new(config.udp.max_waiting, metrics.upstream_wait_full.clone());
-    let mut tasks = Vec::new();
-    let mut bound = Vec::new();
-    for &addr in &config.listen {
-        let (sockets, listener) = bind_pair(addr, cores).await?;
-        let addr = listener.local_addr()?;
-        tasks.push(tokio::spawn(tcp::serve(
+    slots: Arc<tcp::Slots>,
+    tcp: Arc<TcpConfig>,
+    waiting: udp::Waiting,
+    cores: usize,
+    bound: Vec<Bound>,
+}
+
+/// One configured address and what serves it.
+struct Bound {
+    configured: SocketAddr,
+    /// The address actually bound (port 0 in the config picks one).
+    local: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Bound {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Listeners {
+    /// Binds and serves every address of `config.listen`.
+    pub async fn start(
+        pipeline: Arc<Pipeline>,
+        config: &ServerConfig,
+        metrics: &Metrics,
+    ) -> std::io::Result<Listeners> {
+        let mut listeners = Listeners {
+            pipeline,
+            slots: tcp::Slots::new(
+                config.tcp.max_connections,
+                config.tcp.max_per_client,
+                metrics.tcp_connections.clone(),
+            ),
+            tcp: Arc::new(config.tcp.clone()),
+            waiting: udp::Waiting::new(config.udp.max_waiting, metrics.upstream_wait_full.clone()),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            bound: Vec::new(),
+        };
+        for &addr in &config.listen {
+            let bound = listeners.bind(addr).await?;
+            listeners.bound.push(bound);
+        }
+        Ok(listeners)
+    }
+
+    /// The addresses being served, in the config's order.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.bound.iter().map(|b| b.local).collect()
+    }
+
+    /// Applies a reloaded `server.listen`: closes the addresses no longer listed, binds the
+    /// new ones, and leaves the others (and their open connections) alone. Returns the
+    /// addresses that could not be bound, with why.
+    pub async fn update(&mut self, listen: &[SocketAddr]) -> Vec<(SocketAddr, std::io::Error)> {
+        // Close first, and wait until the sockets are closed, so that an address given
+        // another spelling (`0.0.0.0:53` for `127.0.0.1:53`) can be bound again.
+        let (kept, mut removed): (Vec<Bound>, Vec<Bound>) = std::mem::take(&mut self.bound)
+            .into_iter()
+            .partition(|b| listen.contains(&b.configured));
+        self.bound = kept;
+        for bound in &mut removed {
+            for task in std::mem::take(&mut bound.tasks) {
+                task.abort();
+                let _ = task.await;
+            }
+        }
+        let mut failed = Vec::new();
+        for &addr in listen {
+            if self.bound.iter().any(|b| b.configured == addr) {
+                continue;
+            }
+            match self.bind(addr).await {
+                Ok(bound) => self.bound.push(bound),
+                Err(e) => failed.push((addr, e)),
+            }
+        }
+        let order = |b: &Bound| listen.iter().position(|a| *a == b.configured);
+        self.bound.sort_by_key(order);
+        failed
+    }
+
+    async fn bind(&self, addr: SocketAddr) -> std::io::Result<Bound> {
+        let (sockets, listener) = bind_pair(addr, self.cores).await?;
+        let local = listener.local_addr()?;
+        let mut tasks = vec![tokio::spawn(tcp::serve(
             listener,
-            pipeline.clone(),
-            slots.clone(),
-            tcp_config.clone(),
-        )));
+            self.pipeline.clone(),
+            self.slots.clone(),
+            self.tcp.clone(),
+        ))];
         for socket in sockets {
             tasks.push(tokio::spawn(udp::serve(
                 socket,
-                pipeline.clone(),
-                waiting.clone(),
+                self.pipeline.clone(),
+                self.waiting.clone(),
             )));
         }
-        bound.push(addr);
+        Ok(Bound {
+            configured: addr,
+            local,
+            tasks,
+        })
     }
-    Ok((tasks, bound))
 }
 
 /// UDP sockets and a TCP listener on the same address. With port 0, UDP picks a free port and

@@ -12,7 +12,7 @@ use hickory_proto::rr::{Name, RecordType};
 
 use super::answer::{Reply, Response};
 use super::plan::{self, Plan, Question};
-use super::ratelimit::RateLimiter;
+use super::ratelimit::Limit;
 use crate::config::{RateLimitAction, RateLimitConfig};
 use crate::metrics::Metrics;
 use crate::overrides::Overrides;
@@ -28,8 +28,7 @@ pub struct Pipeline {
     forwarder: Arc<Forwarder>,
     metrics: Arc<Metrics>,
     overrides: Arc<Overrides>,
-    rate_limit: Option<RateLimiter>,
-    rate_limit_action: RateLimitAction,
+    rate_limit: Limit,
     clock: Clock,
 }
 
@@ -43,14 +42,18 @@ impl Pipeline {
         clock: Clock,
     ) -> Self {
         Pipeline {
-            rate_limit: RateLimiter::new(rate_limit, metrics.rate_limit_clients.clone()),
+            rate_limit: Limit::new(rate_limit, metrics.rate_limit_clients.clone()),
             snapshot,
             forwarder,
             metrics,
             overrides,
-            rate_limit_action: rate_limit.action,
             clock,
         }
+    }
+
+    /// Applies a reloaded `server.rate_limit`; returns whether it changed.
+    pub fn set_rate_limit(&self, config: &RateLimitConfig) -> bool {
+        self.rate_limit.reconfigure(config)
     }
 
     /// Whether `ip` is in `server.allow_clients` now. The listeners ask before spending
@@ -67,24 +70,21 @@ impl Pipeline {
     pub async fn respond(&self, q: &Question<'_>) -> Option<Response> {
         let start = Instant::now();
         let snapshot = self.snapshot.load_full();
-        let mut limited = false;
+        let mut slipped = false;
         let (profile, label, reply) = match plan::admit(&snapshot, q) {
             Err((label, reply)) => ("-".to_owned(), label, reply),
             Ok((client, untrusted)) => {
                 if untrusted {
                     self.metrics.untrusted_identity.inc();
                 }
-                limited = self
-                    .rate_limit
-                    .as_ref()
-                    .is_some_and(|rl| !rl.allow(q.src, &client, start));
-                if limited {
+                if let Some(action) = self.rate_limit.over(q.src, &client, start) {
                     self.metrics.rate_limited.inc();
-                    let rcode = match self.rate_limit_action {
+                    let rcode = match action {
                         RateLimitAction::Drop => return None,
                         RateLimitAction::Refused => ResponseCode::Refused,
                         RateLimitAction::Slip => ResponseCode::NoError,
                     };
+                    slipped = action == RateLimitAction::Slip;
                     ("-".to_owned(), Label::RateLimited, Reply::error(rcode))
                 } else {
                     self.answer(&snapshot, q, &client).await
@@ -98,7 +98,7 @@ impl Pipeline {
         self.metrics.latency.observe(start.elapsed().as_secs_f64());
         Some(Response {
             reply,
-            truncated: limited && self.rate_limit_action == RateLimitAction::Slip,
+            truncated: slipped,
         })
     }
 

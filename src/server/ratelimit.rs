@@ -24,14 +24,15 @@
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use ipnet::IpNet;
 use prometheus::IntGauge;
 
 use crate::clients::NetworkTable;
-use crate::config::RateLimitConfig;
+use crate::config::{RateLimitAction, RateLimitConfig};
 use crate::snapshot::Client;
 
 /// At most this many shards; fewer for a small `max_clients`, so that each shard still has
@@ -154,6 +155,41 @@ impl RateLimiter {
         }
         *tat = start + self.interval;
         true
+    }
+}
+
+/// The rate limit in force, replaced whole when a reload changes `server.rate_limit`
+/// (clients start again with a full allowance).
+pub struct Limit {
+    current: ArcSwap<(RateLimitConfig, Option<RateLimiter>)>,
+    tracked: IntGauge,
+}
+
+impl Limit {
+    pub fn new(config: &RateLimitConfig, tracked: IntGauge) -> Limit {
+        let limiter = RateLimiter::new(config, tracked.clone());
+        Limit {
+            current: ArcSwap::from_pointee((config.clone(), limiter)),
+            tracked,
+        }
+    }
+
+    /// Applies a reloaded `server.rate_limit`; returns whether it changed.
+    pub fn reconfigure(&self, config: &RateLimitConfig) -> bool {
+        if self.current.load().0 == *config {
+            return false;
+        }
+        let limiter = RateLimiter::new(config, self.tracked.clone());
+        self.current.store(Arc::new((config.clone(), limiter)));
+        true
+    }
+
+    /// `None` when the query may go on; else what a client over its limit gets.
+    pub fn over(&self, src: IpAddr, client: &Client, now: Instant) -> Option<RateLimitAction> {
+        let current = self.current.load();
+        let (config, limiter) = &**current;
+        let limiter = limiter.as_ref()?;
+        (!limiter.allow(src, client, now)).then_some(config.action)
     }
 }
 

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 
+use arc_swap::ArcSwap;
 use tokio::sync::broadcast;
 
 use hickory_proto::rr::{DNSClass, Name, RecordType};
@@ -48,9 +49,14 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// The upstreams and the answer cache in front of them. Both are swapped whole when a reload
+/// changes `[upstream]` ([`reconfigure`](Self::reconfigure)); queries in flight finish on
+/// the pool they started with.
 pub struct Forwarder {
-    pool: Pool,
-    cache: AnswerCache,
+    pool: ArcSwap<Pool>,
+    cache: ArcSwap<AnswerCache>,
+    /// The `[upstream]` the pool and cache were built from.
+    applied: Mutex<UpstreamConfig>,
     /// Questions being asked upstream right now: identical concurrent misses wait for the
     /// first one's answer instead of asking again (a cold cache under a burst).
     inflight: Inflight,
@@ -88,52 +94,49 @@ impl Drop for InflightGuard<'_> {
 
 impl Forwarder {
     pub fn new(config: &UpstreamConfig) -> Result<Forwarder, UpstreamError> {
-        let mut upstreams = Vec::new();
-        for upstream in &config.servers {
-            let name_servers = upstream_ips(upstream)?
-                .into_iter()
-                .map(|ip| NameServerConfig::new(ip, true, connections(upstream)))
-                .collect();
-            let mut builder = Resolver::builder_with_config(
-                ResolverConfig::from_parts(None, vec![], name_servers),
-                TokioRuntimeProvider::default(),
-            );
-            let opts = builder.options_mut();
-            opts.cache_size = 0;
-            opts.timeout = config.timeout;
-            opts.attempts = 1;
-            opts.ndots = 0;
-            opts.preserve_intermediates = true;
-            opts.use_hosts_file = hickory_resolver::config::ResolveHosts::Never;
-            let resolver = builder
-                .build()
-                .map_err(|e| UpstreamError::Resolver(e.to_string()))?;
-            upstreams.push(pool::Upstream::new(upstream.url.clone(), resolver));
-        }
         Ok(Forwarder {
-            pool: Pool::new(upstreams, config.strategy, config.timeout),
-            cache: AnswerCache::new(config.cache_entries, config.cache_bytes, config.serve_stale),
+            pool: ArcSwap::from_pointee(pool(config)?),
+            cache: ArcSwap::from_pointee(cache(config)),
+            applied: Mutex::new(config.clone()),
             inflight: Mutex::new(HashMap::new()),
         })
     }
 
-    pub fn cache(&self) -> &AnswerCache {
-        &self.cache
+    /// Applies a reloaded `[upstream]`: any change builds new upstreams and starts an empty
+    /// cache (answers of the old upstreams, perhaps unfiltered ones, are not served on).
+    /// Returns whether anything changed; on error the current upstreams keep serving.
+    pub fn reconfigure(&self, config: &UpstreamConfig) -> Result<bool, UpstreamError> {
+        let mut applied = self.applied.lock().expect("not poisoned");
+        if *applied == *config {
+            return Ok(false);
+        }
+        self.pool.store(Arc::new(pool(config)?));
+        self.cache.store(Arc::new(cache(config)));
+        *applied = config.clone();
+        Ok(true)
+    }
+
+    pub fn cache(&self) -> Arc<AnswerCache> {
+        self.cache.load_full()
     }
 
     /// Probes demoted upstreams in the background until the task is dropped.
     pub async fn probe_demoted(self: Arc<Self>) {
-        self.pool.probe_demoted().await;
+        loop {
+            tokio::time::sleep(pool::PROBE_EVERY).await;
+            self.pool.load_full().probe_demoted().await;
+        }
     }
 
     /// Failures so far, per upstream URL.
-    pub fn failures(&self) -> Vec<(&str, u64)> {
+    pub fn failures(&self) -> Vec<(String, u64)> {
         self.pool
+            .load()
             .upstreams
             .iter()
             .map(|u| {
                 (
-                    u.url.as_str(),
+                    u.url.clone(),
                     u.failures.load(std::sync::atomic::Ordering::Relaxed),
                 )
             })
@@ -144,7 +147,8 @@ impl Forwarder {
     /// serve-stale window stands in when every upstream fails.
     pub async fn resolve(&self, name: &Name, rtype: RecordType) -> Outcome {
         let key = CacheKey::new(name, rtype, DNSClass::IN);
-        let stale = match self.cache.get(&key) {
+        let cache = self.cache.load_full();
+        let stale = match cache.get(&key) {
             Some(Cached::Fresh(answer)) => {
                 return Outcome::Answer {
                     answer,
@@ -154,7 +158,7 @@ impl Forwarder {
             Some(Cached::Stale(answer)) => Some(answer),
             None => None,
         };
-        let result = self.ask_once(key, name, rtype).await;
+        let result = self.ask_once(&cache, key, name, rtype).await;
         match result {
             Ok(answer) => Outcome::Answer {
                 answer,
@@ -170,6 +174,7 @@ impl Forwarder {
     /// Asks the upstreams, or waits for an identical question already being asked.
     async fn ask_once(
         &self,
+        cache: &AnswerCache,
         key: CacheKey,
         name: &Name,
         rtype: RecordType,
@@ -181,7 +186,7 @@ impl Forwarder {
                 None => {
                     // A leader may have finished between our cache miss and this lock; it
                     // fills the cache before it leaves the map, so look once more.
-                    if let Some(Cached::Fresh(answer)) = self.cache.get(&key) {
+                    if let Some(Cached::Fresh(answer)) = cache.get(&key) {
                         return Ok(answer);
                     }
                     inflight.insert(key.clone(), broadcast::channel(1).0);
@@ -194,19 +199,51 @@ impl Forwarder {
                 return result;
             }
             // The leader went away without an answer: ask ourselves.
-            return self.pool.query(name, rtype).await.map(Arc::new);
+            return self.pool.load_full().query(name, rtype).await.map(Arc::new);
         }
+        let pool = self.pool.load_full();
         let guard = InflightGuard {
             inflight: &self.inflight,
             key: Some(key.clone()),
         };
-        let result = self.pool.query(name, rtype).await.map(Arc::new);
+        let result = pool.query(name, rtype).await.map(Arc::new);
         if let Ok(answer) = &result {
-            self.cache.insert(key, answer.clone());
+            cache.insert(key, answer.clone());
         }
         guard.finish(&result);
         result
     }
+}
+
+/// The upstreams of `config`, each a hickory resolver with its own cache off.
+fn pool(config: &UpstreamConfig) -> Result<Pool, UpstreamError> {
+    let mut upstreams = Vec::new();
+    for upstream in &config.servers {
+        let name_servers = upstream_ips(upstream)?
+            .into_iter()
+            .map(|ip| NameServerConfig::new(ip, true, connections(upstream)))
+            .collect();
+        let mut builder = Resolver::builder_with_config(
+            ResolverConfig::from_parts(None, vec![], name_servers),
+            TokioRuntimeProvider::default(),
+        );
+        let opts = builder.options_mut();
+        opts.cache_size = 0;
+        opts.timeout = config.timeout;
+        opts.attempts = 1;
+        opts.ndots = 0;
+        opts.preserve_intermediates = true;
+        opts.use_hosts_file = hickory_resolver::config::ResolveHosts::Never;
+        let resolver = builder
+            .build()
+            .map_err(|e| UpstreamError::Resolver(e.to_string()))?;
+        upstreams.push(pool::Upstream::new(upstream.url.clone(), resolver));
+    }
+    Ok(Pool::new(upstreams, config.strategy, config.timeout))
+}
+
+fn cache(config: &UpstreamConfig) -> AnswerCache {
+    AnswerCache::new(config.cache_entries, config.cache_bytes, config.serve_stale)
 }
 
 /// Plain DNS gets UDP and TCP, so that a truncated UDP answer is retried over TCP.

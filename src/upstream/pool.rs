@@ -25,7 +25,7 @@ use crate::config::UpstreamStrategy;
 /// back sooner).
 const RETRY_AFTER: Duration = Duration::from_secs(30);
 /// How often demoted upstreams are probed in the background.
-const PROBE_EVERY: Duration = Duration::from_secs(2);
+pub const PROBE_EVERY: Duration = Duration::from_secs(2);
 
 /// Why one upstream gave no usable answer. Only silence and transport failures say the
 /// upstream is unwell: an rcode (SERVFAIL for a DNSSEC-bogus name, REFUSED for a type it
@@ -162,15 +162,12 @@ impl Pool {
         }
     }
 
-    /// Probes the demoted upstreams every `PROBE_EVERY`, so that one that comes back is used
-    /// again at once rather than after its demotion ends. Runs until the task is dropped.
+    /// Probes the demoted upstreams once, so that one that comes back is used again at once
+    /// rather than after its demotion ends. The forwarder calls it every [`PROBE_EVERY`].
     pub async fn probe_demoted(&self) {
-        loop {
-            tokio::time::sleep(PROBE_EVERY).await;
-            let now = Instant::now();
-            for upstream in self.upstreams.iter().filter(|u| !u.healthy(now)) {
-                upstream.probe(self.timeout).await;
-            }
+        let now = Instant::now();
+        for upstream in self.upstreams.iter().filter(|u| !u.healthy(now)) {
+            upstream.probe(self.timeout).await;
         }
     }
 

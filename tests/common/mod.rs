@@ -25,6 +25,8 @@ use tokio::net::{TcpStream, UdpSocket};
 
 pub use familydns::app::Running;
 
+pub mod raw;
+
 /// A small cut of a real public list in `tests/fixtures/` (origins and licences in its
 /// `SOURCES.md`), at the same path it has in `../shared/data`. Tests that only need "a real
 /// list" read these, so a clone with nothing beside it passes.

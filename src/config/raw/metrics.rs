@@ -5,8 +5,9 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Check, is_public};
+use super::Check;
 use crate::config::MetricsConfig;
+use crate::config::address::is_public;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,23 +1,27 @@
-//! Wiring: config → snapshot → forwarder → listeners, and reloads.
+//! Wiring: config → snapshot → forwarder → listeners, and reloads (`live.rs` applies a
+//! reload's settings to the running parts).
 //!
 //! `start` is what `familydns serve` runs and what the integration tests start on ephemeral
 //! loopback ports, so the tests exercise exactly the production path.
 
+mod live;
+
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use tokio::task::JoinHandle;
 
-use crate::admin;
 use crate::config::{self, Config};
 use crate::download::Downloader;
-use crate::metrics::{self, Metrics};
+use crate::metrics::Metrics;
 use crate::overrides::Overrides;
 use crate::reload::{self, Reloader};
-use crate::server::{self, Clock, Pipeline};
+use crate::server::{Clock, Listeners, Pipeline};
 use crate::upstream::{Forwarder, UpstreamError};
+use live::{Endpoint, EndpointContext, Live};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -36,11 +40,14 @@ pub enum StartError {
 
 /// A running resolver.
 pub struct Running {
-    /// The addresses actually bound (useful when the config asked for port 0).
+    /// The addresses bound at start (useful when the config asked for port 0); a reload may
+    /// add or remove some: see [`listening`](Self::listening).
     pub dns_addrs: Vec<SocketAddr>,
+    /// Where the metrics endpoint listened at start.
     pub metrics_addr: Option<SocketAddr>,
     pub metrics: Arc<Metrics>,
     reloader: Arc<Reloader>,
+    live: Arc<Live>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -63,74 +70,63 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
     let forwarder = Arc::new(Forwarder::new(&config.upstream)?);
     let reloader = Arc::new(Reloader::new(&config, snapshot.clone(), metrics.clone()));
     let overrides = Arc::new(Overrides::load(&config.file));
-    let mut tasks = vec![
+    let tasks = vec![
         reload::watch(reloader.clone()),
         reload::refresh_lists(reloader.clone(), Downloader::new(forwarder.clone())),
         tokio::spawn(forwarder.clone().probe_demoted()),
     ];
-
-    let metrics_addr = match &config.metrics {
-        Some(m) => {
-            let listener = tokio::net::TcpListener::bind(m.listen)
+    let context = EndpointContext {
+        metrics: metrics.clone(),
+        overrides: overrides.clone(),
+        clock: clock.clone(),
+        reloader: Arc::downgrade(&reloader),
+    };
+    let endpoint = match &config.metrics {
+        Some(m) => Some(
+            Endpoint::start(m, m.listen, &context, &forwarder)
                 .await
                 .map_err(|source| StartError::Bind {
                     addr: m.listen.to_string(),
                     source,
-                })?;
-            let addr = listener.local_addr().ok();
-            let fw = forwarder.clone();
-            let mut app = metrics::router(metrics.clone(), move |m| {
-                m.cache_entries
-                    .set(i64::try_from(fw.cache().len()).unwrap_or(i64::MAX));
-                m.cache_bytes
-                    .set(i64::try_from(fw.cache().bytes()).unwrap_or(i64::MAX));
-                for (url, failures) in fw.failures() {
-                    m.upstream_failures
-                        .with_label_values(&[url])
-                        .set(i64::try_from(failures).unwrap_or(i64::MAX));
-                }
-            });
-            if let Some(token) = &m.admin_token {
-                app = app.merge(admin::router(
-                    token.clone(),
-                    reloader.clone(),
-                    overrides.clone(),
-                    clock.clone(),
-                ));
-            }
-            tasks.push(tokio::spawn(metrics::serve(
-                listener,
-                app,
-                m.max_connections,
-                metrics.clone(),
-            )));
-            addr
-        }
+                })?,
+        ),
         None => None,
     };
-
     let pipeline = Arc::new(Pipeline::new(
         snapshot,
-        forwarder,
+        forwarder.clone(),
         metrics.clone(),
         overrides,
         &config.server.rate_limit,
         clock,
     ));
-    let (dns_tasks, dns_addrs) = server::start(pipeline, &config.server, &metrics)
+    let listeners = Listeners::start(pipeline.clone(), &config.server, &metrics)
         .await
         .map_err(|source| StartError::Bind {
             addr: format!("{:?}", config.server.listen),
             source,
         })?;
-    tasks.extend(dns_tasks);
-    Ok(Running {
-        dns_addrs,
-        metrics_addr,
+    let live = Arc::new(Live {
+        pipeline,
+        forwarder,
+        context,
+        started: (config.server.tcp.clone(), config.server.udp.clone()),
+        stopped: AtomicBool::new(false),
+        listeners: Mutex::new(None),
+        endpoint: Mutex::new(None),
+    });
+    let running = Running {
+        dns_addrs: listeners.local_addrs(),
+        metrics_addr: endpoint.as_ref().map(|e| e.local),
         metrics,
-        reloader,
+        reloader: reloader.clone(),
+        live: live.clone(),
         tasks,
-    })
+    };
+    *live.listeners.lock().expect("not poisoned") = Some(listeners);
+    *live.endpoint.lock().expect("not poisoned") = endpoint;
+    reloader.set_apply(live);
+    Ok(running)
 }
 
 impl Running {
@@ -138,6 +134,26 @@ impl Running {
     /// keeps serving; the error is logged, counted and shown by `/health`.
     pub async fn reload(&self) -> Result<(), crate::reload::ReloadError> {
         self.reloader.reload().await
+    }
+
+    /// The DNS addresses served now.
+    pub fn listening(&self) -> Vec<SocketAddr> {
+        self.live
+            .listeners
+            .lock()
+            .expect("not poisoned")
+            .as_ref()
+            .map_or_else(Vec::new, Listeners::local_addrs)
+    }
+
+    /// Where the metrics endpoint listens now.
+    pub fn metrics_listening(&self) -> Option<SocketAddr> {
+        self.live
+            .endpoint
+            .lock()
+            .expect("not poisoned")
+            .as_ref()
+            .map(|e| e.local)
     }
 
     /// Stops serving (as dropping does).
@@ -150,6 +166,7 @@ impl Running {
 /// ends never leaves a server behind.
 impl Drop for Running {
     fn drop(&mut self) {
+        self.live.stop();
         for t in &self.tasks {
             t.abort();
         }
