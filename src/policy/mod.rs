@@ -17,7 +17,8 @@
 //!
 //! [`Policy::decide`] stops at the first tier that matches; [`Policy::explain`] walks the
 //! same tiers to the end and reports every rule that matches (`familydns check`). What the
-//! answer to a decision is (records, EDE, metric label) is in [`verdict`].
+//! answer to a decision is (how a block is answered, its EDE, the metric label) is its
+//! [`Verdict`].
 
 mod schedule;
 mod special;

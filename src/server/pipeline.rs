@@ -1,6 +1,6 @@
 //! The query pipeline, shared by every listener: rate limit, then the pure [`plan`], at most
 //! one upstream wait, and the pure [`finish`]. This file only moves a question through those
-//! stages and counts it; what the reply says is decided in `plan.rs`.
+//! stages and counts it; what the reply says is the policy's verdict, made records in `plan.rs`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

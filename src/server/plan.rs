@@ -1,7 +1,9 @@
-//! The pure stages of a query: [`plan`] decides what a question needs (a reply now, or one
-//! upstream question), and [`finish`] turns the upstream's reply into the client's. Neither
-//! does I/O or reads a clock, so every stage is testable without sockets (Blocky's
-//! resolvers), and the fuzzer runs the real decode → decide → encode path.
+//! The pure stages of a query: [`plan`] turns the policy's verdict on a question into what
+//! the question needs (a reply now, or one upstream question), and [`finish`] turns the
+//! upstream's reply into the client's. Whether a name is blocked, with which EDE and under
+//! which metric label, is the policy's ([`crate::policy::Verdict`]); here it only becomes
+//! records. Neither stage does I/O or reads a clock, so both are testable without sockets
+//! (Blocky's resolvers), and the fuzzer runs the real decode → decide → encode path.
 
 use std::net::IpAddr;
 
