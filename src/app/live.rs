@@ -227,7 +227,9 @@ impl Apply for Live {
             if let Err(e) = self.forwarder.reconfigure(&config.upstream) {
                 unapplied.push(format!("[upstream]: kept the running upstreams: {e}"));
             }
-            self.pipeline.set_rate_limit(&config.server.rate_limit);
+            self.pipeline
+                .rate_limit
+                .reconfigure(&config.server.rate_limit);
             self.update_listeners(config, &mut unapplied).await;
             self.update_endpoint(config.metrics.as_ref(), &mut unapplied)
                 .await;

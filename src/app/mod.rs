@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 use crate::overrides::Overrides;
 use crate::querylog::QueryLog;
 use crate::reload::{self, Reloader};
-use crate::server::{Clock, Listeners, Pipeline};
+use crate::server::{Clock, Limit, Listeners, Pipeline};
 use crate::upstream::{Forwarder, UpstreamError};
 use live::{Endpoint, EndpointContext, Live, Started};
 
@@ -104,15 +104,18 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         )?),
         None => None,
     };
-    let pipeline = Arc::new(Pipeline::new(
+    let pipeline = Arc::new(Pipeline {
         snapshot,
-        forwarder.clone(),
-        metrics.clone(),
+        forwarder: forwarder.clone(),
+        rate_limit: Limit::new(
+            &config.server.rate_limit,
+            metrics.rate_limit_clients.clone(),
+        ),
+        metrics: metrics.clone(),
         overrides,
-        &config.server.rate_limit,
         clock,
         log,
-    ));
+    });
     let listeners = Listeners::start(pipeline.clone(), &config.server, &metrics)
         .await
         .map_err(|source| StartError::Bind {

@@ -10,6 +10,7 @@ pub use http::{CONNECTION_LIFETIME, HEADER_READ_TIMEOUT, serve};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use crate::upstream::Outcome;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -258,6 +259,24 @@ impl Metrics {
             }
             Err(e) => {
                 problems.insert(list.to_owned(), e);
+            }
+        }
+    }
+
+    /// Counts what forwarding one query came to: a cache hit or miss, and upstream failures
+    /// (a stale answer is a hit the upstreams failed to refresh).
+    pub fn upstream_outcome(&self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Answer { cached: true, .. } => self.cache_hits.inc(),
+            Outcome::Answer { cached: false, .. } => self.cache_misses.inc(),
+            Outcome::Stale(_) => {
+                self.cache_hits.inc();
+                self.upstream_errors.inc();
+                self.stale_answers.inc();
+            }
+            Outcome::Failed(_) => {
+                self.cache_misses.inc();
+                self.upstream_errors.inc();
             }
         }
     }

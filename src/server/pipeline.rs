@@ -8,14 +8,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
-use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RecordType};
 
 use super::answer::{Reply, Response};
 use super::logged::Answered;
 use super::plan::{self, Plan, Question};
-use super::ratelimit::Limit;
-use crate::config::{RateLimitAction, RateLimitConfig};
+pub use super::ratelimit::Limit;
+use crate::config::RateLimitAction;
 use crate::metrics::Metrics;
 use crate::overrides::{Overrides, ProfileOverrides};
 use crate::policy::Label;
@@ -26,42 +25,20 @@ use crate::upstream::{Forwarder, Outcome};
 /// The clock the decisions use; tests inject a fixed instant.
 pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
 
+/// Everything a question passes through, built by the app and shared by every listener.
 pub struct Pipeline {
-    snapshot: Arc<ArcSwap<Snapshot>>,
-    forwarder: Arc<Forwarder>,
-    metrics: Arc<Metrics>,
-    overrides: Arc<Overrides>,
-    rate_limit: Limit,
-    clock: Clock,
-    log: Option<QueryLog>,
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub forwarder: Arc<Forwarder>,
+    pub metrics: Arc<Metrics>,
+    /// Timed exceptions and pauses.
+    pub overrides: Arc<Overrides>,
+    /// Replaced whole by a reload that changes `server.rate_limit`.
+    pub rate_limit: Limit,
+    pub clock: Clock,
+    pub log: Option<QueryLog>,
 }
 
 impl Pipeline {
-    pub fn new(
-        snapshot: Arc<ArcSwap<Snapshot>>,
-        forwarder: Arc<Forwarder>,
-        metrics: Arc<Metrics>,
-        overrides: Arc<Overrides>,
-        rate_limit: &RateLimitConfig,
-        clock: Clock,
-        log: Option<QueryLog>,
-    ) -> Self {
-        Pipeline {
-            log,
-            rate_limit: Limit::new(rate_limit, metrics.rate_limit_clients.clone()),
-            snapshot,
-            forwarder,
-            metrics,
-            overrides,
-            clock,
-        }
-    }
-
-    /// Applies a reloaded `server.rate_limit`; returns whether it changed.
-    pub fn set_rate_limit(&self, config: &RateLimitConfig) -> bool {
-        self.rate_limit.reconfigure(config)
-    }
-
     /// Whether `ip` is in `server.allow_clients` now. The listeners ask before spending
     /// anything on a client: a TCP connection slot, a FORMERR.
     pub fn allows(&self, ip: IpAddr) -> bool {
@@ -89,13 +66,8 @@ impl Pipeline {
                 }
                 if let Some(action) = self.rate_limit.over(q.src, &client, start) {
                     self.metrics.rate_limited.inc();
-                    let rcode = match action {
-                        RateLimitAction::Drop => return None,
-                        RateLimitAction::Refused => ResponseCode::Refused,
-                        RateLimitAction::Slip => ResponseCode::NoError,
-                    };
                     slipped = action == RateLimitAction::Slip;
-                    Answered::early(Label::RateLimited, Reply::error(rcode))
+                    Answered::early(Label::RateLimited, Reply::rate_limited(action)?)
                 } else {
                     self.answer(&snapshot, &overrides, q, &client, now).await
                 }
@@ -150,20 +122,9 @@ impl Pipeline {
     /// upstreams fail.
     async fn forward(&self, qname: &Name, qtype: RecordType) -> Reply {
         let outcome = self.forwarder.resolve(qname, qtype).await;
-        let m = &self.metrics;
-        match &outcome {
-            Outcome::Answer { cached: true, .. } => m.cache_hits.inc(),
-            Outcome::Answer { cached: false, .. } => m.cache_misses.inc(),
-            Outcome::Stale(_) => {
-                m.cache_hits.inc();
-                m.upstream_errors.inc();
-                m.stale_answers.inc();
-            }
-            Outcome::Failed(reason) => {
-                m.cache_misses.inc();
-                m.upstream_errors.inc();
-                tracing::debug!(name = %qname, %qtype, %reason, "upstream failed");
-            }
+        self.metrics.upstream_outcome(&outcome);
+        if let Outcome::Failed(reason) = &outcome {
+            tracing::debug!(name = %qname, %qtype, %reason, "upstream failed");
         }
         Reply::upstream(&outcome)
     }
