@@ -33,7 +33,11 @@ fn main() {
             name: names[(i as usize * 7919) % names.len()].clone(),
             qtype: if i % 2 == 0 { 1 } else { 28 },
             decision: if blocked { "blocked" } else { "allowed" },
-            reason: if blocked { "category ads (list hagezi-pro)".to_owned() } else { String::new() },
+            reason: if blocked {
+                "category ads (list hagezi-pro)".to_owned()
+            } else {
+                String::new()
+            },
             category: blocked.then(|| "ads".to_owned()),
             micros: 120,
             mode: LogMode::Full,
