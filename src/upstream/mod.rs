@@ -147,7 +147,9 @@ impl Forwarder {
     /// serve-stale window stands in when every upstream fails.
     pub async fn resolve(&self, name: &Name, rtype: RecordType) -> Outcome {
         let key = CacheKey::new(name, rtype, DNSClass::IN);
-        let cache = self.cache.load_full();
+        // A guard on the hit path (no reference count touched); an owned `Arc` only for a
+        // miss, which waits on the upstream.
+        let cache = self.cache.load();
         let stale = match cache.get(&key) {
             Some(Cached::Fresh(answer)) => {
                 return Outcome::Answer {
@@ -158,6 +160,7 @@ impl Forwarder {
             Some(Cached::Stale(answer)) => Some(answer),
             None => None,
         };
+        let cache = arc_swap::Guard::into_inner(cache);
         let result = self.ask_once(&cache, key, name, rtype).await;
         match result {
             Ok(answer) => Outcome::Answer {
