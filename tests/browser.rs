@@ -93,14 +93,24 @@ async fn screenshot(browser: &Client, name: &str) {
     println!("screenshot: {}", path.display());
 }
 
+/// The page's text; empty while the browser is between pages (a click that submits a form
+/// returns before the next page is there).
 async fn body_text(browser: &Client) -> String {
-    browser
-        .find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    match browser.find(Locator::Css("body")).await {
+        Ok(body) => body.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Waits (bounded) until the page shows `needle`; returns its text.
+async fn wait_text(browser: &Client, needle: &str) -> String {
+    let shown = eventually(Duration::from_secs(10), async || {
+        body_text(browser).await.contains(needle)
+    })
+    .await;
+    let text = body_text(browser).await;
+    assert!(shown, "the page never showed `{needle}`: {text}");
+    text
 }
 
 async fn click(browser: &Client, css: &str) {
@@ -143,7 +153,7 @@ async fn open_browser(chromium: &Path, chromedriver: &Path, profile: &Path) -> (
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync",
-                "--window-size=430,1300",
+                "--window-size=430,1000",
                 format!("--user-data-dir={}", profile.display()),
             ],
         }
@@ -194,7 +204,7 @@ async fn a_parent_logs_in_pauses_and_edits_a_profile_in_chromium() {
         .await
         .unwrap();
     click(&browser, "#login").await;
-    assert!(body_text(&browser).await.contains("Wrong password."));
+    wait_text(&browser, "Wrong password.").await;
     browser
         .find(Locator::Css("input[name=password]"))
         .await
@@ -203,10 +213,12 @@ async fn a_parent_logs_in_pauses_and_edits_a_profile_in_chromium() {
         .await
         .unwrap();
     click(&browser, "#login").await;
+    wait_text(&browser, "Filtering as usual").await;
 
-    // The overview: today's counts from the log, the chart, the top blocked names.
+    // The overview: today's counts from the log (whose writer may still be writing), the
+    // chart, the top blocked names.
     let overview = eventually(Duration::from_secs(10), async || {
-        browser.refresh().await.unwrap();
+        browser.goto(&format!("{base}/parents")).await.unwrap();
         body_text(&browser)
             .await
             .contains("4 queries today, 3 blocked")
@@ -222,8 +234,7 @@ async fn a_parent_logs_in_pauses_and_edits_a_profile_in_chromium() {
     // Pause for 30 minutes: dig is blocked; resume: it resolves again.
     assert_eq!(dig(&fdns, "www.example.test").await, "NOERROR");
     click(&browser, "#profile-family button[value='30m']").await;
-    let text = body_text(&browser).await;
-    assert!(text.contains("family paused until 12:30."), "{text}");
+    let text = wait_text(&browser, "family paused until 12:30.").await;
     assert!(text.contains("Paused until 12:30"), "{text}");
     assert_eq!(dig(&fdns, "www.example.test").await, "NXDOMAIN");
     screenshot(&browser, "parents-paused.png").await;
@@ -232,22 +243,19 @@ async fn a_parent_logs_in_pauses_and_edits_a_profile_in_chromium() {
         "#profile-family form[action='/parents/resume'] button",
     )
     .await;
-    assert!(body_text(&browser).await.contains("family resumed"));
+    wait_text(&browser, "family resumed").await;
     assert_eq!(dig(&fdns, "www.example.test").await, "NOERROR");
 
     // Edit the profile: a bad name is refused with its error and changes nothing.
     click(&browser, "#profile-family a[href^='/parents/profile']").await;
+    wait_text(&browser, "Always blocked").await;
     let deny = browser
         .find(Locator::Css("textarea[name=deny]"))
         .await
         .unwrap();
     deny.send_keys("\nnot a..name").await.unwrap();
     click(&browser, "#save").await;
-    let text = body_text(&browser).await;
-    assert!(
-        text.contains("Not saved: the profile would not load."),
-        "{text}"
-    );
+    let text = wait_text(&browser, "Not saved: the profile would not load.").await;
     assert!(text.contains("family.toml"), "{text}");
     screenshot(&browser, "parents-bad-edit.png").await;
     assert_eq!(dig(&fdns, "www.example.test").await, "NOERROR");
@@ -262,11 +270,16 @@ async fn a_parent_logs_in_pauses_and_edits_a_profile_in_chromium() {
         .await
         .unwrap();
     click(&browser, "label.cat input[value='games']").await;
-    screenshot(&browser, "parents-edit.png").await;
     click(&browser, "#save").await;
-    assert!(body_text(&browser).await.contains("family saved"));
+    wait_text(&browser, "family saved").await;
     dig_until(&fdns, "www.example.test", "NXDOMAIN").await;
     dig_until(&fdns, "games.example.test", "NXDOMAIN").await;
+    browser
+        .goto(&format!("{base}/parents/profile?profile=family"))
+        .await
+        .unwrap();
+    wait_text(&browser, "Always blocked").await;
+    screenshot(&browser, "parents-edit.png").await;
     let file = std::fs::read_to_string(cfg.dir.path().join("profiles/family.toml")).unwrap();
     assert!(file.contains("# the basics"), "{file}");
     assert!(file.contains("\"games\""), "{file}");
@@ -276,8 +289,7 @@ async fn a_parent_logs_in_pauses_and_edits_a_profile_in_chromium() {
         .goto(&format!("{base}/parents/log?profile=family&blocked=on"))
         .await
         .unwrap();
-    let text = body_text(&browser).await;
-    assert!(text.contains("blocked: list adult"), "{text}");
+    let text = wait_text(&browser, "blocked: list adult").await;
     assert!(!text.contains("allowed"), "blocked only: {text}");
     screenshot(&browser, "parents-log.png").await;
     browser.close().await.unwrap();

@@ -18,7 +18,8 @@ button{border:1px solid #567;border-radius:.3em;background:#eef}
 form.inline{display:inline}
 .flash{background:#dfd;border:1px solid #8b8;padding:.6em;border-radius:.4em}
 .error{background:#fdd;border:1px solid #c88;padding:.6em;border-radius:.4em;white-space:pre-wrap}
-table{border-collapse:collapse;width:100%;font-size:.9em}td,th{padding:.3em;border-bottom:1px solid #ddd;text-align:left;word-break:break-all}
+table{border-collapse:collapse;width:100%;font-size:.9em}td,th{padding:.3em;border-bottom:1px solid #ddd;text-align:left}
+td.time{white-space:nowrap}td.name{overflow-wrap:anywhere}
 tr.blocked td{color:#a20}ul.top li{margin:.3em 0}
 textarea{width:100%;box-sizing:border-box;font-family:monospace}
 label.cat{display:inline-block;min-width:9em;padding:.2em 0}
@@ -228,10 +229,10 @@ pub(super) fn log(view: &LogView, q: &LogQuery, since: &str, csrf: &str) -> Mark
                     tr { th { "time" } th { "device" } th { "profile" } th { "name" } th { "what" } }
                     @for (time, r) in &view.rows {
                         tr class=(r.decision) {
-                            td { (time) }
+                            td.time { (time) }
                             td { (r.device) }
                             td { (r.profile) }
-                            td { (r.name) " " small { (r.qtype) } }
+                            td.name { (r.name) " " small { (r.qtype) } }
                             td { (r.decision) @if !r.reason.is_empty() { ": " (r.reason) } }
                         }
                     }
