@@ -2,7 +2,7 @@
 //!
 //! `POST /admin/reload`, `POST /admin/allow?profile=kids&name=youtube.com&for=45m`,
 //! `POST /admin/pause?profile=kids&until=20:00` (or `&for=30m`),
-//! `POST /admin/resume?profile=kids`, `GET /admin/overrides`.
+//! `POST /admin/resume?profile=kids`, `GET /admin/overrides`, `GET /admin/log?profile=kids`.
 //! Every request needs `Authorization: Bearer <metrics.admin_token>`; without a token in the
 //! config the endpoints do not exist. They answer only where the metrics listener listens
 //! (loopback by default).
@@ -45,6 +45,7 @@ pub fn router(reloader: Arc<Reloader>, overrides: Arc<Overrides>, clock: Clock) 
         .route("/admin/pause", post(pause))
         .route("/admin/resume", post(resume))
         .route("/admin/overrides", get(list))
+        .route("/admin/log", get(log))
         .with_state(admin)
 }
 
@@ -91,7 +92,15 @@ struct Params {
     #[serde(rename = "for")]
     duration: Option<String>,
     until: Option<String>,
+    device: Option<String>,
+    #[serde(default)]
+    blocked: bool,
+    since: Option<String>,
+    limit: Option<usize>,
 }
+
+/// Rows `GET /admin/log` returns at most, whatever `limit` asks.
+const MAX_LOG_ROWS: usize = 10_000;
 
 fn bad(message: impl Into<String>) -> Reply {
     (StatusCode::BAD_REQUEST, format!("{}\n", message.into()))
@@ -185,6 +194,46 @@ async fn resume(State(admin): State<Admin>, headers: HeaderMap, Query(p): Query<
     result.unwrap_or_else(|e| e)
 }
 
+/// `GET /admin/log?profile=kids&blocked=true&since=2h&device=…&name=…&limit=…`: the query
+/// log as JSON, newest first (what `familydns log --json` prints).
+async fn log(
+    State(admin): State<Admin>,
+    headers: HeaderMap,
+    Query(p): Query<Params>,
+) -> Result<axum::Json<Vec<crate::querylog::Row>>, Reply> {
+    authorized(&admin, &headers)?;
+    let config = admin.reloader.config();
+    let path = config
+        .query_log
+        .as_ref()
+        .map(|l| l.path.clone())
+        .ok_or_else(|| (StatusCode::NOT_FOUND, "the query log is off\n".into()))?;
+    let since = match &p.since {
+        Some(s) => Some(
+            crate::querylog::since(s, (admin.clock)())
+                .ok_or_else(|| bad(format!("`{s}` is neither a duration (2h) nor an instant")))?,
+        ),
+        None => None,
+    };
+    let filter = crate::querylog::Filter {
+        profile: p.profile,
+        device: p.device,
+        blocked: p.blocked,
+        since,
+        name: p.name,
+        limit: p.limit.unwrap_or(100).min(MAX_LOG_ROWS),
+    };
+    let failed = |e: String| (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n"));
+    let rows = tokio::task::spawn_blocking(move || {
+        let conn = crate::querylog::open_read_only(&path).map_err(|e| e.to_string())?;
+        crate::querylog::rows(&conn, &filter).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| failed(e.to_string()))?
+    .map_err(failed)?;
+    Ok(axum::Json(rows))
+}
+
 async fn list(State(admin): State<Admin>, headers: HeaderMap) -> Reply {
     if let Err(e) = authorized(&admin, &headers) {
         return e;
@@ -196,6 +245,26 @@ async fn list(State(admin): State<Admin>, headers: HeaderMap) -> Reply {
 /// (percent-encoded, so any profile or name arrives as written) and returns the status and
 /// body.
 pub async fn request(
+    addr: SocketAddr,
+    token: &str,
+    path: &str,
+    params: &[(&str, &str)],
+) -> Result<(u16, String), reqwest::Error> {
+    send(reqwest::Method::POST, addr, token, path, params).await
+}
+
+/// As [`request`], with GET: the endpoints that only read (`/admin/log`).
+pub async fn request_get(
+    addr: SocketAddr,
+    token: &str,
+    path: &str,
+    params: &[(&str, &str)],
+) -> Result<(u16, String), reqwest::Error> {
+    send(reqwest::Method::GET, addr, token, path, params).await
+}
+
+async fn send(
+    method: reqwest::Method,
     addr: SocketAddr,
     token: &str,
     path: &str,
@@ -213,7 +282,7 @@ pub async fn request(
         // CONNECTION_LIFETIME anyway.
         .timeout(crate::metrics::CONNECTION_LIFETIME)
         .build()?
-        .post(url)
+        .request(method, url)
         .bearer_auth(token)
         .send()
         .await?;

@@ -1,6 +1,11 @@
 //! `familydns check`: the decision for one client and name, exactly why, and every other rule
-//! that matches the name (which the decision never reached). It asks the server's own
-//! policy ([`Policy::explain`](crate::policy::Policy::explain), [`Policy::verdict`](crate::policy::Policy::verdict)), so it cannot tell a different story.
+//! that matches the name (which the decision never reached). It asks the server's own policy
+//! ([`Policy::explain`], [`Policy::verdict`], [`Policy::check_chain`]), so it cannot tell
+//! another story than the server's answer.
+//!
+//! [`Policy::explain`]: crate::policy::Policy::explain
+//! [`Policy::verdict`]: crate::policy::Policy::verdict
+//! [`Policy::check_chain`]: crate::policy::Policy::check_chain
 
 use std::fmt::Write;
 use std::net::IpAddr;
@@ -250,8 +255,7 @@ fn describe_verdict(verdict: &Verdict<'_>) -> String {
 
 /// Explains what the CNAME chain of an upstream answer means for `client`: the first target
 /// the profile blocks (the whole answer is then blocked: anti CNAME-cloaking), or that every
-/// target is allowed. The server's own check
-/// ([`Policy::check_chain`](crate::policy::Policy::check_chain)) decides.
+/// target is allowed. The server's own check ([`Policy::check_chain`](crate::policy::Policy::check_chain)) decides.
 pub fn explain_cname_chain(
     config: &Config,
     snapshot: &Snapshot,

@@ -1,4 +1,4 @@
-//! The `familydns` command line: serve, check, validate, the admin calls, passwd.
+//! The `familydns` command line: serve, check, validate, log, the admin calls and passwd.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use familydns::{app, check, config, snapshot::Snapshot};
+use familydns::{app, check, config, querylog, snapshot::Snapshot};
 
 #[derive(Parser)]
 #[command(version, about = "A family content-filtering DNS resolver")]
@@ -72,6 +72,30 @@ enum Command {
         /// Or how long, e.g. 30m.
         #[arg(long = "for")]
         duration: Option<String>,
+    },
+    /// Show the query log, newest first: `log --profile kids --blocked --since 2h`.
+    Log {
+        #[arg(long, default_value = "config/familydns.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        profile: Option<String>,
+        /// A `[[client]]` name, or an address or MAC as logged.
+        #[arg(long)]
+        device: Option<String>,
+        /// Only blocked queries.
+        #[arg(long)]
+        blocked: bool,
+        /// A duration back from now (2h, 1d) or an instant (2026-11-28T12:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Names containing this text.
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON array instead of lines.
+        #[arg(long)]
+        json: bool,
     },
     /// End a profile's pause and timed exceptions.
     Resume {
@@ -168,6 +192,46 @@ fn main() -> ExitCode {
                 &[("profile", &profile), (when.0, &when.1)],
             )
         }
+        Command::Log {
+            config,
+            profile,
+            device,
+            blocked,
+            since,
+            name,
+            limit,
+            json,
+        } => with_config(&config, |cfg| {
+            let log = cfg
+                .query_log
+                .as_ref()
+                .ok_or("the query log is off ([query_log] enabled = false)")?;
+            let since = since
+                .map(|s| {
+                    querylog::since(&s, jiff::Timestamp::now())
+                        .ok_or(format!("`{s}` is neither a duration (2h) nor an instant"))
+                })
+                .transpose()?;
+            let filter = querylog::Filter {
+                profile,
+                device,
+                blocked,
+                since,
+                name,
+                limit,
+            };
+            let conn = querylog::open_read_only(&log.path).map_err(|e| e.to_string())?;
+            let rows = querylog::rows(&conn, &filter).map_err(|e| e.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?
+                );
+            } else {
+                rows.iter().for_each(|row| println!("{row}"));
+            }
+            Ok(())
+        }),
         Command::Resume { config, profile } => {
             admin_call(&config, "/admin/resume", &[("profile", &profile)])
         }

@@ -37,8 +37,11 @@ pub struct Snapshot {
     pub special: SpecialNames,
     pub profiles: Vec<Profile>,
     default_profile: usize,
+    /// `[[client]]` entries by address and by MAC: indexes into `devices`.
     clients: NetworkTable<usize>,
     macs: HashMap<[u8; 6], usize>,
+    /// Each `[[client]]`: its profile (an index into `profiles`) and its name.
+    devices: Vec<(usize, String)>,
     allowed: NetworkTable<()>,
     trusted: NetworkTable<()>,
 }
@@ -87,13 +90,15 @@ impl Snapshot {
             index(&config.default_profile).expect("config validation checks default_profile");
         let mut clients = NetworkTable::default();
         let mut macs = HashMap::new();
-        for client in &config.clients {
+        let mut devices = Vec::new();
+        for (device, client) in config.clients.iter().enumerate() {
             let profile = index(&client.profile).expect("config validation checks profiles");
+            devices.push((profile, client.name.clone()));
             for &net in &client.networks {
-                clients.insert(net, profile);
+                clients.insert(net, device);
             }
             for &mac in &client.macs {
-                macs.entry(mac).or_insert(profile);
+                macs.entry(mac).or_insert(device);
             }
         }
         Ok(Snapshot {
@@ -102,6 +107,7 @@ impl Snapshot {
             default_profile,
             clients,
             macs,
+            devices,
             allowed: config.server.allow_clients.iter().copied().collect(),
             trusted: config.server.trusted_forwarders.iter().copied().collect(),
             profiles,
@@ -127,12 +133,20 @@ impl Snapshot {
     /// The profile for a client: by MAC when a trusted forwarder gave one that a
     /// `[[client]]` lists, else by address (the forwarder's ECS subnet, or the source).
     pub fn profile_for_client(&self, client: &Client) -> &Profile {
+        self.device(client).0
+    }
+
+    /// The client's profile and, when a `[[client]]` names it, its name (the query log's
+    /// "device").
+    pub fn device(&self, client: &Client) -> (&Profile, Option<&str>) {
         let by_mac = client.mac.and_then(|m| self.macs.get(&m));
-        let i = by_mac
-            .or_else(|| self.clients.lookup(client.ip))
-            .copied()
-            .unwrap_or(self.default_profile);
-        &self.profiles[i]
+        match by_mac.or_else(|| self.clients.lookup(client.ip)) {
+            Some(&device) => {
+                let (profile, name) = &self.devices[device];
+                (&self.profiles[*profile], Some(name))
+            }
+            None => (&self.profiles[self.default_profile], None),
+        }
     }
 
     pub fn profile_named(&self, name: &str) -> Option<&Profile> {

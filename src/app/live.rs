@@ -2,8 +2,8 @@
 //! and the metrics/admin endpoint. [`Live`] owns the running parts and applies each changed
 //! setting to them, so that "reloaded" means the new settings are in force.
 //!
-//! Only the listeners' bounds (`server.tcp`, `server.udp`) wait for a restart: the open
-//! connections and the queries in flight were admitted under the old ones. A reload says so
+//! Only the listeners' bounds (`server.tcp`, `server.udp`) and `[query_log]` wait for a
+//! restart (see [`Started`]). A reload says so
 //! in the log, in `/health` and in `familydns_settings_unapplied`.
 
 use std::net::SocketAddr;
@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, Weak};
 use tokio::task::JoinHandle;
 
 use crate::admin;
-use crate::config::{Config, MetricsConfig, TcpConfig, UdpConfig};
+use crate::config::{Config, MetricsConfig, QueryLogConfig, TcpConfig, UdpConfig};
 use crate::metrics::{self, Metrics};
 use crate::overrides::Overrides;
 use crate::reload::{Apply, BoxFuture, Reloader};
@@ -29,11 +29,39 @@ pub(super) struct Live {
     pub listeners: Mutex<Option<Listeners>>,
     pub endpoint: Mutex<Option<Endpoint>>,
     pub context: EndpointContext,
-    /// The listeners' bounds they were started with.
-    pub started: (TcpConfig, UdpConfig),
+    pub started: Started,
     /// Set by [`stop`](Self::stop): a reload still running (one the admin endpoint started)
     /// must not put back what was stopped.
     pub stopped: AtomicBool,
+}
+
+/// The settings only a restart applies, as the server started with them: the listeners'
+/// bounds (open connections were admitted under them) and the query log's database (the
+/// writer thread owns it).
+pub(super) struct Started {
+    pub tcp: TcpConfig,
+    pub udp: UdpConfig,
+    pub query_log: Option<QueryLogConfig>,
+}
+
+impl Started {
+    /// A line for each of these settings `config` changes.
+    fn changed(&self, config: &Config) -> Vec<String> {
+        let mut changed = Vec::new();
+        if self.tcp != config.server.tcp {
+            changed.push("server.tcp");
+        }
+        if self.udp != config.server.udp {
+            changed.push("server.udp");
+        }
+        if self.query_log != config.query_log {
+            changed.push("[query_log]");
+        }
+        changed
+            .into_iter()
+            .map(|key| format!("{key} changed: a restart applies it"))
+            .collect()
+    }
 }
 
 /// What the metrics/admin endpoint serves from.
@@ -208,17 +236,13 @@ impl Apply for Live {
             if let Err(e) = self.forwarder.reconfigure(&config.upstream) {
                 unapplied.push(format!("[upstream]: kept the running upstreams: {e}"));
             }
-            self.pipeline.set_rate_limit(&config.server.rate_limit);
+            self.pipeline
+                .rate_limit
+                .reconfigure(&config.server.rate_limit);
             self.update_listeners(config, &mut unapplied).await;
             self.update_endpoint(config.metrics.as_ref(), &mut unapplied)
                 .await;
-            let (tcp, udp) = &self.started;
-            if *tcp != config.server.tcp {
-                unapplied.push("server.tcp changed: a restart applies it".to_owned());
-            }
-            if *udp != config.server.udp {
-                unapplied.push("server.udp changed: a restart applies it".to_owned());
-            }
+            unapplied.extend(self.started.changed(config));
             unapplied
         })
     }

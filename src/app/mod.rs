@@ -18,10 +18,11 @@ use crate::config::{self, Config};
 use crate::download::Downloader;
 use crate::metrics::Metrics;
 use crate::overrides::Overrides;
+use crate::querylog::QueryLog;
 use crate::reload::{self, Reloader};
-use crate::server::{Clock, Listeners, Pipeline};
+use crate::server::{Clock, Limit, Listeners, Pipeline};
 use crate::upstream::{Forwarder, UpstreamError};
-use live::{Endpoint, EndpointContext, Live};
+use live::{Endpoint, EndpointContext, Live, Started};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -31,6 +32,8 @@ pub enum StartError {
     Load(#[from] crate::reload::ReloadError),
     #[error("{0}")]
     Upstream(#[from] UpstreamError),
+    #[error("{0}")]
+    Log(#[from] crate::querylog::LogError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -92,14 +95,27 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         ),
         None => None,
     };
-    let pipeline = Arc::new(Pipeline::new(
+    let log = match &config.query_log {
+        Some(l) => Some(QueryLog::open(
+            &l.path,
+            l.queue,
+            metrics.querylog_written.clone(),
+            metrics.querylog_dropped.clone(),
+        )?),
+        None => None,
+    };
+    let pipeline = Arc::new(Pipeline {
         snapshot,
-        forwarder.clone(),
-        metrics.clone(),
+        forwarder: forwarder.clone(),
+        rate_limit: Limit::new(
+            &config.server.rate_limit,
+            metrics.rate_limit_clients.clone(),
+        ),
+        metrics: metrics.clone(),
         overrides,
-        &config.server.rate_limit,
         clock,
-    ));
+        log,
+    });
     let listeners = Listeners::start(pipeline.clone(), &config.server, &metrics)
         .await
         .map_err(|source| StartError::Bind {
@@ -110,7 +126,11 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         pipeline,
         forwarder,
         context,
-        started: (config.server.tcp.clone(), config.server.udp.clone()),
+        started: Started {
+            tcp: config.server.tcp.clone(),
+            udp: config.server.udp.clone(),
+            query_log: config.query_log.clone(),
+        },
         stopped: AtomicBool::new(false),
         listeners: Mutex::new(None),
         endpoint: Mutex::new(None),

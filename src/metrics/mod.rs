@@ -10,6 +10,7 @@ pub use http::{CONNECTION_LIFETIME, HEADER_READ_TIMEOUT, serve};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use crate::upstream::Outcome;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -71,6 +72,9 @@ pub struct Metrics {
     pub untrusted_identity: IntCounter,
     /// The last reload error, shown by `/health` until a reload succeeds.
     last_reload_error: Mutex<Option<String>>,
+    /// Query log entries written, and dropped because the writer was behind.
+    pub querylog_written: IntCounter,
+    pub querylog_dropped: IntCounter,
     /// Settings the last reload could not apply live, shown by `/health`.
     unapplied: Mutex<Vec<String>>,
     /// `familydns_settings_unapplied`: how many there are (0 when every setting is live).
@@ -197,6 +201,14 @@ impl Metrics {
                 "Queries whose MAC or ECS options were ignored: not from a trusted forwarder",
             ),
             last_reload_error: Mutex::new(None),
+            querylog_written: counter(
+                "familydns_querylog_written_total",
+                "Query log entries written to the database",
+            ),
+            querylog_dropped: counter(
+                "familydns_querylog_dropped_total",
+                "Query log entries dropped because the writer was behind (answering never waits)",
+            ),
             unapplied: Mutex::new(Vec::new()),
             unapplied_count: gauge(
                 "familydns_settings_unapplied",
@@ -247,6 +259,24 @@ impl Metrics {
             }
             Err(e) => {
                 problems.insert(list.to_owned(), e);
+            }
+        }
+    }
+
+    /// Counts what forwarding one query came to: a cache hit or miss, and upstream failures
+    /// (a stale answer is a hit the upstreams failed to refresh).
+    pub fn upstream_outcome(&self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Answer { cached: true, .. } => self.cache_hits.inc(),
+            Outcome::Answer { cached: false, .. } => self.cache_misses.inc(),
+            Outcome::Stale(_) => {
+                self.cache_hits.inc();
+                self.upstream_errors.inc();
+                self.stale_answers.inc();
+            }
+            Outcome::Failed(_) => {
+                self.cache_misses.inc();
+                self.upstream_errors.inc();
             }
         }
     }

@@ -17,7 +17,8 @@
 //!
 //! [`Policy::decide`] stops at the first tier that matches; [`Policy::explain`] walks the
 //! same tiers to the end and reports every rule that matches (`familydns check`). What the
-//! answer to a decision is (records, EDE, metric label) is in [`verdict`].
+//! answer to a decision is (how a block is answered, its EDE, the metric label) is its
+//! [`Verdict`].
 
 mod schedule;
 mod special;
@@ -34,7 +35,7 @@ use std::ops::ControlFlow;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use crate::config::{BlockAnswer, BlockBypass, ProfileConfig, SafeSearch};
+use crate::config::{BlockAnswer, BlockBypass, LogMode, ProfileConfig, SafeSearch};
 use crate::filter::{
     Blocklists, CategoryMask, Classified, DomainMatcher, Hit, MatcherBuilder, PatternHit,
 };
@@ -58,6 +59,9 @@ pub struct Profile {
     pub block_bypass: BlockBypass,
     pub timezone: TimeZone,
     pub schedules: Vec<Window>,
+    /// What the query log keeps of this profile's queries, and for how many days.
+    pub log: LogMode,
+    pub log_days: u32,
 }
 
 impl Profile {
@@ -82,6 +86,8 @@ impl Profile {
             safe_search: config.safe_search,
             block_bypass: config.block_bypass,
             timezone: config.timezone.clone(),
+            log: config.log,
+            log_days: config.log_days,
             schedules: config
                 .schedules
                 .iter()

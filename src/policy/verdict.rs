@@ -52,12 +52,28 @@ pub struct Block<'s> {
 /// nothing; `Display` writes what the client reads (`familydns: category adult (list …)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EdeText<'s> {
+    /// A `block_all` window of the profile (bedtime).
     Schedule { profile: &'s str },
+    /// `familydns pause`.
     Paused { profile: &'s str },
+    /// A bypass canary or public DoH/DoT resolver.
     Bypass,
+    /// The name classifier, with its score in thousandths.
     Classified { category: &'s str, score_milli: u16 },
+    /// A rule (name, regex or keyword) of a list.
     List { category: &'s str, list: &'s str },
+    /// The profile's `deny`.
     Deny { profile: &'s str },
+}
+
+impl<'s> EdeText<'s> {
+    /// The list category (or the classifier's) that blocked the name, if one did.
+    pub fn category(&self) -> Option<&'s str> {
+        match *self {
+            EdeText::Classified { category, .. } | EdeText::List { category, .. } => Some(category),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for EdeText<'_> {

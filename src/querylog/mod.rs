@@ -15,7 +15,7 @@
 mod read;
 mod writer;
 
-pub use read::{Count, Filter, Row, counts, open_read_only, rows};
+pub use read::{Count, Filter, Row, counts, open_read_only, rows, since};
 
 use std::path::Path;
 use std::sync::mpsc::{SyncSender, TrySendError};
@@ -32,6 +32,11 @@ pub enum LogError {
     Sqlite {
         path: String,
         source: rusqlite::Error,
+    },
+    #[error("query log: cannot create {path}: {source}")]
+    Dir {
+        path: String,
+        source: std::io::Error,
     },
     #[error("query log: cannot start the writer thread: {0}")]
     Thread(std::io::Error),

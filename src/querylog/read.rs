@@ -37,6 +37,27 @@ pub struct Row {
     pub micros: u32,
 }
 
+impl std::fmt::Display for Row {
+    /// One line of `familydns log`: time, profile, device, name, type, decision and why.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}  {:<10} {:<16} {:<40} {:<6} {:<10} {}",
+            self.at, self.profile, self.device, self.name, self.qtype, self.decision, self.reason
+        )
+    }
+}
+
+/// `since` as the CLI and the HTTP endpoint take it: an instant (`2026-11-28T12:00:00Z`) or
+/// a duration back from `now` (`2h`, `30m`, `1d`).
+pub fn since(text: &str, now: Timestamp) -> Option<Timestamp> {
+    if let Ok(at) = text.parse() {
+        return Some(at);
+    }
+    let back = jiff::SignedDuration::try_from(crate::config::parse_duration(text)?).ok()?;
+    now.checked_sub(back).ok()
+}
+
 /// Queries per profile, decision and category since some time.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Count {

@@ -48,6 +48,12 @@ pub(super) fn open(path: &Path) -> Result<Connection, LogError> {
         path: path.display().to_string(),
         source,
     };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| LogError::Dir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
     let conn = Connection::open(path).map_err(sqlite)?;
     conn.execute_batch(SCHEMA).map_err(sqlite)?;
     Ok(conn)

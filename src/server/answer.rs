@@ -9,7 +9,7 @@ use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::rdata::{A, AAAA, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use crate::config::BlockAnswer;
+use crate::config::{BlockAnswer, RateLimitAction};
 use crate::policy::EdeCode;
 use crate::upstream::{Answer, Outcome, STALE_TTL};
 
@@ -35,6 +35,17 @@ pub struct Reply {
 
 impl Reply {
     /// An empty reply with `rcode`.
+    /// What a client over its rate limit gets: `None` (no answer) for `drop`, REFUSED, or
+    /// for `slip` an empty answer that the listener marks truncated.
+    pub fn rate_limited(action: RateLimitAction) -> Option<Reply> {
+        let rcode = match action {
+            RateLimitAction::Drop => return None,
+            RateLimitAction::Refused => ResponseCode::Refused,
+            RateLimitAction::Slip => ResponseCode::NoError,
+        };
+        Some(Reply::error(rcode))
+    }
+
     pub fn error(rcode: ResponseCode) -> Reply {
         Reply {
             rcode,

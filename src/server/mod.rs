@@ -7,6 +7,7 @@
 
 mod answer;
 mod identity;
+mod logged;
 mod offline;
 mod pipeline;
 mod plan;
@@ -15,7 +16,7 @@ mod tcp;
 mod udp;
 
 pub use offline::answer_offline;
-pub use pipeline::{Clock, Pipeline};
+pub use pipeline::{Clock, Limit, Pipeline};
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,61 +1,44 @@
 //! The query pipeline, shared by every listener: rate limit, then the pure [`plan`], at most
 //! one upstream wait, and the pure [`finish`]. This file only moves a question through those
-//! stages and counts it; what the reply says is decided in `plan.rs`.
+//! stages and counts it; what the reply says is the policy's verdict, made records in `plan.rs`.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
-use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RecordType};
 
 use super::answer::{Reply, Response};
+use super::logged::Answered;
 use super::plan::{self, Plan, Question};
-use super::ratelimit::Limit;
-use crate::config::{RateLimitAction, RateLimitConfig};
+pub use super::ratelimit::Limit;
+use crate::config::RateLimitAction;
 use crate::metrics::Metrics;
-use crate::overrides::Overrides;
+use crate::overrides::{Overrides, ProfileOverrides};
 use crate::policy::Label;
+use crate::querylog::QueryLog;
 use crate::snapshot::{Client, Snapshot};
 use crate::upstream::{Forwarder, Outcome};
 
 /// The clock the decisions use; tests inject a fixed instant.
 pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
 
+/// Everything a question passes through, built by the app and shared by every listener.
 pub struct Pipeline {
-    snapshot: Arc<ArcSwap<Snapshot>>,
-    forwarder: Arc<Forwarder>,
-    metrics: Arc<Metrics>,
-    overrides: Arc<Overrides>,
-    rate_limit: Limit,
-    clock: Clock,
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub forwarder: Arc<Forwarder>,
+    pub metrics: Arc<Metrics>,
+    /// Timed exceptions and pauses.
+    pub overrides: Arc<Overrides>,
+    /// Replaced whole by a reload that changes `server.rate_limit`.
+    pub rate_limit: Limit,
+    pub clock: Clock,
+    pub log: Option<QueryLog>,
 }
 
 impl Pipeline {
-    pub fn new(
-        snapshot: Arc<ArcSwap<Snapshot>>,
-        forwarder: Arc<Forwarder>,
-        metrics: Arc<Metrics>,
-        overrides: Arc<Overrides>,
-        rate_limit: &RateLimitConfig,
-        clock: Clock,
-    ) -> Self {
-        Pipeline {
-            rate_limit: Limit::new(rate_limit, metrics.rate_limit_clients.clone()),
-            snapshot,
-            forwarder,
-            metrics,
-            overrides,
-            clock,
-        }
-    }
-
-    /// Applies a reloaded `server.rate_limit`; returns whether it changed.
-    pub fn set_rate_limit(&self, config: &RateLimitConfig) -> bool {
-        self.rate_limit.reconfigure(config)
-    }
-
     /// Whether `ip` is in `server.allow_clients` now. The listeners ask before spending
     /// anything on a client: a TCP connection slot, a FORMERR.
     pub fn allows(&self, ip: IpAddr) -> bool {
@@ -69,52 +52,56 @@ impl Pipeline {
     /// by the device a trusted forwarder names, then the plan.
     pub async fn respond(&self, q: &Question<'_>) -> Option<Response> {
         let start = Instant::now();
+        let now = (self.clock)();
         let snapshot = self.snapshot.load_full();
+        let overrides = self.overrides.current();
         let mut slipped = false;
-        let (profile, label, reply) = match plan::admit(&snapshot, q) {
-            Err((label, reply)) => ("-".to_owned(), label, reply),
-            Ok((client, untrusted)) => {
+        let mut client = Client::address(q.src);
+        let answered = match plan::admit(&snapshot, q) {
+            Err((label, reply)) => Answered::early(label, reply),
+            Ok((admitted, untrusted)) => {
+                client = admitted;
                 if untrusted {
                     self.metrics.untrusted_identity.inc();
                 }
                 if let Some(action) = self.rate_limit.over(q.src, &client, start) {
                     self.metrics.rate_limited.inc();
-                    let rcode = match action {
-                        RateLimitAction::Drop => return None,
-                        RateLimitAction::Refused => ResponseCode::Refused,
-                        RateLimitAction::Slip => ResponseCode::NoError,
-                    };
                     slipped = action == RateLimitAction::Slip;
-                    ("-".to_owned(), Label::RateLimited, Reply::error(rcode))
+                    Answered::early(Label::RateLimited, Reply::rate_limited(action)?)
                 } else {
-                    self.answer(&snapshot, q, &client).await
+                    self.answer(&snapshot, &overrides, q, &client, now).await
                 }
             }
         };
-        self.metrics
-            .queries
-            .with_label_values(&[profile.as_str(), label.as_str()])
+        let profile = answered.profile.map_or("-", |p| p.name.as_str());
+        let m = &self.metrics;
+        m.queries
+            .with_label_values(&[profile, answered.label.as_str()])
             .inc();
-        self.metrics.latency.observe(start.elapsed().as_secs_f64());
+        let took = start.elapsed();
+        m.latency.observe(took.as_secs_f64());
+        if let Some(log) = &self.log
+            && let Some(entry) = answered.entry(q, &client, now, took)
+        {
+            log.record(entry);
+        }
         Some(Response {
-            reply,
+            reply: answered.reply,
             truncated: slipped,
         })
     }
 
-    /// Plans, asks the upstreams when the plan says so, and finishes; returns the profile
-    /// and the label for the metrics.
-    async fn answer(
+    /// Plans, asks the upstreams when the plan says so, and finishes.
+    async fn answer<'s>(
         &self,
-        snapshot: &Snapshot,
+        snapshot: &'s Snapshot,
+        overrides: &'s HashMap<String, ProfileOverrides>,
         q: &Question<'_>,
         client: &Client,
-    ) -> (String, Label, Reply) {
-        let now = (self.clock)();
-        let overrides = self.overrides.current();
+        now: jiff::Timestamp,
+    ) -> Answered<'s> {
         let timed = |profile: &str| overrides.get(profile);
         let planned = plan::plan(snapshot, q, client, now, timed);
-        let profile = planned.profile.to_owned();
         let (label, reply) = match planned.plan {
             Plan::Reply(label, reply) => (label, reply),
             Plan::Forward(forward) => {
@@ -122,27 +109,22 @@ impl Pipeline {
                 plan::finish(&forward, now, reply)
             }
         };
-        (profile, label, reply)
+        Answered {
+            profile: planned.profile,
+            device: planned.device,
+            category: planned.category,
+            label,
+            reply,
+        }
     }
 
     /// Forwards a query, counting cache hits and upstream failures; SERVFAIL when the
     /// upstreams fail.
     async fn forward(&self, qname: &Name, qtype: RecordType) -> Reply {
         let outcome = self.forwarder.resolve(qname, qtype).await;
-        let m = &self.metrics;
-        match &outcome {
-            Outcome::Answer { cached: true, .. } => m.cache_hits.inc(),
-            Outcome::Answer { cached: false, .. } => m.cache_misses.inc(),
-            Outcome::Stale(_) => {
-                m.cache_hits.inc();
-                m.upstream_errors.inc();
-                m.stale_answers.inc();
-            }
-            Outcome::Failed(reason) => {
-                m.cache_misses.inc();
-                m.upstream_errors.inc();
-                tracing::debug!(name = %qname, %qtype, %reason, "upstream failed");
-            }
+        self.metrics.upstream_outcome(&outcome);
+        if let Outcome::Failed(reason) = &outcome {
+            tracing::debug!(name = %qname, %qtype, %reason, "upstream failed");
         }
         Reply::upstream(&outcome)
     }

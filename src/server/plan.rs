@@ -1,7 +1,9 @@
-//! The pure stages of a query: [`plan`] decides what a question needs (a reply now, or one
-//! upstream question), and [`finish`] turns the upstream's reply into the client's. Neither
-//! does I/O or reads a clock, so every stage is testable without sockets (Blocky's
-//! resolvers), and the fuzzer runs the real decode → decide → encode path.
+//! The pure stages of a query: [`plan`] turns the policy's verdict on a question into what
+//! the question needs (a reply now, or one upstream question), and [`finish`] turns the
+//! upstream's reply into the client's. Whether a name is blocked, with which EDE and under
+//! which metric label, is the policy's ([`crate::policy::Verdict`]); here it only becomes
+//! records. Neither stage does I/O or reads a clock, so both are testable without sockets
+//! (Blocky's resolvers), and the fuzzer runs the real decode → decide → encode path.
 
 use std::net::IpAddr;
 
@@ -13,7 +15,7 @@ use super::answer::{self, Reply};
 use super::identity;
 use crate::name::QueryName;
 use crate::overrides::ProfileOverrides;
-use crate::policy::{Block, Label, Policy, SafeTarget, Verdict};
+use crate::policy::{Block, Label, Policy, Profile, SafeTarget, Verdict};
 use crate::snapshot::{Client, Snapshot};
 
 /// What a listener parsed from a request.
@@ -65,8 +67,12 @@ pub struct Forward<'s> {
 
 /// A plan, with who it was made for.
 pub struct Planned<'s> {
-    /// The profile's name, or `-` before a profile is known.
-    pub profile: &'s str,
+    /// The client's profile; `None` for a question refused before one is looked up.
+    pub profile: Option<&'s Profile>,
+    /// The `[[client]]` name of the client, if it has one.
+    pub device: Option<&'s str>,
+    /// The category whose rule or classifier blocked the name (for the query log).
+    pub category: Option<&'s str>,
     pub plan: Plan<'s>,
 }
 
@@ -91,7 +97,9 @@ pub fn plan<'s>(
     timed: impl Fn(&str) -> Option<&'s ProfileOverrides>,
 ) -> Planned<'s> {
     let early = |label, rcode| Planned {
-        profile: "-",
+        profile: None,
+        device: None,
+        category: None,
         plan: Plan::Reply(label, Reply::error(rcode)),
     };
     if q.edns.is_some_and(|e| e.version() > 0) {
@@ -104,16 +112,18 @@ pub fn plan<'s>(
     let Some((qname, qtype, qclass)) = q.query else {
         return early(Label::FormErr, ResponseCode::FormErr);
     };
-    let profile = snapshot.profile_for_client(client);
-    let planned = |plan| Planned {
-        profile: &profile.name,
+    let (profile, device) = snapshot.device(client);
+    let planned = |category, plan| Planned {
+        profile: Some(profile),
+        device,
+        category,
         plan,
     };
     if qclass != DNSClass::IN {
-        return planned(Plan::Reply(
-            Label::Refused,
-            Reply::error(ResponseCode::Refused),
-        ));
+        return planned(
+            None,
+            Plan::Reply(Label::Refused, Reply::error(ResponseCode::Refused)),
+        );
     }
     let policy = snapshot.policy(profile, timed(&profile.name));
     let verdict = policy.verdict(&policy.decide(&QueryName::from_wire(qname), now));
@@ -127,19 +137,26 @@ pub fn plan<'s>(
         })
     };
     let reply = |reply| Plan::Reply(verdict.label(), reply);
-    planned(match verdict {
-        Verdict::Block(block) => reply(block_reply(&block, qname, qtype, None)),
-        Verdict::Rewrite(SafeTarget::Host(host)) if !rewrite_is_local(qtype) => {
-            forward(host.clone())
-        }
-        Verdict::Rewrite(target) => reply(safe_search_reply(qname, qtype, target)),
-        Verdict::Allow if qtype == RecordType::ANY => reply(minimal_any(qname)),
-        // Zone transfers and other meta types are not ours to forward (B13).
-        Verdict::Allow if is_meta(qtype) => {
-            Plan::Reply(Label::NotImp, Reply::error(ResponseCode::NotImp))
-        }
-        Verdict::Allow => forward(qname.to_lowercase()),
-    })
+    let category = match verdict {
+        Verdict::Block(block) => block.text.category(),
+        _ => None,
+    };
+    planned(
+        category,
+        match verdict {
+            Verdict::Block(block) => reply(block_reply(&block, qname, qtype, None)),
+            Verdict::Rewrite(SafeTarget::Host(host)) if !rewrite_is_local(qtype) => {
+                forward(host.clone())
+            }
+            Verdict::Rewrite(target) => reply(safe_search_reply(qname, qtype, target)),
+            Verdict::Allow if qtype == RecordType::ANY => reply(minimal_any(qname)),
+            // Zone transfers and other meta types are not ours to forward (B13).
+            Verdict::Allow if is_meta(qtype) => {
+                Plan::Reply(Label::NotImp, Reply::error(ResponseCode::NotImp))
+            }
+            Verdict::Allow => forward(qname.to_lowercase()),
+        },
+    )
 }
 
 /// The client's reply to a forwarded question, given the upstream's reply: the safe-search

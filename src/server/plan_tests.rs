@@ -112,7 +112,7 @@ fn protocol_errors_are_answered_before_any_decision() {
             NOW.parse().unwrap(),
             |_| None,
         );
-        let profile = planned.profile.to_owned();
+        let profile = planned.profile.map_or("-", |p| p.name.as_str()).to_owned();
         let (label, reply) = replied(planned);
         (profile, label, reply.rcode)
     };

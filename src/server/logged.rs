@@ -1,0 +1,73 @@
+//! What the query log is told of an answered question: the one place that turns the
+//! pipeline's view of a query (who, which profile, what was decided and why) into a
+//! [`querylog::Entry`].
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::answer::Reply;
+use super::plan::Question;
+use crate::policy::{Label, Profile};
+use crate::querylog::Entry;
+use crate::snapshot::Client;
+
+/// An answered question, as far as the log and the metrics care.
+pub struct Answered<'s> {
+    pub profile: Option<&'s Profile>,
+    pub device: Option<&'s str>,
+    pub category: Option<&'s str>,
+    pub label: Label,
+    pub reply: Reply,
+}
+
+impl Answered<'_> {
+    /// An answer given before any profile was looked up (refused, rate limited).
+    pub fn early(label: Label, reply: Reply) -> Self {
+        Answered {
+            profile: None,
+            device: None,
+            category: None,
+            label,
+            reply,
+        }
+    }
+
+    /// The log entry, or `None` when the question had no profile or no name, or the
+    /// profile logs nothing.
+    pub fn entry(
+        &self,
+        q: &Question<'_>,
+        client: &Client,
+        at: Timestamp,
+        took: Duration,
+    ) -> Option<Entry> {
+        let profile = self.profile?;
+        let (name, qtype, _) = q.query?;
+        let device = match (self.device, client.mac) {
+            (Some(name), _) => name.to_owned(),
+            (None, Some(mac)) => mac.map(|b| format!("{b:02x}")).join(":"),
+            (None, None) => client.ip.to_canonical().to_string(),
+        };
+        let mut name = name.to_lowercase().to_ascii();
+        if name.len() > 1 && name.ends_with('.') {
+            name.pop();
+        }
+        let reason = self.reply.ede.as_ref().map_or("", |(_, text)| {
+            text.strip_prefix("familydns: ").unwrap_or(text)
+        });
+        Some(Entry {
+            at,
+            device,
+            profile: profile.name.clone(),
+            name,
+            qtype: qtype.into(),
+            decision: self.label.as_str(),
+            reason: reason.to_owned(),
+            category: self.category.map(str::to_owned),
+            micros: u32::try_from(took.as_micros()).unwrap_or(u32::MAX),
+            mode: profile.log,
+            keep_days: profile.log_days,
+        })
+    }
+}
