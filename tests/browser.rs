@@ -180,8 +180,8 @@ async fn a_parent_logs_in_pauses_and_edits_a_profile_in_chromium() {
     };
     let upstream = start_upstream().await;
     let cfg = parents_config(upstream.addr, "");
-    fill_log(&cfg);
     let fdns = cfg.start().await;
+    ask_as_a_child(&fdns).await;
     let base = format!("http://{}", fdns.metrics_addr.unwrap());
     let profile_dir = tempfile::tempdir().unwrap();
     let (_driver, browser) = open_browser(&chromium, &chromedriver, profile_dir.path()).await;
@@ -289,8 +289,13 @@ async fn a_parent_logs_in_pauses_and_edits_a_profile_in_chromium() {
         .goto(&format!("{base}/parents/log?profile=family&blocked=on"))
         .await
         .unwrap();
-    let text = wait_text(&browser, "blocked: list adult").await;
-    assert!(!text.contains("allowed"), "blocked only: {text}");
+    let text = wait_text(&browser, "adult.example.test").await;
+    let source = browser.source().await.unwrap();
+    assert!(source.contains("<tr class=\"blocked\">"), "{source}");
+    assert!(
+        !source.contains("<tr class=\"allowed\">"),
+        "blocked only: {text}"
+    );
     screenshot(&browser, "parents-log.png").await;
     browser.close().await.unwrap();
 }

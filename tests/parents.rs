@@ -368,7 +368,7 @@ async fn the_overview_and_the_log_show_what_the_query_log_holds() {
     let upstream = start_upstream().await;
     let cfg = parents_config(upstream.addr, "");
     let fdns = cfg.start().await;
-    fill_log(&cfg);
+    ask_as_a_child(&fdns).await;
     let c = logged_in(&fdns).await;
     assert!(
         eventually(Duration::from_secs(10), async || c
@@ -381,15 +381,16 @@ async fn the_overview_and_the_log_show_what_the_query_log_holds() {
     let page = c.get("/parents").await.body;
     assert!(page.contains("<svg"), "the chart");
     let adult = page.find("adult.example.test (2)").expect("top blocked");
-    let games = page.find("games.example.test (1)").expect("top blocked");
-    assert!(adult < games, "most blocked first");
+    let denied = page.find("txt.example.test (1)").expect("top blocked");
+    assert!(adult < denied, "most blocked first");
+    assert!(page.contains("own rules"), "the deny list in the chart");
 
     let log = c
         .get("/parents/log?profile=family&blocked=on&since=1h")
         .await;
     assert_eq!(log.status, 200);
     assert!(log.body.contains("emma-tablet"));
-    assert!(log.body.contains("blocked: list adult"));
+    assert!(log.body.contains("adult.example.test"), "{}", log.body);
     assert!(!log.body.contains("www.example.test"), "blocked only");
     let all = c.get("/parents/log?device=emma-tablet").await.body;
     assert!(all.contains("www.example.test"));

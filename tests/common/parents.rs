@@ -32,6 +32,10 @@ pub fn parents_config(upstream: SocketAddr, extra: &str) -> TestConfig {
 password_hash = \"{}\"
 [query_log]
 path = \"querylog.db\"
+[[client]]
+name = \"emma-tablet\"
+match = [\"127.0.0.1\"]
+profile = \"family\"
 [[list]]
 name = \"adult\"
 category = \"adult\"
@@ -169,38 +173,16 @@ pub fn csrf_in(page: &str) -> String {
     page[start..start + 64].to_owned()
 }
 
-/// Writes a day of a child's queries into the config's query log, as the server would: two
-/// blocked adult names, one blocked game, one allowed name, all on `emma-tablet` at
-/// [`TEST_NOW`]. (The writer is asynchronous: read until they are there.)
-pub fn fill_log(cfg: &TestConfig) {
-    let log = familydns::querylog::QueryLog::open(
-        &cfg.dir.path().join("querylog.db"),
-        64,
-        prometheus::IntCounter::new("written", "written").unwrap(),
-        prometheus::IntCounter::new("dropped", "dropped").unwrap(),
-    )
-    .unwrap();
-    let now: jiff::Timestamp = TEST_NOW.parse().unwrap();
-    let entry =
-        |name: &str, decision: &'static str, category: Option<&str>| familydns::querylog::Entry {
-            at: now,
-            device: "emma-tablet".into(),
-            profile: "family".into(),
-            name: name.into(),
-            qtype: 1,
-            decision,
-            reason: category.map(|c| format!("list {c}")).unwrap_or_default(),
-            category: category.map(str::to_owned),
-            micros: 100,
-            mode: familydns::config::LogMode::Full,
-            keep_days: 7,
-        };
-    for e in [
-        entry("adult.example.test", "blocked", Some("adult")),
-        entry("adult.example.test", "blocked", Some("adult")),
-        entry("games.example.test", "blocked", Some("games")),
-        entry("www.example.test", "allowed", None),
+/// A child's morning, asked through the real server from `emma-tablet` (127.0.0.1): an adult
+/// name twice (blocked by its list), a name on the profile's deny list, an allowed name. The server logs them as it
+/// answers (asynchronously: read the log until they are there).
+pub async fn ask_as_a_child(fdns: &Running) {
+    for name in [
+        "adult.example.test.",
+        "adult.example.test.",
+        "txt.example.test.",
+        "www.example.test.",
     ] {
-        log.record(e);
+        super::udp(fdns.dns_addrs[0], name, hickory_proto::rr::RecordType::A).await;
     }
 }
