@@ -92,11 +92,6 @@ struct Params {
     #[serde(rename = "for")]
     duration: Option<String>,
     until: Option<String>,
-    device: Option<String>,
-    #[serde(default)]
-    blocked: bool,
-    since: Option<String>,
-    limit: Option<usize>,
 }
 
 /// Rows `GET /admin/log` returns at most, whatever `limit` asks.
@@ -199,7 +194,7 @@ async fn resume(State(admin): State<Admin>, headers: HeaderMap, Query(p): Query<
 async fn log(
     State(admin): State<Admin>,
     headers: HeaderMap,
-    Query(p): Query<Params>,
+    Query(request): Query<crate::querylog::Request>,
 ) -> Result<axum::Json<Vec<crate::querylog::Row>>, Reply> {
     authorized(&admin, &headers)?;
     let config = admin.reloader.config();
@@ -208,21 +203,7 @@ async fn log(
         .as_ref()
         .map(|l| l.path.clone())
         .ok_or_else(|| (StatusCode::NOT_FOUND, "the query log is off\n".into()))?;
-    let since = match &p.since {
-        Some(s) => Some(
-            crate::querylog::since(s, (admin.clock)())
-                .ok_or_else(|| bad(format!("`{s}` is neither a duration (2h) nor an instant")))?,
-        ),
-        None => None,
-    };
-    let filter = crate::querylog::Filter {
-        profile: p.profile,
-        device: p.device,
-        blocked: p.blocked,
-        since,
-        name: p.name,
-        limit: p.limit.unwrap_or(100).min(MAX_LOG_ROWS),
-    };
+    let filter = request.filter((admin.clock)(), MAX_LOG_ROWS).map_err(bad)?;
     let failed = |e: String| (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n"));
     let rows = tokio::task::spawn_blocking(move || {
         let conn = crate::querylog::open_read_only(&path).map_err(|e| e.to_string())?;

@@ -77,22 +77,8 @@ enum Command {
     Log {
         #[arg(long, default_value = "config/familydns.toml")]
         config: PathBuf,
-        #[arg(long)]
-        profile: Option<String>,
-        /// A `[[client]]` name, or an address or MAC as logged.
-        #[arg(long)]
-        device: Option<String>,
-        /// Only blocked queries.
-        #[arg(long)]
-        blocked: bool,
-        /// A duration back from now (2h, 1d) or an instant (2026-11-28T12:00:00Z).
-        #[arg(long)]
-        since: Option<String>,
-        /// Names containing this text.
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
+        #[command(flatten)]
+        request: querylog::Request,
         /// One JSON array instead of lines.
         #[arg(long)]
         json: bool,
@@ -194,32 +180,14 @@ fn main() -> ExitCode {
         }
         Command::Log {
             config,
-            profile,
-            device,
-            blocked,
-            since,
-            name,
-            limit,
+            request,
             json,
         } => with_config(&config, |cfg| {
             let log = cfg
                 .query_log
                 .as_ref()
                 .ok_or("the query log is off ([query_log] enabled = false)")?;
-            let since = since
-                .map(|s| {
-                    querylog::since(&s, jiff::Timestamp::now())
-                        .ok_or(format!("`{s}` is neither a duration (2h) nor an instant"))
-                })
-                .transpose()?;
-            let filter = querylog::Filter {
-                profile,
-                device,
-                blocked,
-                since,
-                name,
-                limit,
-            };
+            let filter = request.filter(jiff::Timestamp::now(), usize::MAX)?;
             let conn = querylog::open_read_only(&log.path).map_err(|e| e.to_string())?;
             let rows = querylog::rows(&conn, &filter).map_err(|e| e.to_string())?;
             if json {

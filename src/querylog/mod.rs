@@ -15,7 +15,7 @@
 mod read;
 mod writer;
 
-pub use read::{Count, Filter, Row, counts, open_read_only, rows, since};
+pub use read::{Count, Filter, Request, Row, counts, open_read_only, rows};
 
 use std::path::Path;
 use std::sync::mpsc::{SyncSender, TrySendError};

@@ -48,9 +48,59 @@ impl std::fmt::Display for Row {
     }
 }
 
+/// What to read, as `familydns log` and `GET /admin/log` take it (flags and query string
+/// have the same names), before `since` is made an instant.
+#[derive(Debug, Clone, Default, serde::Deserialize, clap::Args)]
+pub struct Request {
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// A `[[client]]` name, or an address or MAC as logged.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Only blocked queries.
+    #[arg(long)]
+    #[serde(default)]
+    pub blocked: bool,
+    /// A duration back from now (2h, 1d) or an instant (2026-11-28T12:00:00Z).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Names containing this text.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Rows at most (newest first).
+    #[arg(long, default_value_t = 50)]
+    #[serde(default = "default_limit")]
+    pub limit: usize,
+}
+
+fn default_limit() -> usize {
+    50
+}
+
+impl Request {
+    /// The filter, with `since` taken back from `now`; an error names a bad `since`.
+    pub fn filter(self, now: Timestamp, max_rows: usize) -> Result<Filter, String> {
+        let since = match &self.since {
+            Some(text) => Some(
+                since(text, now)
+                    .ok_or_else(|| format!("`{text}` is neither a duration (2h) nor an instant"))?,
+            ),
+            None => None,
+        };
+        Ok(Filter {
+            profile: self.profile,
+            device: self.device,
+            blocked: self.blocked,
+            since,
+            name: self.name,
+            limit: self.limit.min(max_rows),
+        })
+    }
+}
+
 /// `since` as the CLI and the HTTP endpoint take it: an instant (`2026-11-28T12:00:00Z`) or
 /// a duration back from `now` (`2h`, `30m`, `1d`).
-pub fn since(text: &str, now: Timestamp) -> Option<Timestamp> {
+fn since(text: &str, now: Timestamp) -> Option<Timestamp> {
     if let Ok(at) = text.parse() {
         return Some(at);
     }
