@@ -24,14 +24,59 @@ fn find_program(names: &[&str]) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// chromedriver, killed when the test ends however it ends.
+/// chromedriver, killed with the browsers it started when the test ends however it ends
+/// (Chromium outlives a killed chromedriver otherwise).
 struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let tree = descendants(self.0.id());
         let _ = self.0.kill();
         let _ = self.0.wait();
+        if !tree.is_empty() {
+            let _ = Command::new("kill")
+                .arg("-9")
+                .args(tree.iter().map(u32::to_string))
+                .stderr(Stdio::null())
+                .status();
+        }
     }
+}
+
+/// The processes below `root`, from the parent ids in `/proc/*/stat`.
+fn descendants(root: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(p, _)| *p),
+        );
+        i += 1;
+    }
+    tree.remove(0);
+    tree
 }
 
 /// `dig @127.0.0.1 -p PORT name`: its status word (`NOERROR`, `NXDOMAIN`).
@@ -154,6 +199,9 @@ async fn open_browser(chromium: &Path, chromedriver: &Path, profile: &Path) -> (
                 "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync",
                 "--window-size=430,1000",
+                // No model downloads, no field trials: nothing but the page under test.
+                "--disable-features=OptimizationGuideModelDownloading,OptimizationHints,OnDeviceModelService",
+                "--disable-field-trial-config",
                 format!("--user-data-dir={}", profile.display()),
             ],
         }
