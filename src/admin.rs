@@ -15,10 +15,9 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
-use jiff::{Timestamp, ToSpan};
+use jiff::Timestamp;
 
-use crate::config::parse_duration;
-use crate::overrides::Overrides;
+use crate::overrides::{self, Overrides};
 use crate::reload::Reloader;
 use crate::server::Clock;
 
@@ -62,16 +61,7 @@ fn authorized(admin: &Admin, headers: &HeaderMap) -> Result<(), Reply> {
         .as_ref()
         .and_then(|m| m.admin_token.as_deref())
         .unwrap_or("");
-    // Compare every byte whatever the first mismatch, so timing tells nothing. No token
-    // (removed by a reload) matches nothing: an empty `given` is refused below.
-    let same = !token.is_empty()
-        && given.len() == token.len()
-        && given
-            .bytes()
-            .zip(token.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if same {
+    if same_secret(given, token) {
         Ok(())
     } else {
         Err((
@@ -79,6 +69,19 @@ fn authorized(admin: &Admin, headers: &HeaderMap) -> Result<(), Reply> {
             "missing or wrong bearer token\n".into(),
         ))
     }
+}
+
+/// Whether `given` is the secret `expected`, comparing every byte whatever the first
+/// mismatch, so timing tells nothing. An empty secret (a token removed by a reload) matches
+/// nothing. The parents' page checks its CSRF tokens with this too.
+pub(crate) fn same_secret(given: &str, expected: &str) -> bool {
+    !expected.is_empty()
+        && given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 /// The query parameters of the admin endpoints, percent-decoded by axum's `Query`.
@@ -111,34 +114,10 @@ fn profile<'p>(admin: &Admin, p: &'p Params) -> Result<(&'p str, jiff::tz::TimeZ
     Ok((name, profile.timezone.clone()))
 }
 
-/// `for=45m` from now, or `until=20:00` (the next 20:00 in the profile's zone).
+/// `for=45m` from now, or `until=20:00` (see [`overrides::end_time`]).
 fn end_time(p: &Params, tz: &jiff::tz::TimeZone, now: Timestamp) -> Result<Timestamp, Reply> {
-    if let Some(d) = &p.duration {
-        let d = parse_duration(d)
-            .ok_or_else(|| bad(format!("`{d}` is not a duration (e.g. 45m, 2h)")))?;
-        // `for=99999999999d` is out of range, not a panic.
-        return jiff::SignedDuration::try_from(d)
-            .ok()
-            .and_then(|d| now.checked_add(d).ok())
-            .ok_or_else(|| bad("that duration ends too far in the future"));
-    }
-    let until = p
-        .until
-        .as_deref()
-        .ok_or_else(|| bad("give `for` (45m) or `until` (20:00)"))?;
-    let time: jiff::civil::Time = until
-        .parse()
-        .map_err(|_| bad(format!("`{until}` is not a time of day (HH:MM)")))?;
-    let local = now.to_zoned(tz.clone());
-    let mut end = local
-        .with()
-        .time(time)
-        .build()
-        .map_err(|e| bad(e.to_string()))?;
-    if end.timestamp() <= now {
-        end = end.checked_add(1.day()).map_err(|e| bad(e.to_string()))?;
-    }
-    Ok(end.timestamp())
+    overrides::end_time(p.duration.as_deref(), p.until.as_deref(), tz, now)
+        .map_err(|e| bad(e.to_string()))
 }
 
 async fn reload(State(admin): State<Admin>, headers: HeaderMap) -> Reply {

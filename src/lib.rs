@@ -21,3 +21,4 @@ pub mod reload;
 pub mod server;
 pub mod snapshot;
 pub mod upstream;
+pub mod web;

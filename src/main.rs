@@ -1,4 +1,4 @@
-//! The `familydns` command line: serve, check, validate, log and the admin calls.
+//! The `familydns` command line: serve, check, validate, log, the admin calls and passwd.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -90,6 +90,9 @@ enum Command {
         #[arg(long)]
         profile: String,
     },
+    /// Read a password for the parents' page on stdin and print the `password_hash = "..."`
+    /// line for `[parents]` (argon2id, random salt).
+    Passwd,
 }
 
 fn main() -> ExitCode {
@@ -199,6 +202,32 @@ fn main() -> ExitCode {
         }),
         Command::Resume { config, profile } => {
             admin_call(&config, "/admin/resume", &[("profile", &profile)])
+        }
+        Command::Passwd => passwd(),
+    }
+}
+
+/// `familydns passwd`: the first line of stdin (without its line ending) is the password.
+fn passwd() -> ExitCode {
+    eprintln!("Password for the parents' page (then Enter):");
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("cannot read the password: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        eprintln!("the password is empty");
+        return ExitCode::FAILURE;
+    }
+    match familydns::web::hash_password(password) {
+        Ok(hash) => {
+            println!("password_hash = \"{hash}\"");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
         }
     }
 }

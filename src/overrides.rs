@@ -82,6 +82,50 @@ pub enum OverrideError {
     },
 }
 
+/// Why [`end_time`] found no end.
+#[derive(Debug, thiserror::Error)]
+pub enum EndTimeError {
+    #[error("`{0}` is not a duration (e.g. 45m, 2h)")]
+    BadDuration(String),
+    #[error("that duration ends too far in the future")]
+    TooFar,
+    #[error("give `for` (45m) or `until` (20:00)")]
+    Missing,
+    #[error("`{0}` is not a time of day (HH:MM)")]
+    BadTime(String),
+    #[error("{0}")]
+    Calendar(#[from] jiff::Error),
+}
+
+/// When a pause or timed exception asked for at `now` ends: `duration` (`45m`) from now, or
+/// the next `until` (`20:00`) in the profile's zone `tz`; `until = "00:00"` is "for today".
+/// The admin endpoint and the parents' page both ask this way.
+pub fn end_time(
+    duration: Option<&str>,
+    until: Option<&str>,
+    tz: &jiff::tz::TimeZone,
+    now: Timestamp,
+) -> Result<Timestamp, EndTimeError> {
+    if let Some(d) = duration {
+        let parsed = crate::config::parse_duration(d)
+            .ok_or_else(|| EndTimeError::BadDuration(d.to_owned()))?;
+        // `for=99999999999d` is out of range, not a panic.
+        return jiff::SignedDuration::try_from(parsed)
+            .ok()
+            .and_then(|d| now.checked_add(d).ok())
+            .ok_or(EndTimeError::TooFar);
+    }
+    let until = until.ok_or(EndTimeError::Missing)?;
+    let time: jiff::civil::Time = until
+        .parse()
+        .map_err(|_| EndTimeError::BadTime(until.to_owned()))?;
+    let mut end = now.to_zoned(tz.clone()).with().time(time).build()?;
+    if end.timestamp() <= now {
+        end = end.checked_add(jiff::Span::new().days(1))?;
+    }
+    Ok(end.timestamp())
+}
+
 /// The overrides of every profile: read on every query, changed by the admin endpoint.
 pub struct Overrides {
     path: PathBuf,
@@ -160,6 +204,24 @@ impl Overrides {
             s.pause.retain(|p| p.profile != profile);
             s.allow.retain(|a| a.profile != profile);
         })
+    }
+
+    /// A profile's pause and timed exceptions that have not ended at `now`, for the
+    /// parents' page.
+    pub fn in_force(&self, profile: &str, now: Timestamp) -> (Option<Timestamp>, Vec<TimedAllow>) {
+        let state = self.state.lock().expect("not poisoned");
+        let paused = state
+            .pause
+            .iter()
+            .find(|p| p.profile == profile && p.until > now)
+            .map(|p| p.until);
+        let allow = state
+            .allow
+            .iter()
+            .filter(|a| a.profile == profile && a.until > now)
+            .cloned()
+            .collect();
+        (paused, allow)
     }
 
     /// What is in force, as TOML (for `GET /admin/overrides`).

@@ -19,6 +19,7 @@ use crate::overrides::Overrides;
 use crate::reload::{Apply, BoxFuture, Reloader};
 use crate::server::{Clock, Listeners, Pipeline};
 use crate::upstream::Forwarder;
+use crate::web;
 
 /// The running parts a reload reconfigures.
 pub(super) struct Live {
@@ -88,7 +89,8 @@ impl Drop for Endpoint {
 }
 
 impl Endpoint {
-    /// Binds `addr` and serves `/metrics`, `/health` and, with a token, `/admin/*`.
+    /// Binds `addr` and serves `/metrics`, `/health`, with a token `/admin/*`, and the
+    /// parents' page (which answers only while the config has `[parents]`).
     pub async fn start(
         config: &MetricsConfig,
         addr: SocketAddr,
@@ -110,8 +112,15 @@ impl Endpoint {
                     .set(i64::try_from(failures).unwrap_or(i64::MAX));
             }
         });
-        if let (Some(_), Some(reloader)) = (&config.admin_token, context.reloader.upgrade()) {
-            app = app.merge(admin::router(
+        if let Some(reloader) = context.reloader.upgrade() {
+            if config.admin_token.is_some() {
+                app = app.merge(admin::router(
+                    reloader.clone(),
+                    context.overrides.clone(),
+                    context.clock.clone(),
+                ));
+            }
+            app = app.merge(web::router(
                 reloader,
                 context.overrides.clone(),
                 context.clock.clone(),

@@ -49,6 +49,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub upstream: UpstreamConfig,
     pub metrics: Option<MetricsConfig>,
+    /// The parents' page (`[parents]`), served on the metrics listener; `None` when off.
+    pub parents: Option<ParentsConfig>,
     pub lists: Vec<ListConfig>,
     /// Where downloaded lists are kept (`cache_dir`, default `cache/` next to the config).
     pub cache_dir: PathBuf,
@@ -203,6 +205,15 @@ pub struct MetricsConfig {
     pub max_connections: usize,
 }
 
+/// `[parents]`: the login of the parents' page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentsConfig {
+    /// The argon2 PHC string of the password (`familydns passwd` prints it).
+    pub password_hash: String,
+    /// How long a login lasts (`session_hours`).
+    pub session: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct ListConfig {
     pub name: String,
@@ -326,6 +337,17 @@ impl Config {
 /// Loads `path` and its profiles, returning every error found.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     raw::load(path)
+}
+
+/// Checks `text` as the new content of `file`, one of `config`'s profiles, against the
+/// categories and zone of `config`, without touching the file: an edit from the parents'
+/// page is checked with this and written only when it passes.
+pub fn check_profile(
+    config: &Config,
+    file: &Path,
+    text: &str,
+) -> Result<ProfileConfig, ConfigErrors> {
+    raw::check_profile(config, file, text)
 }
 
 /// Parses a duration such as `24h`, `90m`, `30s`, `1d` (or `1h 30m`): humantime's syntax,

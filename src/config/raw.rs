@@ -8,6 +8,7 @@ mod clients;
 mod listeners;
 mod lists;
 mod metrics;
+mod parents;
 mod profiles;
 mod schedule;
 mod server;
@@ -19,7 +20,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Config, ConfigErrors, QueryLogConfig};
-use check::{Check, read_toml};
+use check::{Check, parse_toml, read_toml};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +30,7 @@ struct RawConfig {
     #[serde(default)]
     upstream: upstream::RawUpstream,
     metrics: Option<metrics::RawMetrics>,
+    parents: Option<parents::RawParents>,
     #[serde(default, rename = "list")]
     lists: Vec<lists::RawList>,
     profiles_dir: Option<Spanned<String>>,
@@ -72,6 +74,25 @@ fn default_log_queue() -> usize {
     65_536
 }
 
+/// Checks `source` as the new text of the profile file `file` of `config` (see
+/// [`crate::config::check_profile`]).
+pub(super) fn check_profile(
+    config: &Config,
+    file: &Path,
+    source: &str,
+) -> Result<super::ProfileConfig, ConfigErrors> {
+    let categories = config.categories().into_iter().map(str::to_owned).collect();
+    let mut errors = Vec::new();
+    profiles::check_profile(
+        file,
+        source,
+        &categories,
+        &config.server.timezone,
+        &mut errors,
+    )
+    .ok_or(ConfigErrors(errors))
+}
+
 pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let mut errors = Vec::new();
     let Some((raw, source)) = read_toml::<RawConfig>(path, &mut errors) else {
@@ -91,6 +112,10 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         .metrics
         .as_ref()
         .and_then(|m| metrics::metrics(&mut c, m));
+    let parents = raw
+        .parents
+        .as_ref()
+        .and_then(|p| parents::parents(&mut c, p, metrics.as_ref()));
     let cache_dir = base.join(raw.cache_dir.as_deref().unwrap_or("cache"));
     let classifier = raw
         .classifier
@@ -130,6 +155,7 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         server,
         upstream,
         metrics,
+        parents,
         lists,
         cache_dir,
         classifier,

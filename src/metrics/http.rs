@@ -10,7 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::{Extension, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::sync::Semaphore;
@@ -34,8 +35,8 @@ pub async fn serve(
 ) {
     let slots = Arc::new(Semaphore::new(max_connections));
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // Out of descriptors, most likely: wait rather than spin.
                 tracing::warn!(error = %e, "metrics endpoint: accept failed");
@@ -48,7 +49,9 @@ pub async fn serve(
             drop(stream);
             continue;
         };
-        let service = TowerToHyperService::new(app.clone());
+        // Handlers that need the client's address (the parents' login rate limit) read it
+        // as `ConnectInfo`.
+        let service = TowerToHyperService::new(app.clone().layer(Extension(ConnectInfo(peer))));
         tokio::spawn(async move {
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())

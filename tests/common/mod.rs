@@ -25,6 +25,7 @@ use tokio::net::{TcpStream, UdpSocket};
 
 pub use familydns::app::Running;
 
+pub mod parents;
 pub mod raw;
 
 /// A small cut of a real public list in `tests/fixtures/` (origins and licences in its

@@ -25,10 +25,21 @@ pub(super) fn read_toml<T: for<'de> Deserialize<'de>>(
             return None;
         }
     };
-    match toml::from_str(&source) {
-        Ok(v) => Some((v, source)),
+    let value = parse_toml(file, &source, errors)?;
+    Some((value, source))
+}
+
+/// Deserialises `source`, the text of `file` (read, or about to be written); a syntax or
+/// type error is pushed to `errors` and gives `None`.
+pub(super) fn parse_toml<T: for<'de> Deserialize<'de>>(
+    file: &Path,
+    source: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<T> {
+    match toml::from_str(source) {
+        Ok(v) => Some(v),
         Err(e) => {
-            errors.push(ConfigError::from_toml(file, &source, &e));
+            errors.push(ConfigError::from_toml(file, source, &e));
             None
         }
     }

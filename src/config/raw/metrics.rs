@@ -65,7 +65,7 @@ pub(super) fn metrics(c: &mut Check<'_>, m: &RawMetrics) -> Option<MetricsConfig
             &m.listen,
             Some("listen"),
             format!(
-                "`{listen}` is reachable from other networks, and /metrics, /health and the admin endpoints answer anyone who reaches them: bind loopback or a private address, or set metrics.allow_remote = true to mean it"
+                "`{listen}` is reachable from other networks, and /metrics, /health, the admin endpoints and the parents' page answer anyone who reaches them: bind loopback or a private address, or set metrics.allow_remote = true to mean it"
             ),
         );
     }

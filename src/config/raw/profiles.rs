@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use super::clients::RawClient;
 use super::schedule::{RawSchedule, schedule};
-use super::{Check, read_toml};
+use super::{Check, parse_toml, read_toml};
 use crate::config::{BlockAnswer, BlockBypass, ConfigError, LogMode, ProfileConfig, SafeSearch};
 use crate::name;
 
@@ -78,11 +78,35 @@ fn load_profile(
     errors: &mut Vec<ConfigError>,
 ) -> Option<ProfileConfig> {
     let (raw, source) = read_toml::<RawProfile>(file, errors)?;
+    convert(file, &source, raw, categories, server_tz, errors)
+}
+
+/// Checks `source` as the text of the profile `file`, without reading or writing the file:
+/// the parents' page validates an edit with this before it writes it.
+pub(super) fn check_profile(
+    file: &Path,
+    source: &str,
+    categories: &BTreeSet<String>,
+    server_tz: &jiff::tz::TimeZone,
+    errors: &mut Vec<ConfigError>,
+) -> Option<ProfileConfig> {
+    let raw = parse_toml::<RawProfile>(file, source, errors)?;
+    convert(file, source, raw, categories, server_tz, errors)
+}
+
+fn convert(
+    file: &Path,
+    source: &str,
+    raw: RawProfile,
+    categories: &BTreeSet<String>,
+    server_tz: &jiff::tz::TimeZone,
+    errors: &mut Vec<ConfigError>,
+) -> Option<ProfileConfig> {
     let name = file.file_stem()?.to_string_lossy().into_owned();
     let before = errors.len();
     let mut c = Check {
         file,
-        source: &source,
+        source,
         errors,
     };
     check_categories(&mut c, categories, &raw.block);

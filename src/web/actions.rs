@@ -1,0 +1,112 @@
+//! The buttons: pause and resume a profile, allow a name for a while or always. Timed ones go
+//! through [`Overrides`](crate::overrides::Overrides) exactly as the admin endpoint's do;
+//! "always" adds the name to the profile file's `allow` (see `edit`).
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use super::pages::local_time;
+use super::{Web, WebError, done, edit, session_for_post};
+use crate::overrides;
+
+/// The fields of the pause, resume and allow forms; empty fields count as absent.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct ActionForm {
+    csrf: String,
+    profile: String,
+    name: Option<String>,
+    /// `30m`, `1h`; for allow also `today` and `always`.
+    #[serde(rename = "for")]
+    duration: Option<String>,
+    /// A time of day (`20:00`): pause until then.
+    until: Option<String>,
+}
+
+fn nonempty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// The time zone of a profile of the live snapshot.
+fn zone(web: &Web, profile: &str) -> Result<TimeZone, WebError> {
+    let snapshot = web.reloader.snapshot().load();
+    snapshot
+        .profile_named(profile)
+        .map(|p| p.timezone.clone())
+        .ok_or_else(|| WebError::BadRequest(format!("no profile named `{profile}`")))
+}
+
+/// When a pause or allow asked for at `now` ends (`today` ends at local midnight).
+fn until(form: &ActionForm, tz: &TimeZone, now: Timestamp) -> Result<Timestamp, WebError> {
+    let (duration, until) = match nonempty(&form.duration) {
+        Some("today") => (None, Some("00:00")),
+        d => (d, nonempty(&form.until)),
+    };
+    overrides::end_time(duration, until, tz, now).map_err(|e| WebError::BadRequest(e.to_string()))
+}
+
+pub(super) async fn pause(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<ActionForm>,
+) -> Result<Response, WebError> {
+    let id = session_for_post(&web, &headers, &form.csrf)?;
+    let tz = zone(&web, &form.profile)?;
+    let now = web.now();
+    let end = until(&form, &tz, now)?;
+    web.overrides
+        .pause(&form.profile, end, now)
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let message = format!(
+        "{} paused until {}.",
+        form.profile,
+        local_time(end, now, &tz)
+    );
+    Ok(done(&web, &id, message, "/parents"))
+}
+
+pub(super) async fn resume(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<ActionForm>,
+) -> Result<Response, WebError> {
+    let id = session_for_post(&web, &headers, &form.csrf)?;
+    zone(&web, &form.profile)?;
+    web.overrides
+        .clear(&form.profile, web.now())
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let message = format!("{} resumed: pause and timed allows ended.", form.profile);
+    Ok(done(&web, &id, message, "/parents"))
+}
+
+pub(super) async fn allow(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<ActionForm>,
+) -> Result<Response, WebError> {
+    let id = session_for_post(&web, &headers, &form.csrf)?;
+    let tz = zone(&web, &form.profile)?;
+    let name = nonempty(&form.name)
+        .ok_or_else(|| WebError::BadRequest("which name?".to_owned()))?
+        .to_owned();
+    if nonempty(&form.duration) == Some("always") {
+        let message = match edit::allow_always(&web, &form.profile, &name)? {
+            Ok(()) => format!("{name} is always allowed for {}.", form.profile),
+            Err(errors) => format!("{name} was not added: {errors}"),
+        };
+        return Ok(done(&web, &id, message, "/parents"));
+    }
+    let now = web.now();
+    let end = until(&form, &tz, now)?;
+    web.overrides
+        .allow(&form.profile, &name, end, now)
+        .map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let message = format!(
+        "{name} allowed for {} until {}.",
+        form.profile,
+        local_time(end, now, &tz)
+    );
+    Ok(done(&web, &id, message, "/parents"))
+}
