@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::*;
 use hickory_proto::op::ResponseCode;
@@ -12,14 +12,16 @@ use hickory_proto::rr::RecordType;
 const TOKEN: &str = "test-token-0123456789";
 
 async fn cli(config: &Path, args: &[&str]) -> (bool, String) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_familydns"));
-    cmd.arg(args[0])
-        .arg("--config")
-        .arg(config)
-        .args(&args[1..]);
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
+    let (config, args): (PathBuf, Vec<String>) = (
+        config.to_owned(),
+        args.iter().map(|a| a.to_string()).collect(),
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        let rest: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+        familydns(&args[0], &config, &rest)
+    })
+    .await
+    .unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

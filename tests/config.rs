@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -62,11 +60,7 @@ fn every_error_is_reported_with_file_line_and_key() {
         );
     }
 
-    let out = Command::new(env!("CARGO_BIN_EXE_familydns"))
-        .args(["validate", "--config"])
-        .arg(cfg.path())
-        .output()
-        .unwrap();
+    let out = familydns("validate", &cfg.path(), &[]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 8, "{stderr}");
@@ -75,25 +69,25 @@ fn every_error_is_reported_with_file_line_and_key() {
 #[test]
 fn shipped_config_validates_and_check_explains() {
     let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/familydns.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_familydns"))
-        .args(["validate", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = familydns("validate", &config, &[]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_familydns"))
-        .args(["check", "--config"])
-        .arg(&config)
-        // A Saturday afternoon: no schedule of the shipped kids profile is active, so the
-        // answer cannot depend on when the test runs.
-        .args(["--at", "2026-11-28T16:00"])
-        .args(["--client", "192.168.1.201", "www.pornhub.com"])
-        .output()
-        .unwrap();
+    // A Saturday afternoon: no schedule of the shipped kids profile is active, so the
+    // answer cannot depend on when the test runs.
+    let out = familydns(
+        "check",
+        &config,
+        &[
+            "--at",
+            "2026-11-28T16:00",
+            "--client",
+            "192.168.1.201",
+            "www.pornhub.com",
+        ],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("profile `kids`") && stdout.contains("BLOCK"),
@@ -108,13 +102,17 @@ fn shipped_config_validates_and_check_explains() {
     );
 
     // A school night at 23:00: the shipped bedtime blocks everything but the allow list.
-    let out = Command::new(env!("CARGO_BIN_EXE_familydns"))
-        .args(["check", "--config"])
-        .arg(&config)
-        .args(["--at", "2026-11-29T23:00"])
-        .args(["--client", "192.168.1.201", "example.com"])
-        .output()
-        .unwrap();
+    let out = familydns(
+        "check",
+        &config,
+        &[
+            "--at",
+            "2026-11-29T23:00",
+            "--client",
+            "192.168.1.201",
+            "example.com",
+        ],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("bedtime window active") && stdout.contains("BLOCK"),

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::raw::metric;
@@ -65,12 +64,11 @@ async fn queries_are_logged_as_each_profile_says_and_read_back() {
     assert!(written(&fdns, 3).await, "three entries written");
 
     // The CLI, as a parent runs it (the server's clock is pinned to TEST_NOW).
-    let out = Command::new(env!("CARGO_BIN_EXE_familydns"))
-        .args(["log", "--config"])
-        .arg(cfg.path())
-        .args(["--since", "2026-11-28T00:00:00Z", "--json"])
-        .output()
-        .unwrap();
+    let out = familydns(
+        "log",
+        &cfg.path(),
+        &["--since", "2026-11-28T00:00:00Z", "--json"],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -94,12 +92,7 @@ async fn queries_are_logged_as_each_profile_says_and_read_back() {
     assert_eq!(rows[1]["name"], "www.example.test", "logged in lowercase");
     assert_eq!(rows[1]["decision"], "allowed");
 
-    let out = Command::new(env!("CARGO_BIN_EXE_familydns"))
-        .args(["log", "--config"])
-        .arg(cfg.path())
-        .args(["--profile", "kids", "--blocked"])
-        .output()
-        .unwrap();
+    let out = familydns("log", &cfg.path(), &["--profile", "kids", "--blocked"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains("porn.example.test") && text.contains("category adult"));

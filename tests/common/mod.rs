@@ -353,6 +353,16 @@ impl TestConfig {
     }
 }
 
+/// Runs the `familydns` binary: `familydns SUBCOMMAND --config CONFIG ARGS…`, as a user types it.
+pub fn familydns(subcommand: &str, config: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_familydns"))
+        .args([subcommand, "--config"])
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 /// The instant test servers run at unless a test picks its own (`start_at`): a Saturday
 /// noon in UTC, outside every school-night and school-hours window the tests write.
 pub const TEST_NOW: &str = "2026-11-28T12:00:00Z";
