@@ -52,15 +52,15 @@ impl Pipeline {
     /// by the device a trusted forwarder names, then the plan.
     pub async fn respond(&self, q: &Question<'_>) -> Option<Response> {
         let start = Instant::now();
-        let now = (self.clock)();
         let snapshot = self.snapshot.load_full();
-        let overrides = self.overrides.current();
         let mut slipped = false;
-        let mut client = Client::address(q.src);
+        // Read only for a question that gets a decision: refusals and rate-limited floods
+        // pay neither the clock nor the overrides' load.
+        let overrides;
+        let mut decided = None;
         let answered = match plan::admit(&snapshot, q) {
             Err((label, reply)) => Answered::early(label, reply),
-            Ok((admitted, untrusted)) => {
-                client = admitted;
+            Ok((client, untrusted)) => {
                 if untrusted {
                     self.metrics.untrusted_identity.inc();
                 }
@@ -69,7 +69,11 @@ impl Pipeline {
                     slipped = action == RateLimitAction::Slip;
                     Answered::early(Label::RateLimited, Reply::rate_limited(action)?)
                 } else {
-                    self.answer(&snapshot, &overrides, q, &client, now).await
+                    let now = (self.clock)();
+                    overrides = self.overrides.current();
+                    let answered = self.answer(&snapshot, &overrides, q, &client, now).await;
+                    decided = Some((client, now));
+                    answered
                 }
             }
         };
@@ -80,8 +84,8 @@ impl Pipeline {
             .inc();
         let took = start.elapsed();
         m.latency.observe(took.as_secs_f64());
-        if let Some(log) = &self.log
-            && let Some(entry) = answered.entry(q, &client, now, took)
+        if let (Some(log), Some((client, now))) = (&self.log, &decided)
+            && let Some(entry) = answered.entry(q, client, *now, took)
         {
             log.record(entry);
         }
