@@ -107,11 +107,7 @@ fn profile<'p>(admin: &Admin, p: &'p Params) -> Result<(&'p str, jiff::tz::TimeZ
         .profile
         .as_deref()
         .ok_or_else(|| bad("missing `profile`"))?;
-    let snapshot = admin.reloader.snapshot().load();
-    let profile = snapshot
-        .profile_named(name)
-        .ok_or_else(|| bad(format!("no profile named `{name}`")))?;
-    Ok((name, profile.timezone.clone()))
+    Ok((name, admin.reloader.profile_zone(name).map_err(bad)?))
 }
 
 /// `for=45m` from now, or `until=20:00` (see [`overrides::end_time`]).

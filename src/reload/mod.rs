@@ -82,6 +82,16 @@ impl Reloader {
         &self.snapshot
     }
 
+    /// The time zone of a profile of the live snapshot, for the timed actions ("until
+    /// 20:00", "today") of the admin endpoint and the parents' page; the error names it.
+    pub fn profile_zone(&self, profile: &str) -> Result<jiff::tz::TimeZone, String> {
+        self.snapshot
+            .load()
+            .profile_named(profile)
+            .map(|p| p.timezone.clone())
+            .ok_or_else(|| format!("no profile named `{profile}`"))
+    }
+
     /// The last good config.
     pub fn config(&self) -> Arc<Config> {
         self.config.load_full()

@@ -31,11 +31,9 @@ fn nonempty(s: &Option<String>) -> Option<&str> {
 
 /// The time zone of a profile of the live snapshot.
 fn zone(web: &Web, profile: &str) -> Result<TimeZone, WebError> {
-    let snapshot = web.reloader.snapshot().load();
-    snapshot
-        .profile_named(profile)
-        .map(|p| p.timezone.clone())
-        .ok_or_else(|| WebError::BadRequest(format!("no profile named `{profile}`")))
+    web.reloader
+        .profile_zone(profile)
+        .map_err(WebError::BadRequest)
 }
 
 /// When a pause or allow asked for at `now` ends (`today` ends at local midnight).
