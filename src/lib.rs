@@ -18,6 +18,7 @@ pub mod name;
 pub mod notices;
 pub mod overrides;
 pub mod policy;
+mod priority;
 pub mod querylog;
 pub mod reload;
 pub mod server;

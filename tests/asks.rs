@@ -77,6 +77,16 @@ fn config(upstream: SocketAddr, hook: SocketAddr, asks_per_hour: u32) -> TestCon
     cfg
 }
 
+/// The id of the first ask on the parents' overview.
+fn first_ask(overview: &str) -> String {
+    overview
+        .split("id=\"ask-")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("an ask is on the overview")
+        .to_owned()
+}
+
 async fn a_query(fdns: &Running, name: &str) -> hickory_proto::op::Message {
     udp(fdns.dns_addrs[0], name, RecordType::A).await
 }
@@ -142,12 +152,7 @@ async fn a_child_asks_and_the_parent_approves_from_the_page() {
     parent.login(PASSWORD).await;
     let overview = parent.get("/parents").await.body;
     assert!(overview.contains("school project"), "{overview}");
-    let id = overview
-        .split("id=\"ask-")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("the ask is on the overview")
-        .to_owned();
+    let id = first_ask(&overview);
     let csrf = csrf_in(&overview);
     let approve = parent
         .post(
@@ -177,12 +182,7 @@ async fn a_child_asks_and_the_parent_approves_from_the_page() {
         .post("/ask", &[("name", "games.example.test"), ("reason", "")])
         .await;
     let overview = parent.get("/parents").await.body;
-    let id = overview
-        .split("id=\"ask-")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("the second ask is on the overview")
-        .to_owned();
+    let id = first_ask(&overview);
     let declined = parent
         .post("/parents/decline", &[("csrf", &csrf), ("ask", &id)])
         .await;

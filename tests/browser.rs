@@ -24,6 +24,19 @@ fn find_program(names: &[&str]) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Chromium and chromedriver, when they and `dig` are installed; else the test says it
+/// skips.
+fn programs() -> Option<(PathBuf, PathBuf)> {
+    let chromium = find_program(&["chromium", "chromium-browser"]);
+    let chromedriver = find_program(&["chromedriver"]);
+    let dig_found = find_program(&["dig"]);
+    let (Some(chromium), Some(chromedriver), Some(_)) = (chromium, chromedriver, dig_found) else {
+        println!("SKIPPED: chromium, chromedriver or dig is not installed");
+        return None;
+    };
+    Some((chromium, chromedriver))
+}
+
 /// chromedriver, killed with the browsers it started when the test ends however it ends
 /// (Chromium outlives a killed chromedriver otherwise).
 struct Driver(Child);
@@ -219,11 +232,7 @@ async fn open_browser(chromium: &Path, chromedriver: &Path, profile: &Path) -> (
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parent_logs_in_pauses_and_edits_a_profile_in_chromium() {
-    let chromium = find_program(&["chromium", "chromium-browser"]);
-    let chromedriver = find_program(&["chromedriver"]);
-    let dig_found = find_program(&["dig"]);
-    let (Some(chromium), Some(chromedriver), Some(_)) = (chromium, chromedriver, dig_found) else {
-        println!("SKIPPED: chromium, chromedriver or dig is not installed");
+    let Some((chromium, chromedriver)) = programs() else {
         return;
     };
     let upstream = start_upstream().await;
@@ -350,11 +359,7 @@ async fn a_parent_logs_in_pauses_and_edits_a_profile_in_chromium() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_asks_and_a_parent_approves_in_chromium() {
-    let chromium = find_program(&["chromium", "chromium-browser"]);
-    let chromedriver = find_program(&["chromedriver"]);
-    let dig_found = find_program(&["dig"]);
-    let (Some(chromium), Some(chromedriver), Some(_)) = (chromium, chromedriver, dig_found) else {
-        println!("SKIPPED: chromium, chromedriver or dig is not installed");
+    let Some((chromium, chromedriver)) = programs() else {
         return;
     };
     let upstream = start_upstream().await;

@@ -74,6 +74,7 @@ pub(super) fn start(
     std::thread::Builder::new()
         .name("querylog".into())
         .spawn(move || {
+            crate::priority::lowest_for_this_thread();
             if let Err(e) = run(conn, &rx, &written) {
                 tracing::error!(log = %name, error = %e, "query log writer stopped");
             }

@@ -74,18 +74,13 @@ pub(super) fn parents(
             false
         }
     };
-    let hours = match &p.session_hours {
-        None => DEFAULT_SESSION_HOURS,
-        Some(h) if !(1..=MAX_SESSION_HOURS).contains(h.get_ref()) => {
-            c.err(
-                h,
-                Some("session_hours"),
-                format!("must be between 1 and {MAX_SESSION_HOURS}"),
-            );
-            DEFAULT_SESSION_HOURS
-        }
-        Some(h) => *h.get_ref(),
-    };
+    let hours = between_1_and(
+        c,
+        p.session_hours.as_ref(),
+        "session_hours",
+        MAX_SESSION_HOURS,
+        DEFAULT_SESSION_HOURS,
+    );
     if metrics.is_none() {
         c.err(
             &p.password_hash,
@@ -96,18 +91,13 @@ pub(super) fn parents(
     let page_name = page_name(c, p.page_name.as_ref());
     let page_address = page_address(c, p, metrics);
     let webhook = p.webhook.as_ref().and_then(|w| webhook(c, w));
-    let asks_per_hour = match &p.asks_per_hour {
-        None => DEFAULT_ASKS_PER_HOUR,
-        Some(n) if !(1..=MAX_ASKS_PER_HOUR).contains(n.get_ref()) => {
-            c.err(
-                n,
-                Some("asks_per_hour"),
-                format!("must be between 1 and {MAX_ASKS_PER_HOUR}"),
-            );
-            DEFAULT_ASKS_PER_HOUR
-        }
-        Some(n) => *n.get_ref(),
-    };
+    let asks_per_hour = between_1_and(
+        c,
+        p.asks_per_hour.as_ref(),
+        "asks_per_hour",
+        MAX_ASKS_PER_HOUR,
+        DEFAULT_ASKS_PER_HOUR,
+    );
     if let Some(country) = &p.country
         && !crate::help::has_helpline(country.get_ref())
     {
@@ -140,6 +130,24 @@ pub(super) fn parents(
             .map(|(k, v)| (k.clone(), v.get_ref().clone()))
             .collect(),
     })
+}
+
+/// `value` if it is in `1..=max`, else `default` (and an error when it was given).
+fn between_1_and(
+    c: &mut Check<'_>,
+    value: Option<&Spanned<u32>>,
+    key: &str,
+    max: u32,
+    default: u32,
+) -> u32 {
+    match value {
+        None => default,
+        Some(v) if !(1..=max).contains(v.get_ref()) => {
+            c.err(v, Some(key), format!("must be between 1 and {max}"));
+            default
+        }
+        Some(v) => *v.get_ref(),
+    }
 }
 
 fn page_name(c: &mut Check<'_>, name: Option<&Spanned<String>>) -> String {
