@@ -30,6 +30,16 @@ impl Client {
     }
 }
 
+/// How the query log, the child's page and alerts name a device: its `[[client]]` name,
+/// else the MAC a trusted forwarder gave, else its address.
+pub fn device_id(name: Option<&str>, client: &Client) -> String {
+    match (name, client.mac) {
+        (Some(name), _) => name.to_owned(),
+        (None, Some(mac)) => mac.map(|b| format!("{b:02x}")).join(":"),
+        (None, None) => client.ip.to_canonical().to_string(),
+    }
+}
+
 #[derive(Debug)]
 pub struct Snapshot {
     pub blocklists: Blocklists,
@@ -44,6 +54,8 @@ pub struct Snapshot {
     devices: Vec<(usize, String)>,
     allowed: NetworkTable<()>,
     trusted: NetworkTable<()>,
+    /// The child's page: the name devices look up (`parents.page_name`) and its address.
+    pub page: Option<(String, IpAddr)>,
 }
 
 /// A list that could not be loaded.
@@ -110,6 +122,10 @@ impl Snapshot {
             devices,
             allowed: config.server.allow_clients.iter().copied().collect(),
             trusted: config.server.trusted_forwarders.iter().copied().collect(),
+            page: config
+                .parents
+                .as_ref()
+                .map(|p| (p.page_name.clone(), p.page_address)),
             profiles,
         })
     }

@@ -438,7 +438,14 @@ async fn parents_needs_a_hash_a_metrics_listener_and_no_public_bind() {
         errors(&public)
     );
     let meant = public.replace("0.0.0.0:0\"", "0.0.0.0:0\"\nallow_remote = true");
-    assert_eq!(errors(&meant), "");
+    // On every address, the child's page name needs the one address devices reach.
+    assert!(
+        errors(&meant).contains("parents.page_address"),
+        "{}",
+        errors(&meant)
+    );
+    let with_address = meant.replace("[parents]\n", "[parents]\npage_address = \"192.168.1.1\"\n");
+    assert_eq!(errors(&with_address), "");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::admin;
 use crate::config::{Config, MetricsConfig, QueryLogConfig, TcpConfig, UdpConfig};
 use crate::metrics::{self, Metrics};
+use crate::notices::Notifier;
 use crate::overrides::Overrides;
 use crate::reload::{Apply, BoxFuture, Reloader};
 use crate::server::{Clock, Listeners, Pipeline};
@@ -68,6 +69,8 @@ impl Started {
 pub(super) struct EndpointContext {
     pub metrics: Arc<Metrics>,
     pub overrides: Arc<Overrides>,
+    /// Asks taken by the child's page go to the parent's webhook through it.
+    pub notices: Arc<Notifier>,
     pub clock: Clock,
     /// Weak: the reloader holds this `Live`, and the admin routes hold the reloader.
     pub reloader: Weak<Reloader>,
@@ -123,6 +126,7 @@ impl Endpoint {
             app = app.merge(web::router(
                 reloader,
                 context.overrides.clone(),
+                context.notices.clone(),
                 context.clock.clone(),
             ));
         }

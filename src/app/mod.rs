@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use crate::config::{self, Config};
 use crate::download::Downloader;
 use crate::metrics::Metrics;
+use crate::notices::{Destinations, Notifier};
 use crate::overrides::Overrides;
 use crate::querylog::QueryLog;
 use crate::reload::{self, Reloader};
@@ -73,6 +74,10 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
     let forwarder = Arc::new(Forwarder::new(&config.upstream)?);
     let reloader = Arc::new(Reloader::new(&config, snapshot.clone(), metrics.clone()));
     let overrides = Arc::new(Overrides::load(&config.file));
+    let notices = Notifier::start(
+        destinations(Arc::downgrade(&reloader)),
+        metrics.notices.clone(),
+    );
     let tasks = vec![
         reload::watch(reloader.clone()),
         reload::refresh_lists(reloader.clone(), Downloader::new(forwarder.clone())),
@@ -81,6 +86,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
     let context = EndpointContext {
         metrics: metrics.clone(),
         overrides: overrides.clone(),
+        notices: notices.clone(),
         clock: clock.clone(),
         reloader: Arc::downgrade(&reloader),
     };
@@ -115,6 +121,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         overrides,
         clock,
         log,
+        notices,
     });
     let listeners = Listeners::start(pipeline.clone(), &config.server, &metrics)
         .await
@@ -147,6 +154,22 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
     *live.endpoint.lock().expect("not poisoned") = endpoint;
     reloader.set_apply(live);
     Ok(running)
+}
+
+/// Where notices go, from the live config: the webhook and the query log's database.
+fn destinations(
+    reloader: std::sync::Weak<Reloader>,
+) -> impl Fn() -> Destinations + Send + Sync + 'static {
+    move || {
+        let Some(reloader) = reloader.upgrade() else {
+            return Destinations::default();
+        };
+        let config = reloader.config();
+        Destinations {
+            webhook: config.parents.as_ref().and_then(|p| p.webhook.clone()),
+            database: config.query_log.as_ref().map(|l| l.path.clone()),
+        }
+    }
 }
 
 impl Running {

@@ -9,7 +9,7 @@ mod address;
 mod error;
 mod raw;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -212,6 +212,18 @@ pub struct ParentsConfig {
     pub password_hash: String,
     /// How long a login lasts (`session_hours`).
     pub session: Duration,
+    /// The name devices look up to reach the child's page (`page_name`), lowercase, and the
+    /// address it answers with (`page_address`, else the metrics listener's).
+    pub page_name: String,
+    pub page_address: IpAddr,
+    /// Where asks and alerts are POSTed as JSON (`webhook`): ntfy, Gotify, Home Assistant.
+    pub webhook: Option<String>,
+    /// Asks one device may send per hour (`asks_per_hour`).
+    pub asks_per_hour: u32,
+    /// Picks the default helplines shown with alert categories (`country`, ISO 3166 code).
+    pub country: Option<String>,
+    /// The parent's own help texts by category (`[parents.help]`), before the defaults.
+    pub help: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -325,6 +337,8 @@ pub struct ProfileConfig {
     pub log: LogMode,
     /// Days the log keeps this profile's rows (`log_days`).
     pub log_days: u32,
+    /// Categories whose blocked lookups alert the parent (`alert`).
+    pub alert: Vec<String>,
 }
 
 impl Config {

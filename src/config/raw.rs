@@ -112,10 +112,6 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         .metrics
         .as_ref()
         .and_then(|m| metrics::metrics(&mut c, m));
-    let parents = raw
-        .parents
-        .as_ref()
-        .and_then(|p| parents::parents(&mut c, p, metrics.as_ref()));
     let cache_dir = base.join(raw.cache_dir.as_deref().unwrap_or("cache"));
     let classifier = raw
         .classifier
@@ -131,6 +127,10 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
     });
     let lists = lists::lists(&mut c, &raw.lists, base, &cache_dir);
     let categories = lists::categories(&mut c, &lists);
+    let parents = raw
+        .parents
+        .as_ref()
+        .and_then(|p| parents::parents(&mut c, p, metrics.as_ref(), &categories));
     let clients = clients::clients(&mut c, &raw.clients);
     let profiles_dir = base.join(
         raw.profiles_dir

@@ -75,6 +75,8 @@ pub struct Metrics {
     /// Query log entries written, and dropped because the writer was behind.
     pub querylog_written: IntCounter,
     pub querylog_dropped: IntCounter,
+    /// Asks and alerts POSTed to the parent's webhook, failed, and dropped (queue full).
+    pub notices: crate::notices::Counters,
     /// Settings the last reload could not apply live, shown by `/health`.
     unapplied: Mutex<Vec<String>>,
     /// `familydns_settings_unapplied`: how many there are (0 when every setting is live).
@@ -209,6 +211,20 @@ impl Metrics {
                 "familydns_querylog_dropped_total",
                 "Query log entries dropped because the writer was behind (answering never waits)",
             ),
+            notices: crate::notices::Counters {
+                sent: counter(
+                    "familydns_notices_sent_total",
+                    "Asks and alerts the parent's webhook accepted",
+                ),
+                failed: counter(
+                    "familydns_notices_failed_total",
+                    "Asks and alerts the parent's webhook refused or did not answer in time",
+                ),
+                dropped: counter(
+                    "familydns_notices_dropped_total",
+                    "Asks and alerts dropped because the webhook was behind (answering never waits)",
+                ),
+            },
             unapplied: Mutex::new(Vec::new()),
             unapplied_count: gauge(
                 "familydns_settings_unapplied",

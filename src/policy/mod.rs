@@ -62,6 +62,8 @@ pub struct Profile {
     /// What the query log keeps of this profile's queries, and for how many days.
     pub log: LogMode,
     pub log_days: u32,
+    /// Categories whose blocked lookups alert the parent.
+    pub alert: Vec<String>,
 }
 
 impl Profile {
@@ -88,6 +90,7 @@ impl Profile {
             timezone: config.timezone.clone(),
             log: config.log,
             log_days: config.log_days,
+            alert: config.alert.clone(),
             schedules: config
                 .schedules
                 .iter()

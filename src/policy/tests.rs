@@ -130,6 +130,7 @@ impl Setup {
             schedules,
             log: crate::config::LogMode::Full,
             log_days: 7,
+            alert: vec![],
         };
         let allow = [(name, until)];
         Setup {

@@ -114,6 +114,8 @@ pub enum Label {
     BadVers,
     ServFail,
     RateLimited,
+    /// A name familydns answers itself (the child's page).
+    Local,
 }
 
 impl Label {
@@ -129,6 +131,7 @@ impl Label {
             Label::BadVers => "badvers",
             Label::ServFail => "servfail",
             Label::RateLimited => "ratelimited",
+            Label::Local => "local",
         }
     }
 }

@@ -10,7 +10,7 @@ use super::answer::Reply;
 use super::plan::Question;
 use crate::policy::{Label, Profile};
 use crate::querylog::Entry;
-use crate::snapshot::Client;
+use crate::snapshot::{Client, device_id};
 
 /// An answered question, as far as the log and the metrics care.
 pub struct Answered<'s> {
@@ -33,6 +33,11 @@ impl Answered<'_> {
         }
     }
 
+    /// Who asked (see [`device_id`]).
+    pub fn device_id(&self, client: &Client) -> String {
+        device_id(self.device, client)
+    }
+
     /// The log entry, or `None` when the question had no profile or no name, or the
     /// profile logs nothing.
     pub fn entry(
@@ -44,11 +49,7 @@ impl Answered<'_> {
     ) -> Option<Entry> {
         let profile = self.profile?;
         let (name, qtype, _) = q.query?;
-        let device = match (self.device, client.mac) {
-            (Some(name), _) => name.to_owned(),
-            (None, Some(mac)) => mac.map(|b| format!("{b:02x}")).join(":"),
-            (None, None) => client.ip.to_canonical().to_string(),
-        };
+        let device = self.device_id(client);
         let mut name = name.to_lowercase().to_ascii();
         if name.len() > 1 && name.ends_with('.') {
             name.pop();

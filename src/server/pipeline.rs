@@ -15,6 +15,7 @@ use super::plan::{self, Forward, Plan, Question};
 pub use super::ratelimit::Limit;
 use crate::config::RateLimitAction;
 use crate::metrics::Metrics;
+use crate::notices::Notifier;
 use crate::overrides::{Overrides, ProfileOverrides};
 use crate::policy::Label;
 use crate::querylog::QueryLog;
@@ -35,6 +36,8 @@ pub struct Pipeline {
     pub rate_limit: Limit,
     pub clock: Clock,
     pub log: Option<QueryLog>,
+    /// Alerts for the profiles' `alert` categories.
+    pub notices: Arc<Notifier>,
 }
 
 impl Pipeline {
@@ -83,10 +86,19 @@ impl Pipeline {
             .inc();
         let took = start.elapsed();
         m.latency.observe(took.as_secs_f64());
-        if let (Some(log), Some((client, now))) = (&self.log, &decided)
-            && let Some(entry) = answered.entry(q, client, *now, took)
-        {
-            log.record(entry);
+        if let Some((client, now)) = &decided {
+            if let Some(log) = &self.log
+                && let Some(entry) = answered.entry(q, client, *now, took)
+            {
+                log.record(entry);
+            }
+            if let (Label::Blocked, Some(profile), Some(category)) =
+                (answered.label, answered.profile, answered.category)
+                && profile.alert.iter().any(|c| c == category)
+            {
+                let device = answered.device_id(client);
+                self.notices.alert(device, &profile.name, category, *now);
+            }
         }
         Some(Response {
             reply: answered.reply,

@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 
 use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, CNAME, HINFO};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, HINFO};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::answer::{self, Reply};
@@ -133,8 +133,18 @@ pub fn plan<'s>(
             Plan::Reply(Label::Refused, Reply::error(ResponseCode::Refused)),
         );
     }
+    let name = QueryName::from_wire(qname);
+    if let Some((page, ip)) = &snapshot.page
+        && name.as_str() == page
+    {
+        // Before the policy: a paused or bedtime device can still reach the page to ask.
+        return planned(
+            None,
+            Plan::Reply(Label::Local, page_reply(qname, qtype, *ip)),
+        );
+    }
     let policy = snapshot.policy(profile, timed(&profile.name));
-    let verdict = policy.verdict(&policy.decide(&QueryName::from_wire(qname), now));
+    let verdict = policy.verdict(&policy.decide(&name, now));
     let forward = |name: Name| {
         Plan::Forward(Forward {
             policy,
@@ -234,6 +244,19 @@ fn safe_search_reply(qname: &Name, qtype: RecordType, target: &SafeTarget) -> Re
             answer::REWRITE_TTL,
             RData::CNAME(CNAME(host.clone())),
         )]),
+    }
+}
+
+/// The answer for the child's page name: its address for the matching type, else NODATA.
+fn page_reply(qname: &Name, qtype: RecordType, ip: IpAddr) -> Reply {
+    let data = match (qtype, ip) {
+        (RecordType::A, IpAddr::V4(v4)) => RData::A(A(v4)),
+        (RecordType::AAAA, IpAddr::V6(v6)) => RData::AAAA(AAAA(v6)),
+        _ => return Reply::nodata(qname),
+    };
+    Reply {
+        answers: vec![Record::from_rdata(qname.clone(), answer::REWRITE_TTL, data)],
+        ..Reply::error(ResponseCode::NoError)
     }
 }
 

@@ -1,4 +1,5 @@
-//! The buttons: pause and resume a profile, allow a name for a while or always. Timed ones go
+//! The buttons: pause and resume a profile, allow a name for a while or always (also as the
+//! answer to a child's ask), decline an ask. Timed ones go
 //! through [`Overrides`](crate::overrides::Overrides) exactly as the admin endpoint's do;
 //! "always" adds the name to the profile file's `allow` (see `edit`).
 
@@ -10,6 +11,8 @@ use jiff::tz::TimeZone;
 
 use super::pages::local_time;
 use super::{Web, WebError, done, edit, session_for_post};
+use crate::notices::AskState;
+use crate::notices::store;
 use crate::overrides;
 
 /// The fields of the pause, resume and allow forms; empty fields count as absent.
@@ -23,6 +26,8 @@ pub(super) struct ActionForm {
     duration: Option<String>,
     /// A time of day (`20:00`): pause until then.
     until: Option<String>,
+    /// The child's ask this allow answers, if any.
+    ask: Option<i64>,
 }
 
 fn nonempty(s: &Option<String>) -> Option<&str> {
@@ -89,22 +94,69 @@ pub(super) async fn allow(
     let name = nonempty(&form.name)
         .ok_or_else(|| WebError::BadRequest("which name?".to_owned()))?
         .to_owned();
-    if nonempty(&form.duration) == Some("always") {
-        let message = match edit::allow_always(&web, &form.profile, &name)? {
-            Ok(()) => format!("{name} is always allowed for {}.", form.profile),
-            Err(errors) => format!("{name} was not added: {errors}"),
-        };
-        return Ok(done(&web, &id, message, "/parents"));
-    }
     let now = web.now();
-    let end = until(&form, &tz, now)?;
-    web.overrides
-        .allow(&form.profile, &name, end, now)
-        .map_err(|e| WebError::BadRequest(e.to_string()))?;
-    let message = format!(
-        "{name} allowed for {} until {}.",
-        form.profile,
-        local_time(end, now, &tz)
-    );
+    let (message, granted) = if nonempty(&form.duration) == Some("always") {
+        match edit::allow_always(&web, &form.profile, &name)? {
+            Ok(()) => (
+                format!("{name} is always allowed for {}.", form.profile),
+                Some("always".to_owned()),
+            ),
+            Err(errors) => (format!("{name} was not added: {errors}"), None),
+        }
+    } else {
+        let end = until(&form, &tz, now)?;
+        web.overrides
+            .allow(&form.profile, &name, end, now)
+            .map_err(|e| WebError::BadRequest(e.to_string()))?;
+        let end = local_time(end, now, &tz);
+        (
+            format!("{name} allowed for {} until {end}.", form.profile),
+            Some(format!("until {end}")),
+        )
+    };
+    if let (Some(ask), Some(granted)) = (form.ask, granted) {
+        answer_ask(&web, ask, AskState::Approved, Some(granted)).await?;
+    }
     Ok(done(&web, &id, message, "/parents"))
+}
+
+/// The decline button of an ask.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct DeclineForm {
+    csrf: String,
+    ask: i64,
+}
+
+pub(super) async fn decline(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<DeclineForm>,
+) -> Result<Response, WebError> {
+    let id = session_for_post(&web, &headers, &form.csrf)?;
+    answer_ask(&web, form.ask, AskState::Declined, None).await?;
+    Ok(done(&web, &id, "Declined.".to_owned(), "/parents"))
+}
+
+/// Records the parent's answer to an ask in the database the child's page reads.
+async fn answer_ask(
+    web: &Web,
+    ask: i64,
+    state: AskState,
+    granted: Option<String>,
+) -> Result<(), WebError> {
+    let config = web.reloader.config();
+    let db = config
+        .query_log
+        .as_ref()
+        .map(|l| l.path.clone())
+        .ok_or_else(|| WebError::BadRequest("asks need the query log".to_owned()))?;
+    let now = web.now();
+    tokio::task::spawn_blocking(move || {
+        let conn = store::open(&db).map_err(|e| e.to_string())?;
+        store::decide(&conn, ask, state, granted.as_deref(), now).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| WebError::Internal(e.to_string()))?
+    .map_err(WebError::Internal)?;
+    Ok(())
 }

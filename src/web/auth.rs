@@ -15,6 +15,8 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use jiff::Timestamp;
 
+use super::limit::Attempts;
+
 /// Sessions held at once: a household has a few parents with a few devices each.
 pub const MAX_SESSIONS: usize = 32;
 /// Login attempts allowed per source address per [`ATTEMPT_WINDOW`].
@@ -25,6 +27,11 @@ pub const ATTEMPT_WINDOW: Duration = Duration::from_secs(60);
 /// count, so a flood from many addresses cannot grow the table (and still gets only
 /// [`MAX_ATTEMPTS`] guesses a minute between them).
 pub const MAX_SOURCES: usize = 256;
+
+/// Login attempts per source address: at most [`MAX_ATTEMPTS`] per [`ATTEMPT_WINDOW`].
+pub fn login_limiter() -> Attempts<IpAddr> {
+    Attempts::new(ATTEMPT_WINDOW, MAX_SOURCES)
+}
 /// Name of the session cookie.
 pub const COOKIE: &str = "familydns_session";
 
@@ -127,78 +134,6 @@ impl Sessions {
     }
 }
 
-/// Attempts counted in one window.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    start: Timestamp,
-    attempts: u32,
-}
-
-impl Window {
-    fn ended(&self, now: Timestamp) -> bool {
-        now.duration_since(self.start)
-            >= jiff::SignedDuration::try_from(ATTEMPT_WINDOW).unwrap_or_default()
-    }
-
-    /// Counts an attempt at `now`; false when the window is already full.
-    fn take(&mut self, now: Timestamp) -> bool {
-        if self.ended(now) {
-            *self = Window {
-                start: now,
-                attempts: 0,
-            };
-        }
-        self.attempts += 1;
-        self.attempts <= MAX_ATTEMPTS
-    }
-}
-
-/// Login attempts per source address: at most [`MAX_ATTEMPTS`] per [`ATTEMPT_WINDOW`].
-pub struct LoginLimiter {
-    by_source: HashMap<IpAddr, Window>,
-    /// Shared by the addresses that found the table full.
-    overflow: Window,
-}
-
-impl Default for LoginLimiter {
-    fn default() -> Self {
-        LoginLimiter {
-            by_source: HashMap::new(),
-            overflow: Window {
-                start: Timestamp::UNIX_EPOCH,
-                attempts: 0,
-            },
-        }
-    }
-}
-
-impl LoginLimiter {
-    /// Counts an attempt from `source` at `now`; false when it is over the limit.
-    pub fn attempt(&mut self, source: IpAddr, now: Timestamp) -> bool {
-        if !self.by_source.contains_key(&source) && self.by_source.len() >= MAX_SOURCES {
-            self.by_source.retain(|_, w| !w.ended(now));
-        }
-        if let Some(w) = self.by_source.get_mut(&source) {
-            return w.take(now);
-        }
-        if self.by_source.len() >= MAX_SOURCES {
-            return self.overflow.take(now);
-        }
-        let mut w = Window {
-            start: now,
-            attempts: 0,
-        };
-        let ok = w.take(now);
-        self.by_source.insert(source, w);
-        ok
-    }
-
-    #[cfg(test)]
-    fn sources(&self) -> usize {
-        self.by_source.len()
-    }
-}
-
 /// The session id in a `Cookie` header's value.
 pub fn session_id(cookie_header: &str) -> Option<&str> {
     cookie_header
@@ -254,38 +189,6 @@ mod tests {
         assert!(s.get_mut(&ids[1], at(3601)).is_none());
         s.create(at(7200), hour).unwrap();
         assert_eq!(s.len(), 1);
-    }
-
-    #[test]
-    fn five_attempts_a_minute_per_address() {
-        let mut l = LoginLimiter::default();
-        let a: IpAddr = "192.168.1.20".parse().unwrap();
-        let b: IpAddr = "192.168.1.21".parse().unwrap();
-        for _ in 0..MAX_ATTEMPTS {
-            assert!(l.attempt(a, at(0)));
-        }
-        assert!(!l.attempt(a, at(59)), "the sixth in the minute");
-        assert!(l.attempt(b, at(59)), "another address has its own count");
-        assert!(l.attempt(a, at(60)), "a new minute");
-    }
-
-    #[test]
-    fn a_flood_from_many_addresses_cannot_grow_the_table() {
-        let mut l = LoginLimiter::default();
-        for i in 0..MAX_SOURCES as u32 {
-            assert!(l.attempt(IpAddr::from((0x0a00_0000 + i).to_be_bytes()), at(0)));
-        }
-        assert_eq!(l.sources(), MAX_SOURCES);
-        // Newcomers share one count of five.
-        let newcomers: Vec<IpAddr> = (0..10u32)
-            .map(|i| IpAddr::from((0x0b00_0000 + i).to_be_bytes()))
-            .collect();
-        let allowed = newcomers.iter().filter(|ip| l.attempt(**ip, at(1))).count();
-        assert_eq!(allowed, MAX_ATTEMPTS as usize);
-        assert_eq!(l.sources(), MAX_SOURCES);
-        // Once the table's windows have ended, a newcomer gets a place of its own.
-        assert!(l.attempt(newcomers[0], at(61)));
-        assert_eq!(l.sources(), 1);
     }
 
     #[test]

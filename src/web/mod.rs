@@ -6,17 +6,20 @@
 //! listener's own guard (a public bind needs `metrics.allow_remote`) keeps it off other
 //! networks.
 //!
-//! `auth` is the login (password, sessions, CSRF, rate limit), `pages` gathers what the
-//! pages show, `render` writes the HTML, `actions` are the buttons (pause, resume, allow) and
-//! `edit` writes a profile back to its TOML file.
+//! `auth` is the login (password, sessions, CSRF), `limit` counts login attempts and asks,
+//! `pages` gathers what the pages show, `render` writes the HTML, `actions` are the buttons
+//! (pause, resume, allow, decline an ask), `edit` writes a profile back to its TOML file, and
+//! `child` is the child's page at `/`, where a device sees its blocks and asks.
 
 mod actions;
 mod auth;
+mod child;
 mod edit;
+mod limit;
 mod pages;
 mod render;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -30,10 +33,15 @@ use jiff::Timestamp;
 pub use auth::{PasswordError, hash_password};
 
 use crate::config::{Config, ParentsConfig};
+use crate::notices::Notifier;
 use crate::overrides::Overrides;
 use crate::reload::Reloader;
 use crate::server::Clock;
-use auth::{LoginLimiter, Session, Sessions};
+use auth::{Session, Sessions};
+use limit::Attempts;
+
+/// Devices whose asks are counted separately (see [`Attempts`]).
+const MAX_ASKING_DEVICES: usize = 1_024;
 
 /// What every handler of the page shares.
 #[derive(Clone)]
@@ -44,7 +52,12 @@ struct Web {
     /// The server's clock: sessions, rate limits and "today" follow the queries' clock.
     clock: Clock,
     sessions: Arc<Mutex<Sessions>>,
-    limiter: Arc<Mutex<LoginLimiter>>,
+    /// Login attempts per source address.
+    limiter: Arc<Mutex<Attempts<IpAddr>>>,
+    /// Asks per device per hour.
+    asks: Arc<Mutex<Attempts<String>>>,
+    /// Takes asks to the parent's webhook.
+    notices: Arc<Notifier>,
 }
 
 impl Web {
@@ -55,15 +68,27 @@ impl Web {
 
 /// The routes of the page. `metrics::serve` gives each request its peer's address
 /// (`ConnectInfo`), which the login's rate limit counts by.
-pub fn router(reloader: Arc<Reloader>, overrides: Arc<Overrides>, clock: Clock) -> Router {
+pub fn router(
+    reloader: Arc<Reloader>,
+    overrides: Arc<Overrides>,
+    notices: Arc<Notifier>,
+    clock: Clock,
+) -> Router {
     let web = Web {
         reloader,
         overrides,
         clock,
         sessions: Arc::default(),
-        limiter: Arc::default(),
+        limiter: Arc::new(Mutex::new(auth::login_limiter())),
+        asks: Arc::new(Mutex::new(Attempts::new(
+            std::time::Duration::from_secs(3600),
+            MAX_ASKING_DEVICES,
+        ))),
+        notices,
     };
     Router::new()
+        .route("/", get(child::page))
+        .route("/ask", post(child::ask))
         .route("/parents", get(pages::overview))
         .route("/parents/login", get(pages::login_form).post(login))
         .route("/parents/logout", post(logout))
@@ -71,6 +96,7 @@ pub fn router(reloader: Arc<Reloader>, overrides: Arc<Overrides>, clock: Clock) 
         .route("/parents/pause", post(actions::pause))
         .route("/parents/resume", post(actions::resume))
         .route("/parents/allow", post(actions::allow))
+        .route("/parents/decline", post(actions::decline))
         .route("/parents/profile", get(edit::edit_form).post(edit::save))
         .route_layer(middleware::from_fn_with_state(
             web.clone(),
@@ -94,6 +120,9 @@ enum WebError {
     BadRequest(String),
     #[error("{0}")]
     Internal(String),
+    /// An error on the child's page, which links back there rather than to the parents'.
+    #[error("{1}")]
+    Child(StatusCode, String),
 }
 
 impl IntoResponse for WebError {
@@ -105,6 +134,9 @@ impl IntoResponse for WebError {
             WebError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            WebError::Child(status, text) => {
+                return (*status, render::message_back("Blocked", text, "/")).into_response();
+            }
         };
         (status, render::message("Parents", &self.to_string())).into_response()
     }
@@ -180,7 +212,7 @@ async fn login(
         .limiter
         .lock()
         .expect("not poisoned")
-        .attempt(peer.ip(), now)
+        .attempt(peer.ip(), auth::MAX_ATTEMPTS, now)
     {
         return Err(WebError::TooManyAttempts);
     }

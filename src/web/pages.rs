@@ -11,6 +11,8 @@ use jiff::tz::TimeZone;
 
 use super::{Web, WebError, render, session};
 use crate::config::Config;
+use crate::notices::store::{self, AskFilter};
+use crate::notices::{Alert, Ask};
 use crate::querylog::{self, Filter, Row};
 
 /// Names shown in "top blocked today".
@@ -19,6 +21,9 @@ const TOP_BLOCKED: usize = 10;
 const TOP_BLOCKED_SCAN: usize = 5_000;
 /// Rows the log page shows at most.
 const LOG_ROWS: usize = 300;
+/// Pending asks and today's alerts shown per profile at most.
+const PENDING_SHOWN: usize = 50;
+const ALERTS_SHOWN: usize = 50;
 
 /// One profile on the overview.
 pub(super) struct ProfileView {
@@ -37,6 +42,10 @@ pub(super) struct ProfileView {
     pub by_category: Vec<(String, u64)>,
     /// The most blocked names today, most first.
     pub top_blocked: Vec<(String, u64)>,
+    /// Asks waiting for a decision, newest first, with their local time.
+    pub asks: Vec<(String, Ask)>,
+    /// Alerts today, newest first, with their local time.
+    pub alerts: Vec<(String, Alert)>,
 }
 
 /// The overview: every profile, or why the log has nothing to say.
@@ -64,7 +73,7 @@ fn start_of_today(now: Timestamp, tz: &TimeZone) -> Timestamp {
 }
 
 /// The query log of `config`, opened for reading, or why not.
-fn open_log(config: &Config) -> Result<rusqlite::Connection, String> {
+pub(super) fn open_log(config: &Config) -> Result<rusqlite::Connection, String> {
     let path = &config
         .query_log
         .as_ref()
@@ -81,6 +90,10 @@ fn overview_data(web: &Web) -> Overview {
     let snapshot = web.reloader.snapshot().load_full();
     let now = web.now();
     let log = open_log(&config);
+    let notices = config
+        .query_log
+        .as_ref()
+        .and_then(|l| store::open(&l.path).ok());
     let mut log_note = log.as_ref().err().cloned();
     let profiles = snapshot
         .profiles
@@ -102,7 +115,14 @@ fn overview_data(web: &Web) -> Overview {
                 blocked: 0,
                 by_category: Vec::new(),
                 top_blocked: Vec::new(),
+                asks: Vec::new(),
+                alerts: Vec::new(),
             };
+            if let Some(db) = &notices
+                && let Err(e) = waiting(db, &mut view, start_of_today(now, tz), now, tz)
+            {
+                log_note = Some(format!("Cannot read asks and alerts: {e}"));
+            }
             if let Ok(conn) = &log
                 && let Err(e) = today(conn, &mut view, start_of_today(now, tz))
             {
@@ -112,6 +132,31 @@ fn overview_data(web: &Web) -> Overview {
         })
         .collect();
     Overview { profiles, log_note }
+}
+
+/// Fills the pending asks and today's alerts of `view`.
+fn waiting(
+    conn: &rusqlite::Connection,
+    view: &mut ProfileView,
+    since: Timestamp,
+    now: Timestamp,
+    tz: &TimeZone,
+) -> rusqlite::Result<()> {
+    let pending = AskFilter {
+        profile: Some(&view.name),
+        pending_only: true,
+        limit: PENDING_SHOWN,
+        ..AskFilter::default()
+    };
+    view.asks = store::asks(conn, &pending)?
+        .into_iter()
+        .map(|a| (local_time(a.at, now, tz), a))
+        .collect();
+    view.alerts = store::alerts(conn, &view.name, since, ALERTS_SHOWN)?
+        .into_iter()
+        .map(|a| (local_time(a.at, now, tz), a))
+        .collect();
+    Ok(())
 }
 
 /// Fills today's counts and top blocked names of `view` from the log.

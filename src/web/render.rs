@@ -20,7 +20,8 @@ form.inline{display:inline}
 .error{background:#fdd;border:1px solid #c88;padding:.6em;border-radius:.4em;white-space:pre-wrap}
 table{border-collapse:collapse;width:100%;font-size:.9em}td,th{padding:.3em;border-bottom:1px solid #ddd;text-align:left}
 td.time{white-space:nowrap}td.name{overflow-wrap:anywhere}
-tr.blocked td{color:#a20}ul.top li{margin:.3em 0}
+tr.blocked td{color:#a20}ul.top li,ul.asks li{margin:.3em 0}li.alert{color:#a20}
+div.blocked{border-top:1px solid #ddd;padding:.3em 0}p.help{background:#ffe;border:1px solid #cc8;padding:.6em;border-radius:.4em}
 textarea{width:100%;box-sizing:border-box;font-family:monospace}
 label.cat{display:inline-block;min-width:9em;padding:.2em 0}
 ";
@@ -56,10 +57,15 @@ pub(super) fn page(title: &str, csrf: Option<&str>, body: Markup) -> Markup {
 
 /// A page with one sentence: errors, and "not found".
 pub(super) fn message(title: &str, text: &str) -> Markup {
+    message_back(title, text, "/parents")
+}
+
+/// A page with one sentence and a link back to `back`.
+pub(super) fn message_back(title: &str, text: &str, back: &str) -> Markup {
     page(
         title,
         None,
-        html! { section { p { (text) } p { a href="/parents" { "Back" } } } },
+        html! { section { p.error { (text) } p { a href=(back) { "Back" } } } },
     )
 }
 
@@ -139,18 +145,27 @@ fn profile(p: &ProfileView, csrf: &str) -> Markup {
                 }
             }
             @for (name, until) in &p.allowed { p { "Allowed: " (name) " until " (until) } }
+            @if !p.alerts.is_empty() {
+                h3 { "Alerts today" }
+                ul.alerts {
+                    @for (time, a) in &p.alerts {
+                        li.alert { (time) " " (a.device) ": a site in " strong { (a.category) } " was blocked" }
+                    }
+                }
+            }
+            @if !p.asks.is_empty() { (asks(p, csrf)) }
             p.counts { (p.queries) " queries today, " (p.blocked) " blocked" }
             @if !p.by_category.is_empty() { (chart(&p.by_category)) }
             @if !p.top_blocked.is_empty() {
                 h3 { "Blocked most today" }
                 ul.top {
                     @for (name, n) in &p.top_blocked {
-                        li { (name) " (" (n) ") " (allow_form(&p.name, Some(name), csrf)) }
+                        li { (name) " (" (n) ") " (allow_form(&p.name, Some(name), None, csrf)) }
                     }
                 }
             }
             h3 { "Allow a name" }
-            (allow_form(&p.name, None, csrf))
+            (allow_form(&p.name, None, None, csrf))
             p { a href=(format!("/parents/profile?profile={}", p.name)) { "Edit categories, allow and deny" }
                 " · "
                 a href=(format!("/parents/log?profile={}&blocked=on", p.name)) { "Blocked queries" } }
@@ -158,12 +173,36 @@ fn profile(p: &ProfileView, csrf: &str) -> Markup {
     }
 }
 
+/// The child's asks waiting for an answer: allow for a while, always, or decline.
+fn asks(p: &ProfileView, csrf: &str) -> Markup {
+    html! {
+        h3 { "Asks" }
+        ul.asks {
+            @for (time, a) in &p.asks {
+                li.ask id=(format!("ask-{}", a.id)) {
+                    (time) " " (a.device) " asks for " strong { (a.name) }
+                    @if !a.reason.is_empty() { ": “" (a.reason) "”" }
+                    br;
+                    (allow_form(&p.name, Some(&a.name), Some(a.id), csrf))
+                    " "
+                    form.inline method="post" action="/parents/decline" {
+                        (csrf_field(csrf))
+                        input type="hidden" name="ask" value=(a.id);
+                        button { "Decline" }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Allow buttons for a name (given, or typed in).
-fn allow_form(profile: &str, name: Option<&str>, csrf: &str) -> Markup {
+fn allow_form(profile: &str, name: Option<&str>, ask: Option<i64>, csrf: &str) -> Markup {
     html! {
         form.inline method="post" action="/parents/allow" {
             (csrf_field(csrf))
             input type="hidden" name="profile" value=(profile);
+            @if let Some(ask) = ask { input type="hidden" name="ask" value=(ask); }
             @match name {
                 Some(n) => { input type="hidden" name="name" value=(n); }
                 None => { input type="text" name="name" placeholder="example.com" required; }

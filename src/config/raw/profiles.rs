@@ -32,6 +32,9 @@ struct RawProfile {
     schedule: Vec<RawSchedule>,
     log: Option<Spanned<String>>,
     log_days: Option<Spanned<u32>>,
+    /// Categories whose blocked lookups alert the parent at once (`alert = ["selfharm"]`).
+    #[serde(default)]
+    alert: Vec<Spanned<String>>,
 }
 
 /// `log_days` when a profile gives none: a week of names, as a parent looks back.
@@ -113,6 +116,7 @@ fn convert(
     for s in &raw.schedule {
         check_categories(&mut c, categories, &s.block);
     }
+    check_categories(&mut c, categories, &raw.alert);
     let schedules = raw
         .schedule
         .iter()
@@ -154,6 +158,7 @@ fn convert(
         schedules,
         log,
         log_days,
+        alert: raw.alert.iter().map(|c| c.get_ref().clone()).collect(),
     })
 }
 
