@@ -278,3 +278,72 @@ async fn a_parent_logs_in_pauses_and_edits_a_profile_in_chromium() {
     screenshot(&browser, "parents-log.png").await;
     browser.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_asks_and_a_parent_approves_in_chromium() {
+    let chromium = find_program(&["chromium", "chromium-browser"]);
+    let chromedriver = find_program(&["chromedriver"]);
+    let dig_found = find_program(&["dig"]);
+    let (Some(chromium), Some(chromedriver), Some(_)) = (chromium, chromedriver, dig_found) else {
+        println!("SKIPPED: chromium, chromedriver or dig is not installed");
+        return;
+    };
+    let upstream = start_upstream().await;
+    let cfg = parents_config(upstream.addr, "");
+    let fdns = cfg.start().await;
+    // `txt.example.test` is on the family profile's deny list.
+    assert_eq!(dig(&fdns, "txt.example.test").await, "NXDOMAIN");
+    let base = format!("http://{}", fdns.metrics_addr.unwrap());
+    let profile_dir = tempfile::tempdir().unwrap();
+    let (_driver, browser) = open_browser(&chromium, &chromedriver, profile_dir.path()).await;
+
+    // The child's page (the browser is at 127.0.0.1, `emma-tablet`) lists the block.
+    let listed = eventually(Duration::from_secs(10), async || {
+        browser.goto(&format!("{base}/")).await.unwrap();
+        body_text(&browser).await.contains("txt.example.test")
+    })
+    .await;
+    let text = body_text(&browser).await;
+    assert!(listed, "{text}");
+    assert!(text.contains("emma-tablet"), "{text}");
+    assert!(
+        text.contains("Your family's settings block this site."),
+        "{text}"
+    );
+    browser
+        .find(Locator::Css("div.blocked input[name=reason]"))
+        .await
+        .unwrap()
+        .send_keys("for my homework")
+        .await
+        .unwrap();
+    click(&browser, "div.blocked button").await;
+    let text = wait_text(&browser, "Your parent got your question").await;
+    assert!(text.contains("waiting for your parent"), "{text}");
+    screenshot(&browser, "child-page.png").await;
+
+    // The parent logs in, sees the ask with its reason, and allows it for an hour.
+    browser
+        .goto(&format!("{base}/parents/login"))
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    click(&browser, "#login").await;
+    let text = wait_text(&browser, "asks for txt.example.test").await;
+    assert!(text.contains("for my homework"), "{text}");
+    screenshot(&browser, "parents-ask.png").await;
+    click(&browser, "li.ask button[value='1h']").await;
+    wait_text(&browser, "txt.example.test allowed for family until 13:00.").await;
+    assert_eq!(dig(&fdns, "txt.example.test").await, "NOERROR");
+
+    // The child's page says yes.
+    browser.goto(&format!("{base}/")).await.unwrap();
+    wait_text(&browser, "yes, until 13:00").await;
+    browser.close().await.unwrap();
+}

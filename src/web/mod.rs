@@ -18,6 +18,7 @@ mod edit;
 mod limit;
 mod pages;
 mod render;
+mod view;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};

@@ -9,11 +9,11 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use super::view::{LogQuery, LogView, Overview, ProfileView};
 use super::{Web, WebError, render, session};
 use crate::config::Config;
 use crate::notices::store::{self, AskFilter};
-use crate::notices::{Alert, Ask};
-use crate::querylog::{self, Filter, Row};
+use crate::querylog::{self, Filter};
 
 /// Names shown in "top blocked today".
 const TOP_BLOCKED: usize = 10;
@@ -24,36 +24,6 @@ const LOG_ROWS: usize = 300;
 /// Pending asks and today's alerts shown per profile at most.
 const PENDING_SHOWN: usize = 50;
 const ALERTS_SHOWN: usize = 50;
-
-/// One profile on the overview.
-pub(super) struct ProfileView {
-    pub name: String,
-    /// When the parent's pause ends, in the profile's zone.
-    pub paused_until: Option<String>,
-    /// A `block_all` schedule window (bedtime) is on now.
-    pub bedtime: bool,
-    /// A window that blocks more categories (school hours) is on now.
-    pub schedule_blocks: bool,
-    /// Timed exceptions in force: name and when it ends.
-    pub allowed: Vec<(String, String)>,
-    pub queries: u64,
-    pub blocked: u64,
-    /// Blocked queries today per category, most first.
-    pub by_category: Vec<(String, u64)>,
-    /// The most blocked names today, most first.
-    pub top_blocked: Vec<(String, u64)>,
-    /// Asks waiting for a decision, newest first, with their local time.
-    pub asks: Vec<(String, Ask)>,
-    /// Alerts today, newest first, with their local time.
-    pub alerts: Vec<(String, Alert)>,
-}
-
-/// The overview: every profile, or why the log has nothing to say.
-pub(super) struct Overview {
-    pub profiles: Vec<ProfileView>,
-    /// Set when the query log is off or cannot be read (the rest of the page still works).
-    pub log_note: Option<String>,
-}
 
 /// `HH:MM` in `tz`, with the day when it is not today.
 pub(super) fn local_time(at: Timestamp, now: Timestamp, tz: &TimeZone) -> String {
@@ -228,16 +198,6 @@ pub(super) async fn login_form() -> Response {
     render::login(None).into_response()
 }
 
-/// The log page's filters, as the form sends them (empty fields mean "any").
-#[derive(Debug, Default, serde::Deserialize)]
-pub(super) struct LogQuery {
-    pub profile: Option<String>,
-    pub device: Option<String>,
-    pub blocked: Option<String>,
-    /// How far back: `2h`, `1d`.
-    pub since: Option<String>,
-}
-
 /// A form field with something in it.
 fn given(field: &Option<String>) -> Option<String> {
     field
@@ -245,13 +205,6 @@ fn given(field: &Option<String>) -> Option<String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
-}
-
-/// The rows the filters select, with their time in the server's zone, or why none.
-pub(super) struct LogView {
-    pub rows: Vec<(String, Row)>,
-    pub note: Option<String>,
-    pub profiles: Vec<String>,
 }
 
 pub(super) async fn log(

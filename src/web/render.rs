@@ -3,7 +3,7 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::pages::{LogQuery, LogView, Overview, ProfileView};
+use super::view::{LogQuery, LogView, Overview, ProfileView};
 
 /// Small enough to inline; readable on a phone (one column, large touch targets).
 const CSS: &str = "
