@@ -22,7 +22,7 @@ use reqwest::header::{CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST
 use crate::atomic_file;
 use crate::config::ListConfig;
 use crate::lists::{self, CappedError, MAX_LIST_BYTES};
-use crate::upstream::{Forwarder, Outcome};
+use crate::upstream::{Dnssec, Forwarder, Outcome};
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
 /// Redirects followed before giving up (reqwest's default).
@@ -266,7 +266,7 @@ impl reqwest::dns::Resolve for UpstreamResolver {
             let mut addrs: Vec<SocketAddr> = Vec::new();
             for rtype in [RecordType::A, RecordType::AAAA] {
                 if let Outcome::Answer { answer, .. } | Outcome::Stale(answer) =
-                    forwarder.resolve(&name, rtype).await
+                    forwarder.resolve(&name, rtype, Dnssec::default()).await
                 {
                     addrs.extend(answer.answers.iter().filter_map(|r| match &r.data {
                         RData::A(a) => Some(SocketAddr::new(a.0.into(), 0)),

@@ -244,7 +244,11 @@ fn cname_chain(cfg: &config::Config, name: &str) -> Result<Vec<String>, String> 
         let qname = hickory_proto::rr::Name::from_ascii(format!("{}.", name.trim_end_matches('.')))
             .map_err(|e| e.to_string())?;
         match forwarder
-            .resolve(&qname, hickory_proto::rr::RecordType::A)
+            .resolve(
+                &qname,
+                hickory_proto::rr::RecordType::A,
+                familydns::upstream::Dnssec::default(),
+            )
             .await
         {
             familydns::upstream::Outcome::Answer { answer, .. }

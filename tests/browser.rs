@@ -9,20 +9,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use common::daemon::*;
 use common::parents::*;
 use common::*;
 use fantoccini::{Client, ClientBuilder, Locator};
-
-/// The first of `names` found on `PATH`.
-fn find_program(names: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
-        .find(|p| p.is_file())
-}
 
 /// Chromium and chromedriver, when they and `dig` are installed; else the test says it
 /// skips.
@@ -35,61 +28,6 @@ fn programs() -> Option<(PathBuf, PathBuf)> {
         return None;
     };
     Some((chromium, chromedriver))
-}
-
-/// chromedriver, killed with the browsers it started when the test ends however it ends
-/// (Chromium outlives a killed chromedriver otherwise).
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let tree = descendants(self.0.id());
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        if !tree.is_empty() {
-            let _ = Command::new("kill")
-                .arg("-9")
-                .args(tree.iter().map(u32::to_string))
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-}
-
-/// The processes below `root`, from the parent ids in `/proc/*/stat`.
-fn descendants(root: u32) -> Vec<u32> {
-    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
-            // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
-            let ppid = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
-            Some((pid, ppid))
-        })
-        .collect();
-    let mut tree = vec![root];
-    let mut i = 0;
-    while i < tree.len() {
-        let parent = tree[i];
-        tree.extend(
-            parents
-                .iter()
-                .filter(|(_, pp)| *pp == parent)
-                .map(|(p, _)| *p),
-        );
-        i += 1;
-    }
-    tree.remove(0);
-    tree
 }
 
 /// `dig @127.0.0.1 -p PORT name`: its status word (`NOERROR`, `NXDOMAIN`).
@@ -183,20 +121,13 @@ async fn click(browser: &Client, css: &str) {
 
 /// Starts chromedriver on a free loopback port and opens a headless Chromium session with
 /// a phone-sized window and a fresh profile directory.
-async fn open_browser(chromium: &Path, chromedriver: &Path, profile: &Path) -> (Driver, Client) {
+async fn open_browser(chromium: &Path, chromedriver: &Path, profile: &Path) -> (Daemon, Client) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let driver = Driver(
-        Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let driver = Daemon::start(Command::new(chromedriver).arg(format!("--port={port}")));
     let up = eventually(Duration::from_secs(20), async || {
         tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await

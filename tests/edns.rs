@@ -176,24 +176,30 @@ async fn hickory_messages_get_the_same_edns_treatment() {
     assert!(opt.options().as_ref().is_empty(), "{opt:?}");
 }
 
-/// RFC 3225 asks a DO query to be forwarded with DO, and the RRSIGs and AD to come back.
-/// hickory-resolver 0.26 sets DO on upstream queries only when it validates itself
-/// (`ResolverOpts::validate`, behind its `dnssec-*` features) and strips DNSSEC records
-/// from every answer otherwise (`maybe_strip_dnssec_records`); `Resolver::lookup` takes no
-/// per-query options. Passing DNSSEC through needs the upstream layer to send its own
-/// requests (`NameServerPool` with `DnsRequestOptions::edns_set_dnssec_ok`), and the cache
-/// to key on DO. Until then this test states the gap.
+/// RFC 3225: a DO query is forwarded with DO; CD (RFC 4035 §3.2.2) is forwarded as set. The
+/// answer cache keys on both, so a plain query for the same name is asked again, without
+/// them. (tests/dnssec.rs shows the RRSIGs and the AD bit coming back from a signed zone.)
 #[tokio::test]
-#[ignore = "DNSSEC passthrough: blocked by hickory-resolver's Resolver API, see the doc comment"]
-async fn a_do_query_is_forwarded_with_do() {
+async fn do_and_cd_are_forwarded_as_the_client_set_them() {
     let (fdns, upstream, _cfg) = server().await;
+    let s = fdns.dns_addrs[0];
+    let lo = "127.0.0.1".parse().unwrap();
     let mut edns = Edns::new();
     edns.set_max_payload(1232).set_dnssec_ok(true);
-    udp_message(fdns.dns_addrs[0], "127.0.0.1".parse().unwrap(), query(edns)).await;
+    let mut m = query(edns);
+    m.metadata.checking_disabled = true;
+    let reply = udp_message(s, lo, m).await;
+    assert!(reply.metadata.checking_disabled, "CD echoed");
+    assert!(reply.edns.as_ref().unwrap().flags().dnssec_ok, "DO echoed");
+    udp_message(s, lo, query(Edns::new())).await;
     let seen = upstream.seen.lock().unwrap().clone();
-    assert!(
-        seen.iter()
-            .any(|q| q.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok)),
-        "{seen:?}"
-    );
+    let bits: Vec<(bool, bool)> = seen
+        .iter()
+        .filter(|q| q.name == "www.example.test.")
+        .map(|q| {
+            let dnssec_ok = q.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+            (dnssec_ok, q.checking_disabled)
+        })
+        .collect();
+    assert_eq!(bits, [(true, true), (false, false)], "{seen:?}");
 }

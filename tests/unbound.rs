@@ -8,9 +8,9 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
+use common::daemon::*;
 use common::*;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -23,25 +23,9 @@ source = "{DIR}/adult.domains"
 format = "domains"
 "#;
 
-/// Unbound, stopped when dropped.
-struct Unbound(Child);
-
-impl Drop for Unbound {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn unbound_binary() -> Option<&'static str> {
-    ["/usr/sbin/unbound", "/usr/local/sbin/unbound"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-}
-
 #[tokio::test]
 async fn unbound_with_0x20_in_front_keeps_blocks() {
-    let Some(unbound) = unbound_binary() else {
+    let Some(unbound) = find_program(&["unbound"]) else {
         eprintln!("SKIPPED: unbound is not installed (apt-get install unbound)");
         return;
     };
@@ -55,11 +39,7 @@ async fn unbound_with_0x20_in_front_keeps_blocks() {
     let fdns = cfg.start_at("2026-11-23T12:00:00Z").await;
     let ours = fdns.dns_addrs[0];
 
-    // A free port for Unbound: taken and released; Unbound binds it right after.
-    let port = {
-        let (udp, _tcp) = udp_and_tcp().await;
-        udp.local_addr().unwrap().port()
-    };
+    let port = free_port().await;
     let conf = cfg.dir.path().join("unbound.conf");
     std::fs::write(
         &conf,
@@ -93,33 +73,9 @@ forward-zone:
         ),
     )
     .unwrap();
-    let _unbound = Unbound(
-        Command::new(unbound)
-            .arg("-d")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("unbound starts"),
-    );
+    let _unbound = Daemon::start(Command::new(unbound).arg("-d").arg("-c").arg(&conf));
     let front: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let up = eventually(Duration::from_secs(10), async || {
-        let probe = async {
-            let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.ok()?;
-            sock.connect(front).await.ok()?;
-            // Any well-formed query: Unbound answers once it listens.
-            let q = [0u8, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1];
-            sock.send(&q).await.ok()?;
-            let mut buf = [0u8; 512];
-            tokio::time::timeout(Duration::from_millis(200), sock.recv(&mut buf))
-                .await
-                .ok()?
-                .ok()
-        };
-        probe.await.is_some()
-    })
-    .await;
+    let up = dns_is_up(front).await;
     assert!(up, "unbound answers on {front}");
 
     for name in ["www.pornhub.com.", "pornhub.com.", "CDN.PornHub.com."] {

@@ -31,6 +31,8 @@ pub struct Reply {
     pub answers: Vec<Record>,
     pub authorities: Vec<Record>,
     pub ede: Option<(EdeCode, String)>,
+    /// The upstream validated these records (its AD bit); never set on records we made.
+    pub authentic: bool,
 }
 
 impl Reply {
@@ -52,16 +54,15 @@ impl Reply {
             answers: vec![],
             authorities: vec![],
             ede: None,
+            authentic: false,
         }
     }
 
     /// NODATA: the name exists but has nothing of the type asked.
     pub fn nodata(qname: &Name) -> Reply {
         Reply {
-            rcode: ResponseCode::NoError,
-            answers: vec![],
             authorities: vec![soa(qname)],
-            ede: None,
+            ..Reply::error(ResponseCode::NoError)
         }
     }
 
@@ -111,6 +112,7 @@ impl Reply {
                 let text = "familydns: upstreams unreachable, served stale";
                 (EdeCode::StaleAnswer, text.to_owned())
             }),
+            authentic: answer.authentic,
         }
     }
 }
@@ -191,6 +193,9 @@ pub fn encode(request: &Message, response: Response, limit: usize) -> Option<Vec
     );
     m.metadata.recursion_desired = request.metadata.recursion_desired;
     m.metadata.checking_disabled = request.metadata.checking_disabled;
+    // RFC 6840 §5.8: the AD bit goes only to a client that showed it understands it.
+    let do_bit = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+    m.metadata.authentic_data = reply.authentic && (do_bit || request.metadata.authentic_data);
     m.metadata.recursion_available = true;
     m.metadata.response_code = reply.rcode;
     m.metadata.truncation = response.truncated;

@@ -8,11 +8,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
-use hickory_proto::rr::{Name, RecordType};
 
 use super::answer::{Reply, Response};
 use super::logged::Answered;
-use super::plan::{self, Plan, Question};
+use super::plan::{self, Forward, Plan, Question};
 pub use super::ratelimit::Limit;
 use crate::config::RateLimitAction;
 use crate::metrics::Metrics;
@@ -121,7 +120,7 @@ impl Pipeline {
         let (label, reply) = match planned.plan {
             Plan::Reply(label, reply) => (label, reply),
             Plan::Forward(forward) => {
-                let reply = self.forward(&forward.name, forward.qtype).await;
+                let reply = self.forward(&forward).await;
                 plan::finish(&forward, now, reply)
             }
         };
@@ -136,11 +135,12 @@ impl Pipeline {
 
     /// Forwards a query, counting cache hits and upstream failures; SERVFAIL when the
     /// upstreams fail.
-    async fn forward(&self, qname: &Name, qtype: RecordType) -> Reply {
-        let outcome = self.forwarder.resolve(qname, qtype).await;
+    async fn forward(&self, forward: &Forward<'_>) -> Reply {
+        let (name, qtype) = (&forward.name, forward.qtype);
+        let outcome = self.forwarder.resolve(name, qtype, forward.dnssec).await;
         self.metrics.upstream_outcome(&outcome);
         if let Outcome::Failed(reason) = &outcome {
-            tracing::debug!(name = %qname, %qtype, %reason, "upstream failed");
+            tracing::debug!(%name, %qtype, %reason, "upstream failed");
         }
         Reply::upstream(&outcome)
     }

@@ -17,6 +17,7 @@ use crate::name::QueryName;
 use crate::overrides::ProfileOverrides;
 use crate::policy::{Block, Label, Policy, Profile, SafeTarget, Verdict};
 use crate::snapshot::{Client, Snapshot};
+use crate::upstream::Dnssec;
 
 /// What a listener parsed from a request.
 pub struct Question<'a> {
@@ -25,6 +26,8 @@ pub struct Question<'a> {
     /// The request's one query, or `None` when it had none or several (FORMERR).
     pub query: Option<(&'a Name, RecordType, DNSClass)>,
     pub edns: Option<&'a Edns>,
+    /// The request's DO and CD, forwarded as the client set them.
+    pub dnssec: Dnssec,
 }
 
 impl<'a> Question<'a> {
@@ -39,6 +42,10 @@ impl<'a> Question<'a> {
             op_code: request.metadata.op_code,
             query,
             edns: request.edns.as_ref(),
+            dnssec: Dnssec {
+                ok: request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
+                checking_disabled: request.metadata.checking_disabled,
+            },
         }
     }
 }
@@ -58,6 +65,7 @@ pub struct Forward<'s> {
     /// The name to ask (lowercase: the upstream and the cache see one spelling).
     pub name: Name,
     pub qtype: RecordType,
+    pub dnssec: Dnssec,
     /// The client's own name, for the records we add.
     qname: Name,
     /// Allow, or a safe-search rewrite whose CNAME from `qname` to `name` goes in front of
@@ -142,6 +150,7 @@ pub fn plan<'s>(
             policy,
             name,
             qtype,
+            dnssec: q.dnssec,
             qname: qname.clone(),
             verdict,
         })
@@ -181,6 +190,8 @@ pub fn finish(forward: &Forward<'_>, now: jiff::Timestamp, mut reply: Reply) -> 
         );
         reply.answers.insert(0, cname);
         reply.rcode = ResponseCode::NoError;
+        // Our unsigned CNAME heads the answer: the upstream's validation does not cover it.
+        reply.authentic = false;
         return (forward.verdict.label(), reply);
     }
     if reply.rcode == ResponseCode::ServFail {
@@ -217,10 +228,8 @@ fn rewrite_is_local(qtype: RecordType) -> bool {
 /// or NODATA.
 fn safe_search_reply(qname: &Name, qtype: RecordType, target: &SafeTarget) -> Reply {
     let records = |answers| Reply {
-        rcode: ResponseCode::NoError,
         answers,
-        authorities: vec![],
-        ede: None,
+        ..Reply::error(ResponseCode::NoError)
     };
     match target {
         _ if matches!(qtype, RecordType::HTTPS | RecordType::SVCB) => Reply::nodata(qname),
@@ -246,10 +255,8 @@ fn page_reply(qname: &Name, qtype: RecordType, ip: IpAddr) -> Reply {
         _ => return Reply::nodata(qname),
     };
     Reply {
-        rcode: ResponseCode::NoError,
         answers: vec![Record::from_rdata(qname.clone(), answer::REWRITE_TTL, data)],
-        authorities: vec![],
-        ede: None,
+        ..Reply::error(ResponseCode::NoError)
     }
 }
 
@@ -268,14 +275,12 @@ fn is_meta(qtype: RecordType) -> bool {
 fn minimal_any(qname: &Name) -> Reply {
     let hinfo = HINFO::new("RFC8482".to_owned(), String::new());
     Reply {
-        rcode: ResponseCode::NoError,
         answers: vec![Record::from_rdata(
             qname.clone(),
             answer::REWRITE_TTL,
             RData::HINFO(hinfo),
         )],
-        authorities: vec![],
-        ede: None,
+        ..Reply::error(ResponseCode::NoError)
     }
 }
 

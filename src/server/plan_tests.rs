@@ -55,6 +55,7 @@ fn plan_for<'s>(snapshot: &'s Snapshot, qname: &Name, qtype: RecordType) -> Plan
         op_code: OpCode::Query,
         query: Some((qname, qtype, DNSClass::IN)),
         edns: None,
+        dnssec: Dnssec::default(),
     };
     plan(
         snapshot,
@@ -80,10 +81,11 @@ fn forwarded(planned: Planned<'_>) -> Forward<'_> {
     }
 }
 
-/// An upstream's NOERROR reply with `answers`.
+/// An upstream's NOERROR reply with `answers`, validated (AD) by the upstream.
 fn upstream(answers: Vec<Record>) -> Reply {
     Reply {
         answers,
+        authentic: true,
         ..Reply::error(ResponseCode::NoError)
     }
 }
@@ -104,6 +106,7 @@ fn protocol_errors_are_answered_before_any_decision() {
             op_code,
             query,
             edns,
+            dnssec: Dnssec::default(),
         };
         let planned = plan(
             &snap,
@@ -186,6 +189,10 @@ fn safe_search_is_rewritten_by_cname_or_address() {
     );
     assert_eq!(reply.answers[0].name, google);
     assert_eq!(reply.answers.len(), 2);
+    assert!(
+        !reply.authentic,
+        "our CNAME is not covered by the upstream's AD"
+    );
     // HTTPS would let a browser skip the rewrite: NODATA, without the upstream.
     let (label, https) = replied(plan_for(&snap, &google, RecordType::HTTPS));
     assert_eq!((label, https.answers.len()), (Label::Rewritten, 0));
@@ -208,8 +215,8 @@ fn finish_blocks_a_cname_chain_that_reaches_a_blocked_name() {
     ];
     let (label, reply) = finish(&f, now, upstream(cloaked));
     assert_eq!(
-        (label, reply.rcode),
-        (Label::Blocked, ResponseCode::NXDomain)
+        (label, reply.rcode, reply.authentic),
+        (Label::Blocked, ResponseCode::NXDomain, false)
     );
     let (code, text) = reply.ede.unwrap();
     assert_eq!(code, EdeCode::Filtered);
@@ -220,6 +227,7 @@ fn finish_blocks_a_cname_chain_that_reaches_a_blocked_name() {
     let clean = vec![cname("cdn.example.org.", "edge.example.net.")];
     let (label, reply) = finish(&f, now, upstream(clean));
     assert_eq!((label, reply.answers.len()), (Label::Allowed, 1));
+    assert!(reply.authentic, "an allowed answer keeps the upstream's AD");
     let (label, _) = finish(&f, now, Reply::error(ResponseCode::ServFail));
     assert_eq!(label, Label::ServFail);
 }

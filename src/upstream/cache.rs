@@ -16,6 +16,8 @@ use hickory_proto::serialize::binary::BinEncodable;
 use moka::Expiry;
 use moka::sync::Cache;
 
+use super::Dnssec;
+
 /// Longest time an answer stays cached, whatever its TTL says.
 const MAX_CACHE_TTL: u32 = 86_400;
 
@@ -24,14 +26,17 @@ pub struct CacheKey {
     name: LowerName,
     rtype: RecordType,
     class: DNSClass,
+    /// The upstream answers DO and CD questions differently (RRSIGs, unvalidated data).
+    dnssec: Dnssec,
 }
 
 impl CacheKey {
-    pub fn new(name: &Name, rtype: RecordType, class: DNSClass) -> Self {
+    pub fn new(name: &Name, rtype: RecordType, class: DNSClass, dnssec: Dnssec) -> Self {
         CacheKey {
             name: LowerName::new(name),
             rtype,
             class,
+            dnssec,
         }
     }
 }
@@ -41,8 +46,11 @@ impl CacheKey {
 pub struct Answer {
     pub rcode: ResponseCode,
     pub answers: Vec<Record>,
-    /// The SOA of a negative answer.
+    /// The SOA of a negative answer; for a DO question, the authority section as given.
     pub authorities: Vec<Record>,
+    /// The upstream's AD bit: it validated the answer. Only a client that asked with DO or
+    /// AD is told (RFC 6840 §5.8).
+    pub authentic: bool,
     received: Instant,
     /// How long the answer may be cached: its smallest TTL, or the negative TTL.
     ttl: u32,
@@ -54,6 +62,7 @@ impl Answer {
         answers: Vec<Record>,
         authorities: Vec<Record>,
         negative_ttl: Option<u32>,
+        authentic: bool,
     ) -> Answer {
         let min_ttl = answers.iter().chain(&authorities).map(|r| r.ttl).min();
         let ttl = match (negative_ttl, min_ttl) {
@@ -66,6 +75,7 @@ impl Answer {
             rcode,
             answers,
             authorities,
+            authentic,
             received: Instant::now(),
             ttl: ttl.min(MAX_CACHE_TTL),
         }
@@ -197,7 +207,7 @@ mod tests {
 
     fn key(i: usize) -> CacheKey {
         let name = Name::from_ascii(format!("n{i}.example.test.")).unwrap();
-        CacheKey::new(&name, RecordType::TXT, DNSClass::IN)
+        CacheKey::new(&name, RecordType::TXT, DNSClass::IN, Dnssec::default())
     }
 
     /// About 4 KB: 40 strings of 100 bytes.
@@ -209,7 +219,13 @@ mod tests {
                 Record::from_rdata(name.clone(), 300, RData::TXT(txt))
             })
             .collect();
-        Arc::new(Answer::new(ResponseCode::NoError, records, vec![], None))
+        Arc::new(Answer::new(
+            ResponseCode::NoError,
+            records,
+            vec![],
+            None,
+            false,
+        ))
     }
 
     #[test]
@@ -239,7 +255,7 @@ mod tests {
         let name = Name::from_ascii("www.example.test.").unwrap();
         for i in 0..100 {
             let a = Record::from_rdata(name.clone(), 300, RData::A(A(Ipv4Addr::LOCALHOST)));
-            let answer = Answer::new(ResponseCode::NoError, vec![a], vec![], None);
+            let answer = Answer::new(ResponseCode::NoError, vec![a], vec![], None, false);
             cache.insert(key(i), Arc::new(answer));
         }
         cache.cache.as_ref().unwrap().run_pending_tasks();

@@ -1,11 +1,14 @@
-//! Forwarding allowed queries upstream through hickory-resolver, behind our own answer cache.
+//! Forwarding allowed queries upstream through hickory's name-server pools, behind our own
+//! answer cache.
 //!
-//! hickory-resolver does the transports (UDP with TCP fallback on truncation, TCP, TLS,
-//! HTTPS), server selection and retries. Its own cache is turned off: ours sits in front so
-//! that we know hits from misses (metrics), keep the upstream's rcode and SOA exactly, and can
-//! count TTLs down from the moment the answer arrived.
+//! hickory does the transports (UDP with TCP fallback on truncation, TCP, TLS, HTTPS) and the
+//! spread over an upstream's addresses; we build the requests ([`exchange`]), so that the
+//! client's DO and CD reach the upstream and its RRSIGs and AD bit come back. Our cache sits
+//! in front so that we know hits from misses (metrics), keep the upstream's rcode and
+//! authority records exactly, and can count TTLs down from the moment the answer arrived.
 
 mod cache;
+mod exchange;
 mod pool;
 
 use std::collections::HashMap;
@@ -16,11 +19,12 @@ use arc_swap::ArcSwap;
 use tokio::sync::broadcast;
 
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use hickory_resolver::Resolver;
-use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::{NameServerPool, PoolContext, TlsConfig};
 
 pub use cache::{Answer, AnswerCache, CacheKey, Cached};
+pub use exchange::Dnssec;
 
 use crate::config::{Upstream, UpstreamConfig, UpstreamProtocol};
 use pool::Pool;
@@ -32,8 +36,8 @@ const NEGATIVE_TTL_WITHOUT_SOA: u32 = 30;
 pub enum UpstreamError {
     #[error("upstream {url}: cannot resolve its host name: {reason}")]
     Bootstrap { url: String, reason: String },
-    #[error("cannot build the upstream resolver: {0}")]
-    Resolver(String),
+    #[error("cannot set up TLS for the upstreams: {0}")]
+    Tls(String),
 }
 
 /// TTL of an answer served stale (RFC 8767 recommends 30 s).
@@ -143,10 +147,11 @@ impl Forwarder {
             .collect()
     }
 
-    /// Answers `name`/`rtype` from the cache or the upstreams. An expired answer within the
-    /// serve-stale window stands in when every upstream fails.
-    pub async fn resolve(&self, name: &Name, rtype: RecordType) -> Outcome {
-        let key = CacheKey::new(name, rtype, DNSClass::IN);
+    /// Answers `name`/`rtype`, asked with the client's `dnssec` bits, from the cache or the
+    /// upstreams. An expired answer within the serve-stale window stands in when every
+    /// upstream fails.
+    pub async fn resolve(&self, name: &Name, rtype: RecordType, dnssec: Dnssec) -> Outcome {
+        let key = CacheKey::new(name, rtype, DNSClass::IN, dnssec);
         // A guard on the hit path (no reference count touched); an owned `Arc` only for a
         // miss, which waits on the upstream.
         let cache = self.cache.load();
@@ -161,7 +166,7 @@ impl Forwarder {
             None => None,
         };
         let cache = arc_swap::Guard::into_inner(cache);
-        let result = self.ask_once(&cache, key, name, rtype).await;
+        let result = self.ask_once(&cache, key, name, rtype, dnssec).await;
         match result {
             Ok(answer) => Outcome::Answer {
                 answer,
@@ -181,6 +186,7 @@ impl Forwarder {
         key: CacheKey,
         name: &Name,
         rtype: RecordType,
+        dnssec: Dnssec,
     ) -> Result<Arc<Answer>, String> {
         let waiting = {
             let mut inflight = self.inflight.lock().expect("not poisoned");
@@ -202,14 +208,19 @@ impl Forwarder {
                 return result;
             }
             // The leader went away without an answer: ask ourselves.
-            return self.pool.load_full().query(name, rtype).await.map(Arc::new);
+            return self
+                .pool
+                .load_full()
+                .query(name, rtype, dnssec)
+                .await
+                .map(Arc::new);
         }
         let pool = self.pool.load_full();
         let guard = InflightGuard {
             inflight: &self.inflight,
             key: Some(key.clone()),
         };
-        let result = pool.query(name, rtype).await.map(Arc::new);
+        let result = pool.query(name, rtype, dnssec).await.map(Arc::new);
         if let Ok(answer) = &result {
             cache.insert(key, answer.clone());
         }
@@ -218,29 +229,21 @@ impl Forwarder {
     }
 }
 
-/// The upstreams of `config`, each a hickory resolver with its own cache off.
+/// The upstreams of `config`, each a hickory name-server pool over its addresses, bounded by
+/// the per-upstream timeout.
 fn pool(config: &UpstreamConfig) -> Result<Pool, UpstreamError> {
     let mut upstreams = Vec::new();
     for upstream in &config.servers {
         let name_servers = upstream_ips(upstream)?
             .into_iter()
-            .map(|ip| NameServerConfig::new(ip, true, connections(upstream)))
-            .collect();
-        let mut builder = Resolver::builder_with_config(
-            ResolverConfig::from_parts(None, vec![], name_servers),
-            TokioRuntimeProvider::default(),
-        );
-        let opts = builder.options_mut();
-        opts.cache_size = 0;
-        opts.timeout = config.timeout;
-        opts.attempts = 1;
-        opts.ndots = 0;
-        opts.preserve_intermediates = true;
-        opts.use_hosts_file = hickory_resolver::config::ResolveHosts::Never;
-        let resolver = builder
-            .build()
-            .map_err(|e| UpstreamError::Resolver(e.to_string()))?;
-        upstreams.push(pool::Upstream::new(upstream.url.clone(), resolver));
+            .map(|ip| NameServerConfig::new(ip, true, connections(upstream)));
+        let mut options = ResolverOpts::default();
+        options.timeout = config.timeout;
+        let tls = TlsConfig::new().map_err(|e| UpstreamError::Tls(e.to_string()))?;
+        let context = Arc::new(PoolContext::new(options, tls));
+        let servers =
+            NameServerPool::from_config(name_servers, context, TokioRuntimeProvider::default());
+        upstreams.push(pool::Upstream::new(upstream.url.clone(), servers));
     }
     Ok(Pool::new(upstreams, config.strategy, config.timeout))
 }

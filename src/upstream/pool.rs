@@ -1,4 +1,4 @@
-//! The upstreams, one hickory resolver each, and how a query picks among them.
+//! The upstreams, one hickory name-server pool each, and how a query picks among them.
 //!
 //! hickory's own name-server pool bounds a whole query by one timeout, so a dead first
 //! upstream eats the budget and the second is never tried. Here each upstream is tried with
@@ -12,13 +12,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{Name, Record, RecordType};
-use hickory_resolver::Resolver;
+use hickory_proto::rr::{Name, RecordType};
+use hickory_resolver::NameServerPool;
+use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::net::xfer::{DnsHandle, FirstAnswer};
 
-use super::{Answer, NEGATIVE_TTL_WITHOUT_SOA};
+use super::Answer;
+use super::exchange::{self, Dnssec, QueryError};
 use crate::config::UpstreamStrategy;
 
 /// How long a failed upstream waits before it is tried first again (unless a probe finds it
@@ -27,29 +28,11 @@ const RETRY_AFTER: Duration = Duration::from_secs(30);
 /// How often demoted upstreams are probed in the background.
 pub const PROBE_EVERY: Duration = Duration::from_secs(2);
 
-/// Why one upstream gave no usable answer. Only silence and transport failures say the
-/// upstream is unwell: an rcode (SERVFAIL for a DNSSEC-bogus name, REFUSED for a type it
-/// will not serve) is an answer about one question from an upstream that is alive.
-#[derive(Debug, thiserror::Error)]
-pub enum QueryError {
-    #[error("timed out")]
-    Timeout,
-    #[error("{0}")]
-    Transport(NetError),
-    #[error("answered {0}")]
-    Rcode(ResponseCode),
-}
-
-impl QueryError {
-    /// Whether the upstream should be demoted (and the failure counted) for this.
-    fn is_health_failure(&self) -> bool {
-        !matches!(self, QueryError::Rcode(_))
-    }
-}
-
 pub struct Upstream {
     pub url: String,
-    resolver: Resolver<TokioRuntimeProvider>,
+    /// hickory's pool of this upstream's addresses: transports, TCP on truncation, and the
+    /// spread over the addresses of a host name.
+    servers: NameServerPool<TokioRuntimeProvider>,
     /// Smoothed latency in microseconds (fastest strategy).
     latency_us: AtomicU64,
     down_until: Mutex<Option<Instant>>,
@@ -57,10 +40,10 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(url: String, resolver: Resolver<TokioRuntimeProvider>) -> Upstream {
+    pub fn new(url: String, servers: NameServerPool<TokioRuntimeProvider>) -> Upstream {
         Upstream {
             url,
-            resolver,
+            servers,
             latency_us: AtomicU64::new(0),
             down_until: Mutex::new(None),
             failures: AtomicU64::new(0),
@@ -70,13 +53,13 @@ impl Upstream {
     /// Asks a demoted upstream for the root's NS: any DNS answer, even REFUSED, shows it
     /// is back; only silence or a transport error keeps it demoted.
     async fn probe(&self, timeout: Duration) {
-        let root = Name::root();
-        let alive =
-            match tokio::time::timeout(timeout, self.resolver.lookup(root, RecordType::NS)).await {
-                Err(_) => false,
-                Ok(Ok(_)) | Ok(Err(NetError::Dns(_))) => true,
-                Ok(Err(_)) => false,
-            };
+        let request = exchange::request(&Name::root(), RecordType::NS, Dnssec::default());
+        let response = self.servers.send(request).first_answer();
+        let alive = match tokio::time::timeout(timeout, response).await {
+            Err(_) => false,
+            Ok(Ok(_)) | Ok(Err(NetError::Dns(_))) => true,
+            Ok(Err(_)) => false,
+        };
         if alive {
             *self.down_until.lock().expect("not poisoned") = None;
             tracing::info!(upstream = %self.url, "upstream is back");
@@ -95,33 +78,16 @@ impl Upstream {
         &self,
         name: &Name,
         rtype: RecordType,
+        dnssec: Dnssec,
         timeout: Duration,
     ) -> Result<Answer, QueryError> {
         let start = Instant::now();
-        let result = match tokio::time::timeout(timeout, self.resolver.lookup(name.clone(), rtype))
-            .await
-        {
-            Err(_) => Err(QueryError::Timeout),
-            Ok(Ok(lookup)) => Ok(Answer::new(
-                ResponseCode::NoError,
-                lookup.answers().to_vec(),
-                vec![],
-                None,
-            )),
-            Ok(Err(NetError::Dns(DnsError::NoRecordsFound(nr)))) => {
-                let negative_ttl = nr
-                    .negative_ttl
-                    .or(nr.soa.is_none().then_some(NEGATIVE_TTL_WITHOUT_SOA));
-                let soa: Vec<Record> = nr
-                    .soa
-                    .map(|soa| soa.into_record_of_rdata())
-                    .into_iter()
-                    .collect();
-                Ok(Answer::new(nr.response_code, vec![], soa, negative_ttl))
-            }
-            Ok(Err(NetError::Dns(DnsError::ResponseCode(code)))) => Err(QueryError::Rcode(code)),
-            Ok(Err(e)) => Err(QueryError::Transport(e)),
-        };
+        let request = exchange::request(name, rtype, dnssec);
+        let result =
+            match tokio::time::timeout(timeout, self.servers.send(request).first_answer()).await {
+                Err(_) => Err(QueryError::Timeout),
+                Ok(response) => exchange::answer(response, dnssec),
+            };
         match &result {
             Ok(_) => {
                 let sample = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -184,12 +150,17 @@ impl Pool {
 
     /// Asks upstreams until one answers; at most two are tried, so a query is bounded by
     /// twice the timeout.
-    pub async fn query(&self, name: &Name, rtype: RecordType) -> Result<Answer, String> {
+    pub async fn query(
+        &self,
+        name: &Name,
+        rtype: RecordType,
+        dnssec: Dnssec,
+    ) -> Result<Answer, String> {
         let order = self.order();
         let mut last = "no upstream".to_owned();
         if self.strategy == UpstreamStrategy::Parallel && order.len() >= 2 {
-            let mut a = std::pin::pin!(order[0].query(name, rtype, self.timeout));
-            let mut b = std::pin::pin!(order[1].query(name, rtype, self.timeout));
+            let mut a = std::pin::pin!(order[0].query(name, rtype, dnssec, self.timeout));
+            let mut b = std::pin::pin!(order[1].query(name, rtype, dnssec, self.timeout));
             // The first answer wins; if the first to finish failed, wait for the other.
             return tokio::select! {
                 r = &mut a => match r {
@@ -203,7 +174,7 @@ impl Pool {
             };
         }
         for upstream in order.into_iter().take(2) {
-            match upstream.query(name, rtype, self.timeout).await {
+            match upstream.query(name, rtype, dnssec, self.timeout).await {
                 Ok(answer) => return Ok(answer),
                 Err(e) => {
                     tracing::debug!(upstream = %upstream.url, error = %e, "upstream failed");

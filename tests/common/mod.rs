@@ -25,6 +25,7 @@ use tokio::net::{TcpStream, UdpSocket};
 
 pub use familydns::app::Running;
 
+pub mod daemon;
 pub mod parents;
 pub mod raw;
 
@@ -62,6 +63,7 @@ pub struct Seen {
     pub name: String,
     pub rtype: RecordType,
     pub edns: Option<Edns>,
+    pub checking_disabled: bool,
 }
 
 /// The in-process upstream: an authoritative hickory server for `example.test.` that
@@ -105,6 +107,7 @@ impl RequestHandler for Recording {
                 name: q.name().to_string(),
                 rtype: q.query_type(),
                 edns: request.edns.clone(),
+                checking_disabled: request.metadata.checking_disabled,
             });
         }
         if self.silent.load(Ordering::SeqCst) {
