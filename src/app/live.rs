@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, Weak};
 use tokio::task::JoinHandle;
 
 use crate::admin;
+use crate::budget::Budgets;
 use crate::config::{Config, MetricsConfig, QueryLogConfig, TcpConfig, UdpConfig};
 use crate::metrics::{self, Metrics};
 use crate::overrides::Overrides;
@@ -68,6 +69,7 @@ impl Started {
 pub(super) struct EndpointContext {
     pub metrics: Arc<Metrics>,
     pub overrides: Arc<Overrides>,
+    pub budgets: Arc<Budgets>,
     pub clock: Clock,
     /// Weak: the reloader holds this `Live`, and the admin routes hold the reloader.
     pub reloader: Weak<Reloader>,
@@ -117,12 +119,14 @@ impl Endpoint {
                 app = app.merge(admin::router(
                     reloader.clone(),
                     context.overrides.clone(),
+                    context.budgets.clone(),
                     context.clock.clone(),
                 ));
             }
             app = app.merge(web::router(
                 reloader,
                 context.overrides.clone(),
+                context.budgets.clone(),
                 context.clock.clone(),
             ));
         }

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use tokio::task::JoinHandle;
 
+use crate::budget::Budgets;
 use crate::config::{self, Config};
 use crate::download::Downloader;
 use crate::metrics::Metrics;
@@ -73,7 +74,9 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
     let forwarder = Arc::new(Forwarder::new(&config.upstream)?);
     let reloader = Arc::new(Reloader::new(&config, snapshot.clone(), metrics.clone()));
     let overrides = Arc::new(Overrides::load(&config.file));
+    let budgets = Arc::new(Budgets::load(&config.file));
     let tasks = vec![
+        tokio::spawn(budgets.clone().persist()),
         reload::watch(reloader.clone()),
         reload::refresh_lists(reloader.clone(), Downloader::new(forwarder.clone())),
         tokio::spawn(forwarder.clone().probe_demoted()),
@@ -81,6 +84,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
     let context = EndpointContext {
         metrics: metrics.clone(),
         overrides: overrides.clone(),
+        budgets: budgets.clone(),
         clock: clock.clone(),
         reloader: Arc::downgrade(&reloader),
     };
@@ -113,6 +117,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         ),
         metrics: metrics.clone(),
         overrides,
+        budgets,
         clock,
         log,
     });

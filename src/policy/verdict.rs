@@ -64,6 +64,8 @@ pub enum EdeText<'s> {
     List { category: &'s str, list: &'s str },
     /// The profile's `deny`.
     Deny { profile: &'s str },
+    /// A spent daily budget: its categories and the minutes it allowed today.
+    Budget { categories: &'s str, minutes: u32 },
 }
 
 impl<'s> EdeText<'s> {
@@ -96,6 +98,13 @@ impl fmt::Display for EdeText<'_> {
                 write!(f, "familydns: category {category} (list {list})")
             }
             EdeText::Deny { profile } => write!(f, "familydns: deny list of profile {profile}"),
+            EdeText::Budget {
+                categories,
+                minutes,
+            } => write!(
+                f,
+                "familydns: daily budget spent ({categories}: {minutes} min)"
+            ),
         }
     }
 }
@@ -107,6 +116,9 @@ impl fmt::Display for EdeText<'_> {
 pub enum Label {
     Allowed,
     Blocked,
+    /// Blocked because a daily budget is spent: apart from `blocked`, so that the metrics
+    /// show how often budgets run out, not only how much is filtered.
+    BudgetSpent,
     Rewritten,
     Refused,
     NotImp,
@@ -122,6 +134,7 @@ impl Label {
         match self {
             Label::Allowed => "allowed",
             Label::Blocked => "blocked",
+            Label::BudgetSpent => "budget",
             Label::Rewritten => "rewritten",
             Label::Refused => "refused",
             Label::NotImp => "notimp",
@@ -138,6 +151,10 @@ impl Verdict<'_> {
     pub fn label(&self) -> Label {
         match self {
             Verdict::Allow => Label::Allowed,
+            Verdict::Block(Block {
+                text: EdeText::Budget { .. },
+                ..
+            }) => Label::BudgetSpent,
             Verdict::Block(_) => Label::Blocked,
             Verdict::Rewrite(_) => Label::Rewritten,
         }
@@ -162,6 +179,14 @@ impl<'s> Policy<'s> {
         let (ede, text) = match reason {
             Reason::Schedule => filtered(EdeText::Schedule { profile }),
             Reason::Paused => filtered(EdeText::Paused { profile }),
+            Reason::Budget { budget } => {
+                let b = &self.profile.budgets[budget];
+                filtered(EdeText::Budget {
+                    categories: &b.key,
+                    minutes: crate::budget::usage_of(self.usage, &b.key)
+                        .map_or(b.minutes, |u| u.allowed(b.minutes)),
+                })
+            }
             Reason::BypassCanary | Reason::BypassEndpoint { .. } => {
                 (EdeCode::Blocked, EdeText::Bypass)
             }

@@ -1,5 +1,6 @@
-//! The buttons: pause and resume a profile, allow a name for a while or always. Timed ones go
-//! through [`Overrides`](crate::overrides::Overrides) exactly as the admin endpoint's do;
+//! The buttons: pause and resume a profile, allow a name for a while or always, grant more
+//! budget for today. Timed ones go through [`Overrides`](crate::overrides::Overrides), and
+//! grants through [`Budgets`](crate::budget::Budgets), exactly as the admin endpoint's do;
 //! "always" adds the name to the profile file's `allow` (see `edit`).
 
 use axum::extract::State;
@@ -23,6 +24,8 @@ pub(super) struct ActionForm {
     duration: Option<String>,
     /// A time of day (`20:00`): pause until then.
     until: Option<String>,
+    /// Minutes granted to the profile's budgets for today (`30m`).
+    add: Option<String>,
 }
 
 fn nonempty(s: &Option<String>) -> Option<&str> {
@@ -106,5 +109,28 @@ pub(super) async fn allow(
         form.profile,
         local_time(end, now, &tz)
     );
+    Ok(done(&web, &id, message, "/parents"))
+}
+
+pub(super) async fn budget(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<ActionForm>,
+) -> Result<Response, WebError> {
+    let id = session_for_post(&web, &headers, &form.csrf)?;
+    let add = nonempty(&form.add).ok_or_else(|| WebError::BadRequest("how long?".to_owned()))?;
+    let now = web.now();
+    let left = web
+        .reloader
+        .with_profile(&form.profile, |p| {
+            web.budgets.grant(p.budget_owner(), add, now)
+        })
+        .map_err(WebError::BadRequest)?
+        .map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let left: Vec<String> = left
+        .iter()
+        .map(|l| format!("{}: {} min", l.budget, l.minutes()))
+        .collect();
+    let message = format!("{} has {} left today.", form.profile, left.join("; "));
     Ok(done(&web, &id, message, "/parents"))
 }

@@ -7,7 +7,8 @@
 //! networks.
 //!
 //! `auth` is the login (password, sessions, CSRF, rate limit), `pages` gathers what the
-//! pages show, `render` writes the HTML, `actions` are the buttons (pause, resume, allow) and
+//! pages show, `render` writes the HTML, `actions` are the buttons (pause, resume, allow, more
+//! budget) and
 //! `edit` writes a profile back to its TOML file.
 
 mod actions;
@@ -29,6 +30,7 @@ use jiff::Timestamp;
 
 pub use auth::{PasswordError, hash_password};
 
+use crate::budget::Budgets;
 use crate::config::{Config, ParentsConfig};
 use crate::overrides::Overrides;
 use crate::reload::Reloader;
@@ -41,6 +43,7 @@ struct Web {
     /// The live config (`[parents]`, profiles, the query log's path) and snapshot.
     reloader: Arc<Reloader>,
     overrides: Arc<Overrides>,
+    budgets: Arc<Budgets>,
     /// The server's clock: sessions, rate limits and "today" follow the queries' clock.
     clock: Clock,
     sessions: Arc<Mutex<Sessions>>,
@@ -55,10 +58,16 @@ impl Web {
 
 /// The routes of the page. `metrics::serve` gives each request its peer's address
 /// (`ConnectInfo`), which the login's rate limit counts by.
-pub fn router(reloader: Arc<Reloader>, overrides: Arc<Overrides>, clock: Clock) -> Router {
+pub fn router(
+    reloader: Arc<Reloader>,
+    overrides: Arc<Overrides>,
+    budgets: Arc<Budgets>,
+    clock: Clock,
+) -> Router {
     let web = Web {
         reloader,
         overrides,
+        budgets,
         clock,
         sessions: Arc::default(),
         limiter: Arc::default(),
@@ -71,6 +80,7 @@ pub fn router(reloader: Arc<Reloader>, overrides: Arc<Overrides>, clock: Clock) 
         .route("/parents/pause", post(actions::pause))
         .route("/parents/resume", post(actions::resume))
         .route("/parents/allow", post(actions::allow))
+        .route("/parents/budget", post(actions::budget))
         .route("/parents/profile", get(edit::edit_form).post(edit::save))
         .route_layer(middleware::from_fn_with_state(
             web.clone(),

@@ -31,6 +31,8 @@ pub(super) struct ProfileView {
     pub schedule_blocks: bool,
     /// Timed exceptions in force: name and when it ends.
     pub allowed: Vec<(String, String)>,
+    /// What is left of each daily budget today.
+    pub budgets: Vec<crate::budget::Left>,
     pub queries: u64,
     pub blocked: u64,
     /// Blocked queries today per category, most first.
@@ -98,6 +100,7 @@ fn overview_data(web: &Web) -> Overview {
                     .into_iter()
                     .map(|a| (a.name, local_time(a.until, now, tz)))
                     .collect(),
+                budgets: web.budgets.left(p.budget_owner(), now),
                 queries: 0,
                 blocked: 0,
                 by_category: Vec::new(),
@@ -122,7 +125,7 @@ fn today(
 ) -> rusqlite::Result<()> {
     for c in querylog::counts(conn, Some(&view.name), since)? {
         view.queries += c.n;
-        if c.decision == "blocked" {
+        if c.decision == "blocked" || c.decision == "budget" {
             view.blocked += c.n;
             let category = if c.category.is_empty() {
                 "own rules".to_owned()
