@@ -17,6 +17,8 @@ fn budget_config(upstream: std::net::SocketAddr) -> TestConfig {
         "{HEAD}
 [parents]
 password_hash = \"{}\"
+[query_log]
+path = \"querylog.db\"
 [[list]]
 name = \"social\"
 category = \"social\"
@@ -134,6 +136,27 @@ async fn minutes_are_counted_and_a_spent_budget_blocks_until_local_midnight() {
             || metrics.contains("profile=\"family\",decision=\"budget\"} 2"),
         "{metrics}"
     );
+
+    // The log keeps the blocks with their reason, under the `blocked` filter too.
+    let logged = async || {
+        let conn = familydns::querylog::open_read_only(&cfg.dir.path().join("querylog.db"));
+        let filter = familydns::querylog::Filter {
+            blocked: true,
+            limit: 10,
+            ..Default::default()
+        };
+        conn.ok()
+            .and_then(|c| familydns::querylog::rows(&c, &filter).ok())
+            .is_some_and(|rows| {
+                rows.len() == 2
+                    && rows.iter().all(|r| {
+                        r.decision == "budget"
+                            && r.reason == "daily budget spent (social, video: 3 min)"
+                            && r.category.as_deref() == Some("social, video")
+                    })
+            })
+    };
+    assert!(eventually(CLIENT_TIMEOUT, logged).await);
 
     // Still blocked in the last second of the day in Moscow; the day ends at its midnight.
     // 12:11 UTC now; on to 20:59:59 UTC, 23:59:59 in Moscow.

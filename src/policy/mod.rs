@@ -239,7 +239,7 @@ impl<'s> Policy<'s> {
             special,
             profile,
             timed,
-            usage,
+            usage: _,
         } = *self;
         let fps = name.fingerprints().as_slice();
         let whole = name.whole();
@@ -268,8 +268,7 @@ impl<'s> Policy<'s> {
             out.push(block(Reason::Schedule))?;
         }
         for (i, b) in profile.budgets.iter().enumerate() {
-            let spent = budget::usage_of(usage, &b.key).is_some_and(|u| u.spent(b.minutes, now));
-            if spent && self.in_categories(name, b.mask) {
+            if self.spent(b, now) && self.in_categories(name, b.mask) {
                 out.push(block(Reason::Budget { budget: i }))?;
             }
         }

@@ -69,10 +69,16 @@ pub enum EdeText<'s> {
 }
 
 impl<'s> EdeText<'s> {
-    /// The list category (or the classifier's) that blocked the name, if one did.
+    /// The list category (or the classifier's, or a spent budget's categories) that blocked
+    /// the name, if one did: what the query log and the page count blocks by.
     pub fn category(&self) -> Option<&'s str> {
         match *self {
-            EdeText::Classified { category, .. } | EdeText::List { category, .. } => Some(category),
+            EdeText::Classified { category, .. }
+            | EdeText::List { category, .. }
+            | EdeText::Budget {
+                categories: category,
+                ..
+            } => Some(category),
             _ => None,
         }
     }

@@ -13,7 +13,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::answer::{self, Reply};
 use super::identity;
-use crate::budget::{self, Budget, Usage};
+use crate::budget::{Budget, Usage};
 use crate::name::QueryName;
 use crate::overrides::ProfileOverrides;
 use crate::policy::{Block, Label, Policy, Profile, SafeTarget, Verdict};
@@ -164,7 +164,7 @@ pub fn plan<'s>(
         Verdict::Block(block) => (block.text.category(), None),
         // Only profiles with budgets look further.
         _ if profile.budgets.is_empty() => (None, None),
-        _ => (None, policy.budget_to_count(&name, budget::minute_of(now))),
+        _ => (None, policy.budget_to_count(&name, now)),
     };
     planned(
         category,
