@@ -118,9 +118,10 @@ impl Pipeline {
         let live = |profile: &Profile| Live {
             timed: overrides.get(&profile.name),
             // Profiles without budgets pay no lookup for them.
-            usage: match profile.budgets.is_empty() {
-                true => &[],
-                false => usage.get(&profile.name).map_or(&[], Vec::as_slice),
+            usage: if profile.budgets.is_empty() {
+                &[]
+            } else {
+                usage.get(&profile.name).map_or(&[], Vec::as_slice)
             },
         };
         let planned = plan::plan(snapshot, q, client, now, live);
