@@ -2,7 +2,8 @@
 //!
 //! `POST /admin/reload`, `POST /admin/allow?profile=kids&name=youtube.com&for=45m`,
 //! `POST /admin/pause?profile=kids&until=20:00` (or `&for=30m`),
-//! `POST /admin/resume?profile=kids`, `GET /admin/overrides`, `GET /admin/log?profile=kids`.
+//! `POST /admin/resume?profile=kids`, `POST /admin/budget?profile=kids&add=30m`,
+//! `GET /admin/overrides`, `GET /admin/log?profile=kids`.
 //! Every request needs `Authorization: Bearer <metrics.admin_token>`; without a token in the
 //! config the endpoints do not exist. They answer only where the metrics listener listens
 //! (loopback by default).
@@ -17,6 +18,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use jiff::Timestamp;
 
+use crate::budget::Budgets;
 use crate::overrides::{self, Overrides};
 use crate::reload::Reloader;
 use crate::server::Clock;
@@ -27,16 +29,23 @@ struct Admin {
     /// its reload ends, on connections already open too.
     reloader: Arc<Reloader>,
     overrides: Arc<Overrides>,
+    budgets: Arc<Budgets>,
     /// The server's clock: "for 45m" starts when the queries' clock says it is now.
     clock: Clock,
 }
 
 type Reply = (StatusCode, String);
 
-pub fn router(reloader: Arc<Reloader>, overrides: Arc<Overrides>, clock: Clock) -> Router {
+pub fn router(
+    reloader: Arc<Reloader>,
+    overrides: Arc<Overrides>,
+    budgets: Arc<Budgets>,
+    clock: Clock,
+) -> Router {
     let admin = Admin {
         reloader,
         overrides,
+        budgets,
         clock,
     };
     Router::new()
@@ -44,6 +53,7 @@ pub fn router(reloader: Arc<Reloader>, overrides: Arc<Overrides>, clock: Clock) 
         .route("/admin/allow", post(allow))
         .route("/admin/pause", post(pause))
         .route("/admin/resume", post(resume))
+        .route("/admin/budget", post(budget))
         .route("/admin/overrides", get(list))
         .route("/admin/log", get(log))
         .with_state(admin)
@@ -92,6 +102,8 @@ struct Params {
     #[serde(rename = "for")]
     duration: Option<String>,
     until: Option<String>,
+    /// Minutes granted to a profile's budgets for today (`30m`).
+    add: Option<String>,
 }
 
 /// Rows `GET /admin/log` returns at most, whatever `limit` asks.
@@ -181,6 +193,27 @@ async fn resume(State(admin): State<Admin>, headers: HeaderMap, Query(p): Query<
             StatusCode::OK,
             format!("profile {profile}: pause and timed exceptions ended\n"),
         ))
+    })();
+    result.unwrap_or_else(|e| e)
+}
+
+/// `add=30m` more for today to every budget of the profile; answers what is left.
+async fn budget(State(admin): State<Admin>, headers: HeaderMap, Query(p): Query<Params>) -> Reply {
+    let result = (|| {
+        authorized(&admin, &headers)?;
+        let name = p
+            .profile
+            .as_deref()
+            .ok_or_else(|| bad("missing `profile`"))?;
+        let add = p.add.as_deref().ok_or_else(|| bad("missing `add`"))?;
+        let now = (admin.clock)();
+        let left = admin
+            .reloader
+            .with_profile(name, |p| admin.budgets.grant(p.budget_owner(), add, now))
+            .map_err(bad)?
+            .map_err(|e| bad(e.to_string()))?;
+        let lines: String = left.iter().map(|l| format!("{name}: {l}\n")).collect();
+        Ok((StatusCode::OK, lines))
     })();
     result.unwrap_or_else(|e| e)
 }

@@ -10,6 +10,7 @@
 use std::fmt::Write;
 use std::net::IpAddr;
 
+use crate::budget;
 use crate::config::{BlockAnswer, Config};
 use crate::lists::RuleKind;
 use crate::name::QueryName;
@@ -66,7 +67,12 @@ pub fn explain(
         }
     );
     let overrides = Overrides::load(&config.file).current();
-    let policy = snapshot.policy(profile, overrides.get(&profile.name));
+    let usage = budget::read(&config.file);
+    let usage = usage.get(&profile.name).map_or(&[][..], Vec::as_slice);
+    for left in budget::left(&profile.budgets, usage, now) {
+        let _ = writeln!(out, "budget:   {left}");
+    }
+    let policy = snapshot.policy(profile, overrides.get(&profile.name), usage);
     let matches = policy.explain(&qname, now);
     let decision = matches.first().copied().unwrap_or(Decision::NO_MATCH);
     let _ = writeln!(
@@ -133,6 +139,10 @@ impl Rules<'_> {
                 profile.name
             ),
             Reason::Paused => format!("profile `{}` is paused (familydns pause)", profile.name),
+            Reason::Budget { budget } => format!(
+                "the daily budget `{}` of profile `{}` is spent until midnight; `familydns budget --add` grants more ({profile_file})",
+                profile.budgets[budget].key, profile.name
+            ),
             Reason::Schedule => format!(
                 "a `block_all` schedule of profile `{}` is active; only its allow list resolves ({profile_file})",
                 profile.name
@@ -265,7 +275,9 @@ pub fn explain_cname_chain(
 ) -> String {
     let profile = snapshot.profile_for(client);
     let overrides = Overrides::load(&config.file).current();
-    let policy = snapshot.policy(profile, overrides.get(&profile.name));
+    let usage = budget::read(&config.file);
+    let usage = usage.get(&profile.name).map_or(&[][..], Vec::as_slice);
+    let policy = snapshot.policy(profile, overrides.get(&profile.name), usage);
     let names = targets
         .iter()
         .filter_map(|t| Some((t, QueryName::parse(t).ok()?)));

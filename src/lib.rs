@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod app;
 mod atomic_file;
+pub mod budget;
 pub mod check;
 pub mod clients;
 pub mod config;

@@ -73,6 +73,16 @@ enum Command {
         #[arg(long = "for")]
         duration: Option<String>,
     },
+    /// Grant a profile's daily budgets more minutes for today: `budget --profile kids --add 30m`.
+    Budget {
+        #[arg(long, default_value = "config/familydns.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        profile: String,
+        /// Minutes to add for today, e.g. 30m or 1h.
+        #[arg(long)]
+        add: String,
+    },
     /// Show the query log, newest first: `log --profile kids --blocked --since 2h`.
     Log {
         #[arg(long, default_value = "config/familydns.toml")]
@@ -178,6 +188,15 @@ fn main() -> ExitCode {
                 &[("profile", &profile), (when.0, &when.1)],
             )
         }
+        Command::Budget {
+            config,
+            profile,
+            add,
+        } => admin_call(
+            &config,
+            "/admin/budget",
+            &[("profile", &profile), ("add", &add)],
+        ),
         Command::Log {
             config,
             request,

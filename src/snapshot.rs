@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use jiff::Timestamp;
 
+use crate::budget::Usage;
 use crate::clients::NetworkTable;
 use crate::config::Config;
 use crate::filter::{Blocklists, ClassifierLayer};
@@ -169,28 +170,31 @@ impl Snapshot {
         self.profiles.iter().find(|p| p.name == name)
     }
 
-    /// The policy of `profile` in this snapshot, with its timed exceptions and pause: what
-    /// the server and `familydns check` decide, explain and check CNAME chains with.
+    /// The policy of `profile` in this snapshot, with its timed exceptions and pause and its
+    /// budgets' usage today: what the server and `familydns check` decide, explain and check
+    /// CNAME chains with.
     pub fn policy<'s>(
         &'s self,
         profile: &'s Profile,
         timed: Option<&'s ProfileOverrides>,
+        usage: &'s [Usage],
     ) -> Policy<'s> {
         Policy {
             blocklists: &self.blocklists,
             special: &self.special,
             profile,
             timed,
+            usage,
         }
     }
 
-    /// Decides a name for a profile at `now`, without timed exceptions or pause.
+    /// Decides a name for a profile at `now`, without timed exceptions, pause or budgets.
     pub fn decide_name<'s>(
         &'s self,
         profile: &'s Profile,
         name: &QueryName,
         now: Timestamp,
     ) -> Decision<'s> {
-        self.policy(profile, None).decide(name, now)
+        self.policy(profile, None, &[]).decide(name, now)
     }
 }

@@ -285,3 +285,53 @@ async fn names_with_ampersands_and_spaces_round_trip_through_the_cli() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_budget_gets_more_minutes_from_the_cli() {
+    let upstream = start_upstream().await;
+    let cfg = config(upstream.addr);
+    std::fs::write(cfg.dir.path().join("social.txt"), "www.example.test\n").unwrap();
+    let main = std::fs::read_to_string(cfg.path()).unwrap();
+    let list = "[[list]]\nname = \"social\"\ncategory = \"social\"\nsource = \"social.txt\"\n";
+    std::fs::write(cfg.path(), format!("{main}\n{list}")).unwrap();
+    let family = "timezone = \"UTC\"\n[[budget]]\ncategories = [\"social\"]\nminutes = 1\n";
+    std::fs::write(cfg.dir.path().join("profiles/family.toml"), family).unwrap();
+    let fdns = start(&cfg).await;
+    let www = async || rcode(&fdns, "www.example.test.").await;
+    assert_eq!(www().await, ResponseCode::NoError, "the one minute");
+    assert_eq!(www().await, ResponseCode::NXDomain, "spent");
+
+    let (ok, out) = cli(
+        &cfg.path(),
+        &["budget", "--profile", "family", "--add", "30m"],
+    )
+    .await;
+    assert!(ok, "{out}");
+    assert_eq!(out, "family: social: 30 of 31 min left today\n");
+    assert_eq!(www().await, ResponseCode::NoError, "granted");
+    let (ok, out) = cli(
+        &cfg.path(),
+        &["budget", "--profile", "family", "--add", "lots"],
+    )
+    .await;
+    assert!(!ok && out.contains("`lots` is not a duration"), "{out}");
+
+    // `familydns check` shows what is left on the day the server counted (its clock); the
+    // lookup after the grant was in the minute already counted.
+    let ledger_written = async || {
+        let (_, out) = cli(
+            &cfg.path(),
+            &[
+                "check",
+                "--client",
+                "127.0.0.1",
+                "www.example.test",
+                "--at",
+                "2026-11-28T12:00",
+            ],
+        )
+        .await;
+        out.contains("budget:   social: 30 of 31 min left today")
+    };
+    assert!(eventually(CLIENT_TIMEOUT, ledger_written).await);
+}

@@ -218,3 +218,42 @@ fn a_config_may_have_over_a_thousand_lists() {
     // A name in every list is reported from the first gambling list.
     assert_eq!(decide("shared.example").reason.list(), Some(1));
 }
+
+#[test]
+fn budget_errors_name_file_line_and_key() {
+    let lists = "[[list]]\nname = \"a\"\ncategory = \"adult\"\nsource = \"a.txt\"\n\
+                 [[list]]\nname = \"s\"\ncategory = \"social\"\nsource = \"s.txt\"\n";
+    let family = r#"block = ["adult"]
+[[budget]]
+categories = ["social", "adult"]
+minutes = 0
+[[budget]]
+categories = ["social", "vidoe"]
+minutes = 30
+"#;
+    let cfg = TestConfig::new(
+        &format!("{HEAD}{lists}"),
+        "127.0.0.1:53".parse().unwrap(),
+        &[("family", family)],
+    );
+    for file in ["a.txt", "s.txt"] {
+        std::fs::write(cfg.dir.path().join(file), "example.org\n").unwrap();
+    }
+    let errors = familydns::config::load(&cfg.path())
+        .unwrap_err()
+        .to_string();
+    let file = cfg.dir.path().join("profiles/family.toml");
+    let file = file.display();
+    for expected in [
+        format!("{file}:3:25: `categories`: `adult` is in `block`: it is never looked up"),
+        format!("{file}:4:11: `minutes`: expected 1 to 1440 minutes a day"),
+        format!("{file}:6:15: `categories`: `social` is already in another budget"),
+        format!("{file}:6:25: `categories`: no list has category `vidoe`"),
+    ] {
+        assert!(
+            errors.contains(&expected),
+            "missing:\n{expected}\nin:\n{errors}"
+        );
+    }
+    assert_eq!(errors.lines().count(), 4, "{errors}");
+}

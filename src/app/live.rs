@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, Weak};
 use tokio::task::JoinHandle;
 
 use crate::admin;
+use crate::budget::Budgets;
 use crate::config::{Config, MetricsConfig, QueryLogConfig, TcpConfig, UdpConfig};
 use crate::metrics::{self, Metrics};
 use crate::notices::Notifier;
@@ -71,6 +72,7 @@ pub(super) struct EndpointContext {
     pub overrides: Arc<Overrides>,
     /// Asks taken by the child's page go to the parent's webhook through it.
     pub notices: Arc<Notifier>,
+    pub budgets: Arc<Budgets>,
     pub clock: Clock,
     /// Weak: the reloader holds this `Live`, and the admin routes hold the reloader.
     pub reloader: Weak<Reloader>,
@@ -120,6 +122,7 @@ impl Endpoint {
                 app = app.merge(admin::router(
                     reloader.clone(),
                     context.overrides.clone(),
+                    context.budgets.clone(),
                     context.clock.clone(),
                 ));
             }
@@ -127,6 +130,7 @@ impl Endpoint {
                 reloader,
                 context.overrides.clone(),
                 context.notices.clone(),
+                context.budgets.clone(),
                 context.clock.clone(),
             ));
         }

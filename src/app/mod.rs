@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use tokio::task::JoinHandle;
 
+use crate::budget::Budgets;
 use crate::config::{self, Config};
 use crate::download::Downloader;
 use crate::metrics::Metrics;
@@ -78,7 +79,9 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         destinations(Arc::downgrade(&reloader)),
         metrics.notices.clone(),
     );
+    let budgets = Arc::new(Budgets::load(&config.file));
     let tasks = vec![
+        tokio::spawn(budgets.clone().persist()),
         reload::watch(reloader.clone()),
         reload::refresh_lists(reloader.clone(), Downloader::new(forwarder.clone())),
         tokio::spawn(forwarder.clone().probe_demoted()),
@@ -87,6 +90,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         metrics: metrics.clone(),
         overrides: overrides.clone(),
         notices: notices.clone(),
+        budgets: budgets.clone(),
         clock: clock.clone(),
         reloader: Arc::downgrade(&reloader),
     };
@@ -119,6 +123,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         ),
         metrics: metrics.clone(),
         overrides,
+        budgets,
         clock,
         log,
         notices,

@@ -283,6 +283,15 @@ pub struct ScheduleConfig {
     pub block: Vec<String>,
 }
 
+/// One `[[budget]]` of a profile: minutes a day of lookups in some categories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetConfig {
+    /// The categories that share the budget, as written.
+    pub categories: Vec<String>,
+    /// Minutes of activity a day, counted per distinct minute with a lookup.
+    pub minutes: u32,
+}
+
 /// `[query_log]`: where the log lives and how far its writer may fall behind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryLogConfig {
@@ -333,6 +342,8 @@ pub struct ProfileConfig {
     pub block_bypass: BlockBypass,
     pub timezone: jiff::tz::TimeZone,
     pub schedules: Vec<ScheduleConfig>,
+    /// Daily budgets (`[[budget]]`); a category is in at most one.
+    pub budgets: Vec<BudgetConfig>,
     /// What the query log keeps of this profile's queries (`log`).
     pub log: LogMode,
     /// Days the log keeps this profile's rows (`log_days`).

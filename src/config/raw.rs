@@ -3,6 +3,7 @@
 //! Each section has a module with its serde shape and the conversion that checks it through
 //! [`Check`]; [`load`] runs them in the order of the file, so errors come out in that order.
 
+mod budget;
 mod check;
 mod clients;
 mod listeners;

@@ -6,20 +6,27 @@
 //! 0. a parent's timed exception ("YouTube for 45 minutes") allows;
 //! 1. the profile's `allow` wins over everything below;
 //! 2. a pause, then a `block_all` schedule window (bedtime), blocks everything else;
-//! 3. bypass protection: the DoH canary, Private Relay and the well-known DoH/DoT
+//! 3. a spent daily budget blocks the names of its categories (lists, patterns, classifier)
+//!    until local midnight: before safe search, or a spent `video` budget would still
+//!    rewrite YouTube instead of blocking it; after the allows, which a parent set on purpose;
+//! 4. bypass protection: the DoH canary, Private Relay and the well-known DoH/DoT
 //!    resolvers get NXDOMAIN;
-//! 4. safe search rewrites engine hosts to their safe host;
-//! 5. the profile's `deny`;
-//! 6. the lists of the categories blocked now (always, by an active window, and `bypass`
+//! 5. safe search rewrites engine hosts to their safe host;
+//! 6. the profile's `deny`;
+//! 7. the lists of the categories blocked now (always, by an active window, and `bypass`
 //!    when bypass protection is on), where an adblock exception (`@@`) exempts a name;
-//! 7. regex and keyword rules of those lists;
-//! 8. the name classifier, for names nothing above matched, in the categories blocked now.
+//! 8. regex and keyword rules of those lists;
+//! 9. the name classifier, for names nothing above matched, in the categories blocked now.
+//!
+//! A budget with minutes left blocks nothing: [`Policy::budget_to_count`] only says which
+//! budget an answered name spends.
 //!
 //! [`Policy::decide`] stops at the first tier that matches; [`Policy::explain`] walks the
 //! same tiers to the end and reports every rule that matches (`familydns check`). What the
 //! answer to a decision is (how a block is answered, its EDE, the metric label) is its
 //! [`Verdict`].
 
+mod budgeted;
 mod schedule;
 mod special;
 #[cfg(test)]
@@ -35,6 +42,7 @@ use std::ops::ControlFlow;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use crate::budget::{self, Budget, Usage};
 use crate::config::{BlockAnswer, BlockBypass, LogMode, ProfileConfig, SafeSearch};
 use crate::filter::{
     Blocklists, CategoryMask, Classified, DomainMatcher, Hit, MatcherBuilder, PatternHit,
@@ -59,6 +67,8 @@ pub struct Profile {
     pub block_bypass: BlockBypass,
     pub timezone: TimeZone,
     pub schedules: Vec<Window>,
+    /// Daily budgets (`[[budget]]`).
+    pub budgets: Vec<Budget>,
     /// What the query log keeps of this profile's queries, and for how many days.
     pub log: LogMode,
     pub log_days: u32,
@@ -98,6 +108,20 @@ impl Profile {
                     Window::compile(s, blocklists.mask_for(s.block.iter().map(String::as_str)))
                 })
                 .collect(),
+            budgets: config
+                .budgets
+                .iter()
+                .map(|b| Budget::compile(b, blocklists))
+                .collect(),
+        }
+    }
+
+    /// The profile as the budgets' ledger knows it.
+    pub fn budget_owner(&self) -> budget::Owner<'_> {
+        budget::Owner {
+            profile: &self.name,
+            timezone: &self.timezone,
+            budgets: &self.budgets,
         }
     }
 
@@ -120,6 +144,8 @@ pub enum Reason {
     TimedAllow,
     /// The profile's `allow` list.
     ProfileAllow { labels: usize },
+    /// A spent daily budget: the index of the profile's budget.
+    Budget { budget: usize },
     /// A bypass canary (DoH canary, iCloud Private Relay).
     BypassCanary,
     /// A well-known public DoH/DoT resolver (see [`BYPASS_ENDPOINTS`]).
@@ -182,6 +208,8 @@ pub struct Policy<'s> {
     pub profile: &'s Profile,
     /// The profile's timed exceptions and pause (`familydns allow`, `familydns pause`).
     pub timed: Option<&'s ProfileOverrides>,
+    /// The profile's usage of its budgets today (empty: none counted).
+    pub usage: &'s [Usage],
 }
 
 impl<'s> Policy<'s> {
@@ -214,6 +242,7 @@ impl<'s> Policy<'s> {
             special,
             profile,
             timed,
+            usage: _,
         } = *self;
         let fps = name.fingerprints().as_slice();
         let whole = name.whole();
@@ -240,6 +269,11 @@ impl<'s> Policy<'s> {
         }
         if effect.block_all {
             out.push(block(Reason::Schedule))?;
+        }
+        for (i, b) in profile.budgets.iter().enumerate() {
+            if self.spent(b, now) && self.in_categories(name, b.mask) {
+                out.push(block(Reason::Budget { budget: i }))?;
+            }
         }
         if profile.block_bypass != BlockBypass::Off {
             if special.is_canary(whole) {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use super::*;
+use crate::budget::Usage;
 use crate::config::{ListConfig, ScheduleConfig};
 use crate::filter::ClassifierLayer;
 use crate::filter::classifier::{CategoryModel, Classifier};
@@ -27,6 +28,8 @@ enum Rule {
     Pause,
     /// A `block_all` window covering [`NOW`].
     Bedtime,
+    /// `||name^` in a `video` list, and the profile's `video` budget spent today.
+    Budget,
     /// `block_bypass`, for a canary or a public DoH name.
     Bypass,
     /// Safe search, for an engine host.
@@ -53,6 +56,7 @@ struct Setup {
     special: SpecialNames,
     profile: Profile,
     timed: ProfileOverrides,
+    usage: Vec<Usage>,
 }
 
 impl Setup {
@@ -72,6 +76,7 @@ impl Setup {
             line(WindowList, "||NAME^") + "\n" + &line(WindowException, "@@||NAME^"),
             // Every name here has a label that starts with one of these.
             line(Keyword, "www\ndns\nuse"),
+            line(Budget, "||NAME^"),
         ];
         let list = |name: &str, category: &str, format| ListConfig {
             name: name.to_owned(),
@@ -85,6 +90,7 @@ impl Setup {
             list("always", "adult", Format::Adblock),
             list("school", "games", Format::Adblock),
             list("words", "adult", Format::Keywords),
+            list("clips", "video", Format::Adblock),
         ];
         let mut blocklists = Blocklists::load_with(&lists, false, |l| {
             let i = lists.iter().position(|c| c.name == l.name).unwrap();
@@ -128,10 +134,17 @@ impl Setup {
             },
             timezone: TimeZone::UTC,
             schedules,
+            budgets: vec![crate::config::BudgetConfig {
+                categories: vec!["video".to_owned()],
+                minutes: 60,
+            }],
             log: crate::config::LogMode::Full,
             log_days: 7,
             alert: vec![],
         };
+        // The whole budget used, or none of it.
+        let mut usage = Usage::today("kids", "video", now, &TimeZone::UTC);
+        usage.used = if on(Budget) { 60 } else { 0 };
         let allow = [(name, until)];
         Setup {
             profile: Profile::compile(&config, &blocklists),
@@ -140,6 +153,7 @@ impl Setup {
                 if on(Timed) { &allow } else { &[] },
                 on(Pause).then_some(until),
             ),
+            usage: vec![usage],
             blocklists,
         }
     }
@@ -150,6 +164,7 @@ impl Setup {
             special: &self.special,
             profile: &self.profile,
             timed: Some(&self.timed),
+            usage: &self.usage,
         }
     }
 
@@ -161,6 +176,7 @@ impl Setup {
             Reason::ProfileAllow { .. } => Allow,
             Reason::Paused => Pause,
             Reason::Schedule => Bedtime,
+            Reason::Budget { .. } => Budget,
             Reason::BypassCanary | Reason::BypassEndpoint { .. } => Bypass,
             Reason::SafeSearch => Safe,
             Reason::ProfileDeny { .. } => Deny,
@@ -177,7 +193,7 @@ impl Setup {
 
 /// Every rule that can match `www.google.com` (all but bypass).
 const ENGINE: &[Rule] = &[
-    Timed, Allow, Pause, Bedtime, Safe, Deny, List, WindowList, Keyword, Model,
+    Timed, Allow, Pause, Bedtime, Budget, Safe, Deny, List, WindowList, Keyword, Model,
 ];
 
 #[test]
@@ -190,16 +206,21 @@ fn precedence_table() {
         ("www.google.com",           from(1),                       Some(Allow)),
         ("www.google.com",           from(2),                       Some(Pause)),
         ("www.google.com",           from(3),                       Some(Bedtime)),
-        ("www.google.com",           from(4),                       Some(Safe)),
-        ("www.google.com",           from(5),                       Some(Deny)),
-        ("www.google.com",           from(6),                       Some(List)),
-        ("www.google.com",           from(7),                       Some(WindowList)),
-        ("www.google.com",           from(8),                       Some(Keyword)),
-        ("www.google.com",           from(9),                       Some(Model)),
+        ("www.google.com",           from(4),                       Some(Budget)),
+        ("www.google.com",           from(5),                       Some(Safe)),
+        ("www.google.com",           from(6),                       Some(Deny)),
+        ("www.google.com",           from(7),                       Some(List)),
+        ("www.google.com",           from(8),                       Some(WindowList)),
+        ("www.google.com",           from(9),                       Some(Keyword)),
+        ("www.google.com",           from(10),                      Some(Model)),
         ("www.google.com",           &[],                           None),
         // The two allows each beat everything else on their own.
         ("www.google.com",           &[Allow, Pause, Bedtime, Deny],  Some(Allow)),
         ("www.google.com",           &[Timed, Pause, Bedtime, Deny],  Some(Timed)),
+        // A spent budget: the allows still win; it blocks before safe search and bypass.
+        ("www.google.com",           &[Allow, Budget],              Some(Allow)),
+        ("www.google.com",           &[Timed, Budget],              Some(Timed)),
+        ("dns.google",               &[Budget, Bypass, Deny],       Some(Budget)),
         // Bypass protection: public DoH resolvers and canaries.
         ("dns.google",               &[Timed, Bypass, Deny],        Some(Timed)),
         ("dns.google",               &[Allow, Bypass, Deny],        Some(Allow)),
@@ -273,6 +294,13 @@ fn verdicts_carry_the_answer_and_its_ede() {
     assert_eq!(
         verdict("www.example.com", &[Model]),
         blocked("NxDomain Filtered familydns: classified adult (score 1.000)")
+    );
+    assert_eq!(
+        verdict("www.example.com", &[Budget]),
+        (
+            Label::BudgetSpent,
+            "NxDomain Filtered familydns: daily budget spent (video: 60 min)".to_owned()
+        )
     );
     assert_eq!(verdict("www.bing.com", &[Safe]).0, Label::Rewritten);
     assert_eq!(

@@ -64,13 +64,21 @@ pub enum EdeText<'s> {
     List { category: &'s str, list: &'s str },
     /// The profile's `deny`.
     Deny { profile: &'s str },
+    /// A spent daily budget: its categories and the minutes it allowed today.
+    Budget { categories: &'s str, minutes: u32 },
 }
 
 impl<'s> EdeText<'s> {
-    /// The list category (or the classifier's) that blocked the name, if one did.
+    /// The list category (or the classifier's, or a spent budget's categories) that blocked
+    /// the name, if one did: what the query log and the page count blocks by.
     pub fn category(&self) -> Option<&'s str> {
         match *self {
-            EdeText::Classified { category, .. } | EdeText::List { category, .. } => Some(category),
+            EdeText::Classified { category, .. }
+            | EdeText::List { category, .. }
+            | EdeText::Budget {
+                categories: category,
+                ..
+            } => Some(category),
             _ => None,
         }
     }
@@ -96,6 +104,13 @@ impl fmt::Display for EdeText<'_> {
                 write!(f, "familydns: category {category} (list {list})")
             }
             EdeText::Deny { profile } => write!(f, "familydns: deny list of profile {profile}"),
+            EdeText::Budget {
+                categories,
+                minutes,
+            } => write!(
+                f,
+                "familydns: daily budget spent ({categories}: {minutes} min)"
+            ),
         }
     }
 }
@@ -107,6 +122,9 @@ impl fmt::Display for EdeText<'_> {
 pub enum Label {
     Allowed,
     Blocked,
+    /// Blocked because a daily budget is spent: apart from `blocked`, so that the metrics
+    /// show how often budgets run out, not only how much is filtered.
+    BudgetSpent,
     Rewritten,
     Refused,
     NotImp,
@@ -124,6 +142,7 @@ impl Label {
         match self {
             Label::Allowed => "allowed",
             Label::Blocked => "blocked",
+            Label::BudgetSpent => "budget",
             Label::Rewritten => "rewritten",
             Label::Refused => "refused",
             Label::NotImp => "notimp",
@@ -141,6 +160,10 @@ impl Verdict<'_> {
     pub fn label(&self) -> Label {
         match self {
             Verdict::Allow => Label::Allowed,
+            Verdict::Block(Block {
+                text: EdeText::Budget { .. },
+                ..
+            }) => Label::BudgetSpent,
             Verdict::Block(_) => Label::Blocked,
             Verdict::Rewrite(_) => Label::Rewritten,
         }
@@ -165,6 +188,14 @@ impl<'s> Policy<'s> {
         let (ede, text) = match reason {
             Reason::Schedule => filtered(EdeText::Schedule { profile }),
             Reason::Paused => filtered(EdeText::Paused { profile }),
+            Reason::Budget { budget } => {
+                let b = &self.profile.budgets[budget];
+                filtered(EdeText::Budget {
+                    categories: &b.key,
+                    minutes: crate::budget::usage_of(self.usage, &b.key)
+                        .map_or(b.minutes, |u| u.allowed(b.minutes)),
+                })
+            }
             Reason::BypassCanary | Reason::BypassEndpoint { .. } => {
                 (EdeCode::Blocked, EdeText::Bypass)
             }

@@ -71,7 +71,7 @@ impl Entry {
     fn keeps_row(&self) -> bool {
         match self.mode {
             LogMode::Full => true,
-            LogMode::Blocked => self.decision == "blocked",
+            LogMode::Blocked => matches!(self.decision, "blocked" | "budget"),
             LogMode::Counts | LogMode::Off => false,
         }
     }

@@ -149,7 +149,7 @@ pub fn rows(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<Row>> {
         args.push(d.clone().into());
     }
     if filter.blocked {
-        sql.push_str(" AND decision = 'blocked'");
+        sql.push_str(" AND decision IN ('blocked', 'budget')");
     }
     if let Some(since) = filter.since {
         sql.push_str(" AND ts >= ?");

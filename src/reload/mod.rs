@@ -85,10 +85,20 @@ impl Reloader {
     /// The time zone of a profile of the live snapshot, for the timed actions ("until
     /// 20:00", "today") of the admin endpoint and the parents' page; the error names it.
     pub fn profile_zone(&self, profile: &str) -> Result<jiff::tz::TimeZone, String> {
+        self.with_profile(profile, |p| p.timezone.clone())
+    }
+
+    /// `f` of a profile of the live snapshot (a budget grant needs the profile's budgets);
+    /// the error names a profile that does not exist.
+    pub fn with_profile<T>(
+        &self,
+        profile: &str,
+        f: impl FnOnce(&crate::policy::Profile) -> T,
+    ) -> Result<T, String> {
         self.snapshot
             .load()
             .profile_named(profile)
-            .map(|p| p.timezone.clone())
+            .map(f)
             .ok_or_else(|| format!("no profile named `{profile}`"))
     }
 

@@ -29,10 +29,12 @@ pub fn answer_offline(
     let question = Question::from_message(&request, src);
     let reply = match plan::admit(snapshot, &question) {
         Err((_, reply)) => reply,
-        Ok((client, _)) => match plan::plan(snapshot, &question, &client, now, |_| None).plan {
-            Plan::Reply(_, reply) => reply,
-            Plan::Forward(_) => Reply::error(ResponseCode::ServFail),
-        },
+        Ok((client, _)) => {
+            match plan::plan(snapshot, &question, &client, now, |_| plan::Live::NONE).plan {
+                Plan::Reply(_, reply) => reply,
+                Plan::Forward(_) => Reply::error(ResponseCode::ServFail),
+            }
+        }
     };
     let response = Response {
         reply,

@@ -11,13 +11,14 @@ use arc_swap::ArcSwap;
 
 use super::answer::{Reply, Response};
 use super::logged::Answered;
-use super::plan::{self, Forward, Plan, Question};
+use super::plan::{self, Forward, Live, Plan, Question};
 pub use super::ratelimit::Limit;
+use crate::budget::{self, Budgets, Usage};
 use crate::config::RateLimitAction;
 use crate::metrics::Metrics;
 use crate::notices::Notifier;
 use crate::overrides::{Overrides, ProfileOverrides};
-use crate::policy::Label;
+use crate::policy::{Label, Profile};
 use crate::querylog::QueryLog;
 use crate::snapshot::{Client, Snapshot};
 use crate::upstream::{Forwarder, Outcome};
@@ -32,6 +33,8 @@ pub struct Pipeline {
     pub metrics: Arc<Metrics>,
     /// Timed exceptions and pauses.
     pub overrides: Arc<Overrides>,
+    /// The daily budgets' ledger.
+    pub budgets: Arc<Budgets>,
     /// Replaced whole by a reload that changes `server.rate_limit`.
     pub rate_limit: Limit,
     pub clock: Clock,
@@ -59,6 +62,7 @@ impl Pipeline {
         // Read only for a question that gets a decision: refusals and rate-limited floods
         // pay neither the clock nor the overrides' load.
         let overrides;
+        let usage;
         let mut decided = None;
         let answered = match plan::admit(&snapshot, q) {
             Err((label, reply)) => Answered::early(label, reply),
@@ -73,7 +77,10 @@ impl Pipeline {
                 } else {
                     let now = (self.clock)();
                     overrides = self.overrides.current();
-                    let answered = self.answer(&snapshot, &overrides, q, &client, now).await;
+                    usage = self.budgets.current();
+                    let answered = self
+                        .answer(&snapshot, (&overrides, &usage), q, &client, now)
+                        .await;
                     decided = Some((client, now));
                     answered
                 }
@@ -106,17 +113,34 @@ impl Pipeline {
         })
     }
 
-    /// Plans, asks the upstreams when the plan says so, and finishes.
+    /// Plans, counts the budget the name spends (the first lookup of a minute only), asks
+    /// the upstreams when the plan says so, and finishes.
     async fn answer<'s>(
         &self,
         snapshot: &'s Snapshot,
-        overrides: &'s HashMap<String, ProfileOverrides>,
+        (overrides, usage): (
+            &'s HashMap<String, ProfileOverrides>,
+            &'s HashMap<String, Vec<Usage>>,
+        ),
         q: &Question<'_>,
         client: &Client,
         now: jiff::Timestamp,
     ) -> Answered<'s> {
-        let timed = |profile: &str| overrides.get(profile);
-        let planned = plan::plan(snapshot, q, client, now, timed);
+        let live = |profile: &Profile| Live {
+            timed: overrides.get(&profile.name),
+            // Profiles without budgets pay no lookup for them.
+            usage: if profile.budgets.is_empty() {
+                &[]
+            } else {
+                usage.get(&profile.name).map_or(&[], Vec::as_slice)
+            },
+        };
+        let planned = plan::plan(snapshot, q, client, now, live);
+        if let (Some(profile), Some(b)) = (planned.profile, planned.budget)
+            && b.first_in(budget::minute_of(now))
+        {
+            self.budgets.count(profile.budget_owner(), b, now);
+        }
         let (label, reply) = match planned.plan {
             Plan::Reply(label, reply) => (label, reply),
             Plan::Forward(forward) => {

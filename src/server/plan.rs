@@ -13,6 +13,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::answer::{self, Reply};
 use super::identity;
+use crate::budget::{Budget, Usage};
 use crate::name::QueryName;
 use crate::overrides::ProfileOverrides;
 use crate::policy::{Block, Label, Policy, Profile, SafeTarget, Verdict};
@@ -81,6 +82,8 @@ pub struct Planned<'s> {
     pub device: Option<&'s str>,
     /// The category whose rule or classifier blocked the name (for the query log).
     pub category: Option<&'s str>,
+    /// The daily budget an answered name spends, when this minute is not counted yet.
+    pub budget: Option<&'s Budget>,
     pub plan: Plan<'s>,
 }
 
@@ -95,19 +98,35 @@ pub fn admit(snapshot: &Snapshot, q: &Question<'_>) -> Result<(Client, bool), (L
     Ok(identity::identify(snapshot, q.src, q.edns))
 }
 
-/// Decides what `q` from an admitted `client` needs at `now`, with the profiles' timed
-/// exceptions and pauses.
+/// What a decision reads of a profile besides the snapshot: its timed exceptions and pause,
+/// and its budgets' usage today.
+pub struct Live<'s> {
+    pub timed: Option<&'s ProfileOverrides>,
+    pub usage: &'s [Usage],
+}
+
+impl Live<'_> {
+    /// Nothing set by a parent, nothing counted (the offline answers).
+    pub const NONE: Live<'static> = Live {
+        timed: None,
+        usage: &[],
+    };
+}
+
+/// Decides what `q` from an admitted `client` needs at `now`, with what `live` says of the
+/// client's profile.
 pub fn plan<'s>(
     snapshot: &'s Snapshot,
     q: &Question<'_>,
     client: &Client,
     now: jiff::Timestamp,
-    timed: impl Fn(&str) -> Option<&'s ProfileOverrides>,
+    live: impl Fn(&Profile) -> Live<'s>,
 ) -> Planned<'s> {
     let early = |label, rcode| Planned {
         profile: None,
         device: None,
         category: None,
+        budget: None,
         plan: Plan::Reply(label, Reply::error(rcode)),
     };
     if q.edns.is_some_and(|e| e.version() > 0) {
@@ -121,14 +140,16 @@ pub fn plan<'s>(
         return early(Label::FormErr, ResponseCode::FormErr);
     };
     let (profile, device) = snapshot.device(client);
-    let planned = |category, plan| Planned {
+    let planned = |category, budget, plan| Planned {
         profile: Some(profile),
         device,
         category,
+        budget,
         plan,
     };
     if qclass != DNSClass::IN {
         return planned(
+            None,
             None,
             Plan::Reply(Label::Refused, Reply::error(ResponseCode::Refused)),
         );
@@ -140,10 +161,12 @@ pub fn plan<'s>(
         // Before the policy: a paused or bedtime device can still reach the page to ask.
         return planned(
             None,
+            None,
             Plan::Reply(Label::Local, page_reply(qname, qtype, *ip)),
         );
     }
-    let policy = snapshot.policy(profile, timed(&profile.name));
+    let Live { timed, usage } = live(profile);
+    let policy = snapshot.policy(profile, timed, usage);
     let verdict = policy.verdict(&policy.decide(&name, now));
     let forward = |name: Name| {
         Plan::Forward(Forward {
@@ -156,12 +179,15 @@ pub fn plan<'s>(
         })
     };
     let reply = |reply| Plan::Reply(verdict.label(), reply);
-    let category = match verdict {
-        Verdict::Block(block) => block.text.category(),
-        _ => None,
+    let (category, budget) = match verdict {
+        Verdict::Block(block) => (block.text.category(), None),
+        // Only profiles with budgets look further.
+        _ if profile.budgets.is_empty() => (None, None),
+        _ => (None, policy.budget_to_count(&name, now)),
     };
     planned(
         category,
+        budget,
         match verdict {
             Verdict::Block(block) => reply(block_reply(&block, qname, qtype, None)),
             Verdict::Rewrite(SafeTarget::Host(host)) if !rewrite_is_local(qtype) => {
@@ -208,7 +234,7 @@ pub fn finish(forward: &Forward<'_>, now: jiff::Timestamp, mut reply: Reply) -> 
         Some((target, _, decision)) => {
             let block = forward.policy.block(decision.reason);
             let blocked = block_reply(&block, &forward.qname, forward.qtype, Some(target));
-            (Label::Blocked, blocked)
+            (Verdict::Block(block).label(), blocked)
         }
         None => (forward.verdict.label(), reply),
     }

@@ -62,7 +62,7 @@ fn plan_for<'s>(snapshot: &'s Snapshot, qname: &Name, qtype: RecordType) -> Plan
         &q,
         &Client::address(SRC),
         NOW.parse().unwrap(),
-        |_| None,
+        |_| Live::NONE,
     )
 }
 
@@ -113,7 +113,7 @@ fn protocol_errors_are_answered_before_any_decision() {
             &q,
             &Client::address(SRC),
             NOW.parse().unwrap(),
-            |_| None,
+            |_| Live::NONE,
         );
         let profile = planned.profile.map_or("-", |p| p.name.as_str()).to_owned();
         let (label, reply) = replied(planned);

@@ -1,6 +1,7 @@
 //! The buttons: pause and resume a profile, allow a name for a while or always (also as the
-//! answer to a child's ask), decline an ask. Timed ones go
-//! through [`Overrides`](crate::overrides::Overrides) exactly as the admin endpoint's do;
+//! answer to a child's ask), decline an ask, grant more budget for today. Timed ones go
+//! through [`Overrides`](crate::overrides::Overrides), and grants through
+//! [`Budgets`](crate::budget::Budgets), exactly as the admin endpoint's do;
 //! "always" adds the name to the profile file's `allow` (see `edit`).
 
 use axum::extract::State;
@@ -28,6 +29,8 @@ pub(super) struct ActionForm {
     until: Option<String>,
     /// The child's ask this allow answers, if any.
     ask: Option<i64>,
+    /// Minutes granted to the profile's budgets for today (`30m`).
+    add: Option<String>,
 }
 
 fn nonempty(s: &Option<String>) -> Option<&str> {
@@ -159,4 +162,27 @@ async fn answer_ask(
     .map_err(|e| WebError::Internal(e.to_string()))?
     .map_err(WebError::Internal)?;
     Ok(())
+}
+
+pub(super) async fn budget(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<ActionForm>,
+) -> Result<Response, WebError> {
+    let id = session_for_post(&web, &headers, &form.csrf)?;
+    let add = nonempty(&form.add).ok_or_else(|| WebError::BadRequest("how long?".to_owned()))?;
+    let now = web.now();
+    let left = web
+        .reloader
+        .with_profile(&form.profile, |p| {
+            web.budgets.grant(p.budget_owner(), add, now)
+        })
+        .map_err(WebError::BadRequest)?
+        .map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let left: Vec<String> = left
+        .iter()
+        .map(|l| format!("{}: {} min", l.budget, l.minutes()))
+        .collect();
+    let message = format!("{} has {} left today.", form.profile, left.join("; "));
+    Ok(done(&web, &id, message, "/parents"))
 }

@@ -23,6 +23,7 @@ use crate::help;
 use crate::name::QueryName;
 use crate::notices::store::{self, AskFilter};
 use crate::notices::{Ask, AskState};
+use crate::policy::Label;
 use crate::querylog::{self, Filter};
 use crate::snapshot::{Client, device_id};
 
@@ -66,6 +67,8 @@ struct Blocked {
     name: String,
     time: String,
     category: Option<String>,
+    /// Blocked because a daily budget of its categories was spent, not by a rule.
+    budget: bool,
 }
 
 /// What the page shows.
@@ -100,6 +103,7 @@ fn gather(web: &Web, device: Device) -> View {
                 if view.blocked.len() < SHOWN && !view.blocked.iter().any(|b| b.name == row.name) {
                     view.blocked.push(Blocked {
                         time: local_time(row.at, now, tz),
+                        budget: row.decision == Label::BudgetSpent.as_str(),
                         name: row.name,
                         category: row.category,
                     });
@@ -260,9 +264,10 @@ fn blocked(b: &Blocked, d: &Device, parents: &ParentsConfig) -> Markup {
         div.blocked {
             h3.name { (b.name) }
             p { "Blocked at " (b.time) ". "
-                @match &b.category {
-                    Some(c) => { (help::why(c)) }
-                    None => { "Your family's settings block this site." }
+                @match (&b.category, b.budget) {
+                    (Some(c), true) => { "Today's time for " (c) " is used up. It starts again at midnight." }
+                    (Some(c), false) => { (help::why(c)) }
+                    (None, _) => { "Your family's settings block this site." }
                 }
             }
             @if let Some(c) = alert {

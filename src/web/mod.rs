@@ -8,8 +8,8 @@
 //!
 //! `auth` is the login (password, sessions, CSRF), `limit` counts login attempts and asks,
 //! `pages` gathers what the pages show, `render` writes the HTML, `actions` are the buttons
-//! (pause, resume, allow, decline an ask), `edit` writes a profile back to its TOML file, and
-//! `child` is the child's page at `/`, where a device sees its blocks and asks.
+//! (pause, resume, allow, decline an ask, more budget), `edit` writes a profile back to its
+//! TOML file, and `child` is the child's page at `/`, where a device sees its blocks and asks.
 
 mod actions;
 mod auth;
@@ -33,6 +33,7 @@ use jiff::Timestamp;
 
 pub use auth::{PasswordError, hash_password};
 
+use crate::budget::Budgets;
 use crate::config::{Config, ParentsConfig};
 use crate::notices::Notifier;
 use crate::overrides::Overrides;
@@ -50,6 +51,7 @@ struct Web {
     /// The live config (`[parents]`, profiles, the query log's path) and snapshot.
     reloader: Arc<Reloader>,
     overrides: Arc<Overrides>,
+    budgets: Arc<Budgets>,
     /// The server's clock: sessions, rate limits and "today" follow the queries' clock.
     clock: Clock,
     sessions: Arc<Mutex<Sessions>>,
@@ -73,11 +75,13 @@ pub fn router(
     reloader: Arc<Reloader>,
     overrides: Arc<Overrides>,
     notices: Arc<Notifier>,
+    budgets: Arc<Budgets>,
     clock: Clock,
 ) -> Router {
     let web = Web {
         reloader,
         overrides,
+        budgets,
         clock,
         sessions: Arc::default(),
         limiter: Arc::new(Mutex::new(auth::login_limiter())),
@@ -98,6 +102,7 @@ pub fn router(
         .route("/parents/resume", post(actions::resume))
         .route("/parents/allow", post(actions::allow))
         .route("/parents/decline", post(actions::decline))
+        .route("/parents/budget", post(actions::budget))
         .route("/parents/profile", get(edit::edit_form).post(edit::save))
         .route_layer(middleware::from_fn_with_state(
             web.clone(),

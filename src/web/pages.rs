@@ -81,6 +81,7 @@ fn overview_data(web: &Web) -> Overview {
                     .into_iter()
                     .map(|a| (a.name, local_time(a.until, now, tz)))
                     .collect(),
+                budgets: web.budgets.left(p.budget_owner(), now),
                 queries: 0,
                 blocked: 0,
                 by_category: Vec::new(),
@@ -137,7 +138,7 @@ fn today(
 ) -> rusqlite::Result<()> {
     for c in querylog::counts(conn, Some(&view.name), since)? {
         view.queries += c.n;
-        if c.decision == "blocked" {
+        if c.decision == "blocked" || c.decision == "budget" {
             view.blocked += c.n;
             let category = if c.category.is_empty() {
                 "own rules".to_owned()

@@ -154,6 +154,7 @@ fn profile(p: &ProfileView, csrf: &str) -> Markup {
                 }
             }
             @if !p.asks.is_empty() { (asks(p, csrf)) }
+            @if !p.budgets.is_empty() { (budgets(p, csrf)) }
             p.counts { (p.queries) " queries today, " (p.blocked) " blocked" }
             @if !p.by_category.is_empty() { (chart(&p.by_category)) }
             @if !p.top_blocked.is_empty() {
@@ -192,6 +193,26 @@ fn asks(p: &ProfileView, csrf: &str) -> Markup {
                     }
                 }
             }
+        }
+    }
+}
+
+/// What is left of each daily budget, and buttons that grant more for today.
+fn budgets(p: &ProfileView, csrf: &str) -> Markup {
+    html! {
+        @for b in &p.budgets {
+            p.budget {
+                @if b.minutes() == 0 { span.paused { "Budget spent: " } } @else { "Budget left: " }
+                (b.budget) ": " (b.minutes()) " of " (b.allowed) " min today"
+            }
+        }
+        form method="post" action="/parents/budget" {
+            (csrf_field(csrf))
+            input type="hidden" name="profile" value=(p.name);
+            "More budget today: "
+            button name="add" value="15m" { "+15 min" } " "
+            button name="add" value="30m" { "+30 min" } " "
+            button name="add" value="1h" { "+1 h" }
         }
     }
 }

@@ -14,6 +14,8 @@ pub struct ProfileView {
     pub schedule_blocks: bool,
     /// Timed exceptions in force: name and when it ends.
     pub allowed: Vec<(String, String)>,
+    /// What is left of each daily budget today.
+    pub budgets: Vec<crate::budget::Left>,
     pub queries: u64,
     pub blocked: u64,
     /// Blocked queries today per category, most first.

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::budget::{RawBudget, budgets};
 use super::clients::RawClient;
 use super::schedule::{RawSchedule, schedule};
 use super::{Check, parse_toml, read_toml};
@@ -30,6 +31,8 @@ struct RawProfile {
     timezone: Option<Spanned<String>>,
     #[serde(default)]
     schedule: Vec<RawSchedule>,
+    #[serde(default)]
+    budget: Vec<RawBudget>,
     log: Option<Spanned<String>>,
     log_days: Option<Spanned<u32>>,
     /// Categories whose blocked lookups alert the parent at once (`alert = ["selfharm"]`).
@@ -112,16 +115,17 @@ fn convert(
         source,
         errors,
     };
-    check_categories(&mut c, categories, &raw.block);
+    check_categories(&mut c, categories, "block", &raw.block);
     for s in &raw.schedule {
-        check_categories(&mut c, categories, &s.block);
+        check_categories(&mut c, categories, "block", &s.block);
     }
-    check_categories(&mut c, categories, &raw.alert);
+    check_categories(&mut c, categories, "alert", &raw.alert);
     let schedules = raw
         .schedule
         .iter()
         .filter_map(|s| schedule(&mut c, s))
         .collect();
+    let budgets = budgets(&mut c, categories, &raw.block, &raw.budget);
     let timezone = match &raw.timezone {
         Some(name) => c.timezone(name),
         None => server_tz.clone(),
@@ -156,6 +160,7 @@ fn convert(
         block_bypass,
         timezone,
         schedules,
+        budgets,
         log,
         log_days,
         alert: raw.alert.iter().map(|c| c.get_ref().clone()).collect(),
@@ -163,13 +168,18 @@ fn convert(
 }
 
 /// A profile may block only categories some list declares: a typo would block nothing.
-fn check_categories(c: &mut Check<'_>, categories: &BTreeSet<String>, cats: &[Spanned<String>]) {
+pub(super) fn check_categories(
+    c: &mut Check<'_>,
+    categories: &BTreeSet<String>,
+    key: &str,
+    cats: &[Spanned<String>],
+) {
     for cat in cats {
         if !categories.contains(cat.get_ref()) {
             let known: Vec<&str> = categories.iter().map(String::as_str).collect();
             c.err(
                 cat,
-                Some("block"),
+                Some(key),
                 format!(
                     "no list has category `{}` (known categories: {})",
                     cat.get_ref(),
