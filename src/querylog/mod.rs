@@ -1,9 +1,9 @@
 //! The query log: one row per query in an embedded SQLite database, written off the query
 //! path.
 //!
-//! Answering never waits on the log. [`QueryLog::record`] puts an entry on a bounded
-//! channel and returns; a writer thread inserts entries in batches (one transaction per
-//! batch, WAL mode, so readers never block it). When the channel is full the entry is
+//! Answering never waits on the log. [`QueryLog::record`] puts an entry in a bounded queue
+//! and returns; a writer thread inserts entries in batches (one transaction per
+//! batch, WAL mode, so readers never block it). When the queue is full the entry is
 //! dropped and counted in `familydns_querylog_dropped_total`: under a flood the log loses
 //! rows, never the resolver its speed.
 //!
@@ -12,13 +12,14 @@
 //! that logs at all, and carry no names; rows with names only for `full` (every query) and
 //! `blocked` (blocked ones). Old rows are deleted by the writer as it goes.
 
+mod queue;
 mod read;
 mod writer;
 
 pub use read::{Count, Filter, Request, Row, counts, open_read_only, rows};
 
 use std::path::Path;
-use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use prometheus::IntCounter;
@@ -79,7 +80,7 @@ impl Entry {
 
 /// The sending side of the log; cheap to share.
 pub struct QueryLog {
-    tx: SyncSender<Entry>,
+    queue: Arc<queue::Queue>,
     dropped: IntCounter,
 }
 
@@ -91,8 +92,8 @@ impl QueryLog {
         written: IntCounter,
         dropped: IntCounter,
     ) -> Result<QueryLog, LogError> {
-        let tx = writer::start(path, queue, written)?;
-        Ok(QueryLog { tx, dropped })
+        let queue = writer::start(path, queue, written)?;
+        Ok(QueryLog { queue, dropped })
     }
 
     /// Hands `entry` to the writer, or drops it (counted) when the writer is behind. A
@@ -101,10 +102,16 @@ impl QueryLog {
         if entry.mode == LogMode::Off {
             return;
         }
-        match self.tx.try_send(entry) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => self.dropped.inc(),
+        if !self.queue.push(entry) {
+            self.dropped.inc();
         }
+    }
+}
+
+/// The writer writes what is left, then stops.
+impl Drop for QueryLog {
+    fn drop(&mut self) {
+        self.queue.close();
     }
 }
 

@@ -143,10 +143,10 @@ fn rows_older_than_the_profiles_days_are_deleted() {
 
 #[test]
 fn a_full_queue_drops_and_counts_instead_of_waiting() {
-    let (tx, _rx) = std::sync::mpsc::sync_channel(2);
+    // A queue no writer takes from.
     let dropped = counter();
     let log = QueryLog {
-        tx,
+        queue: std::sync::Arc::new(super::queue::Queue::new(2)),
         dropped: dropped.clone(),
     };
     for _ in 0..5 {

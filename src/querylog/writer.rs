@@ -3,15 +3,16 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::IntCounter;
 use rusqlite::{Connection, params};
 
+use super::queue::Queue;
 use super::{Entry, LogError};
 
-/// How long the writer sleeps when the channel was empty.
+/// How long the writer sleeps when the queue was empty.
 const IDLE_WAIT: Duration = Duration::from_millis(50);
 /// Entries written in one transaction at most.
 const BATCH: usize = 4096;
@@ -62,70 +63,62 @@ pub(super) fn open(path: &Path) -> Result<Connection, LogError> {
     Ok(conn)
 }
 
-/// Opens the database and starts the thread; returns the channel to it.
+/// Opens the database and starts the thread; returns the queue to it.
 pub(super) fn start(
     path: &Path,
     queue: usize,
     written: IntCounter,
-) -> Result<SyncSender<Entry>, LogError> {
+) -> Result<Arc<Queue>, LogError> {
     let conn = open(path)?;
-    let (tx, rx) = sync_channel(queue);
+    let queue = Arc::new(Queue::new(queue));
+    let taken = queue.clone();
     let name = path.display().to_string();
     std::thread::Builder::new()
         .name("querylog".into())
         .spawn(move || {
             crate::priority::lowest_for_this_thread();
-            if let Err(e) = run(conn, &rx, &written) {
+            if let Err(e) = run(conn, &taken, &written) {
                 tracing::error!(log = %name, error = %e, "query log writer stopped");
             }
         })
         .map_err(LogError::Thread)?;
-    Ok(tx)
+    Ok(queue)
 }
 
-/// Writes batches until every sender is gone.
+/// Writes what the queue holds, in batches, until the log is closed and drained.
 ///
-/// The writer polls: it drains the channel, writes, and sleeps [`IDLE_WAIT`] when there was
-/// nothing. Blocking in `recv` instead would make every `record` on the query path wake this
-/// thread (a futex call and a context switch per query, a third of the server's throughput
-/// when measured); polling costs a wake-up every 50 ms and delays rows by as much.
-fn run(mut conn: Connection, rx: &Receiver<Entry>, written: &IntCounter) -> rusqlite::Result<()> {
+/// The writer polls: it takes everything waiting, writes it, and sleeps up to [`IDLE_WAIT`]
+/// when there was nothing, so a query never wakes it (which would cost a futex call and a
+/// context switch per query); rows are delayed by as much.
+fn run(mut conn: Connection, queue: &Queue, written: &IntCounter) -> rusqlite::Result<()> {
     let mut keep_days: HashMap<String, u32> = HashMap::new();
     let mut next_purge = i64::MIN;
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut open = true;
-    while open {
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(entry) => batch.push(entry),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    open = false;
-                    break;
+    let mut spare = Vec::new();
+    loop {
+        let (mut taken, closed) = queue.take(spare, IDLE_WAIT);
+        for batch in taken.chunks(BATCH) {
+            write(&mut conn, batch)?;
+            for e in batch {
+                if keep_days.get(&e.profile) != Some(&e.keep_days) {
+                    keep_days.insert(e.profile.clone(), e.keep_days);
                 }
             }
-        }
-        if batch.is_empty() {
-            if open {
-                std::thread::sleep(IDLE_WAIT);
+            if let Some(now) = batch.iter().map(|e| e.at.as_millisecond()).max()
+                && now >= next_purge
+            {
+                purge(&conn, &keep_days, now)?;
+                next_purge = now + PURGE_EVERY_MS;
             }
-            continue;
+            // Counted once the batch and its purge are done: a reader that waits on this
+            // count sees both.
+            written.inc_by(batch.len() as u64);
         }
-        write(&mut conn, &batch)?;
-        let count = batch.len() as u64;
-        let latest = batch.iter().map(|e| e.at.as_millisecond()).max();
-        for entry in batch.drain(..) {
-            keep_days.insert(entry.profile, entry.keep_days);
+        if closed && taken.is_empty() {
+            return Ok(());
         }
-        if let Some(now) = latest.filter(|now| *now >= next_purge) {
-            purge(&conn, &keep_days, now)?;
-            next_purge = now + PURGE_EVERY_MS;
-        }
-        // Counted once the batch and its purge are done: a reader that waits on this count
-        // sees both.
-        written.inc_by(count);
+        taken.clear();
+        spare = taken;
     }
-    Ok(())
 }
 
 fn write(conn: &mut Connection, batch: &[Entry]) -> rusqlite::Result<()> {
