@@ -6,7 +6,6 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::Check;
-use super::profiles::check_categories;
 use crate::config::BudgetConfig;
 
 #[derive(Deserialize)]
@@ -30,7 +29,7 @@ pub(super) fn budgets(
 ) -> Vec<BudgetConfig> {
     let mut seen = BTreeSet::new();
     for b in raw {
-        check_categories(c, known, "categories", &b.categories);
+        c.categories(known, "categories", &b.categories);
         if b.categories.is_empty() {
             c.err(&b.minutes, None, "a budget needs `categories = [...]`");
         }

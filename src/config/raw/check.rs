@@ -95,6 +95,30 @@ impl Check<'_> {
     }
 
     /// A time zone by IANA name; UTC (and an error) when unknown.
+    /// Categories named under `key` must be declared by some list: a typo would block (or
+    /// budget, or alert on) nothing.
+    pub fn categories(
+        &mut self,
+        known: &std::collections::BTreeSet<String>,
+        key: &str,
+        cats: &[Spanned<String>],
+    ) {
+        for cat in cats {
+            if !known.contains(cat.get_ref()) {
+                let names: Vec<&str> = known.iter().map(String::as_str).collect();
+                self.err(
+                    cat,
+                    Some(key),
+                    format!(
+                        "no list has category `{}` (known categories: {})",
+                        cat.get_ref(),
+                        names.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+
     pub fn timezone(&mut self, name: &Spanned<String>) -> jiff::tz::TimeZone {
         jiff::tz::TimeZone::get(name.get_ref()).unwrap_or_else(|_| {
             self.err(

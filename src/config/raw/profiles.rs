@@ -115,11 +115,11 @@ fn convert(
         source,
         errors,
     };
-    check_categories(&mut c, categories, "block", &raw.block);
+    c.categories(categories, "block", &raw.block);
     for s in &raw.schedule {
-        check_categories(&mut c, categories, "block", &s.block);
+        c.categories(categories, "block", &s.block);
     }
-    check_categories(&mut c, categories, "alert", &raw.alert);
+    c.categories(categories, "alert", &raw.alert);
     let schedules = raw
         .schedule
         .iter()
@@ -165,29 +165,6 @@ fn convert(
         log_days,
         alert: raw.alert.iter().map(|c| c.get_ref().clone()).collect(),
     })
-}
-
-/// A profile may block only categories some list declares: a typo would block nothing.
-pub(super) fn check_categories(
-    c: &mut Check<'_>,
-    categories: &BTreeSet<String>,
-    key: &str,
-    cats: &[Spanned<String>],
-) {
-    for cat in cats {
-        if !categories.contains(cat.get_ref()) {
-            let known: Vec<&str> = categories.iter().map(String::as_str).collect();
-            c.err(
-                cat,
-                Some(key),
-                format!(
-                    "no list has category `{}` (known categories: {})",
-                    cat.get_ref(),
-                    known.join(", ")
-                ),
-            );
-        }
-    }
 }
 
 /// `safe_search`: a boolean (`true` is strict) or a mode by name.
