@@ -98,22 +98,10 @@ zone:
 
 /// Unbound validating `example.test.` (trusting only its DS), asking NSD on `nsd_port`.
 fn unbound_conf(dir: &Path, port: u16, nsd_port: u16, key: &str) -> String {
+    let server = unbound_server(dir, port);
     let dir = dir.display();
     format!(
-        r#"server:
-  interface: 127.0.0.1
-  port: {port}
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "{dir}"
-  pidfile: ""
-  use-syslog: no
-  logfile: ""
-  do-ip6: no
-  access-control: 127.0.0.0/8 allow
-  do-not-query-localhost: no
-  module-config: "validator iterator"
+        r#"{server}  module-config: "validator iterator"
   trust-anchor-file: "{dir}/{key}.ds"
   local-zone: "test." nodefault
 stub-zone:

@@ -44,20 +44,7 @@ async fn unbound_with_0x20_in_front_keeps_blocks() {
     std::fs::write(
         &conf,
         format!(
-            r#"server:
-  interface: 127.0.0.1
-  port: {port}
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "{dir}"
-  pidfile: ""
-  use-syslog: no
-  logfile: ""
-  verbosity: 1
-  do-ip6: no
-  access-control: 127.0.0.0/8 allow
-  do-not-query-localhost: no
+            r#"{server}  verbosity: 1
   module-config: "iterator"
   qname-minimisation: no
   use-caps-for-id: yes
@@ -67,7 +54,7 @@ forward-zone:
   name: "."
   forward-addr: {ip}@{ours_port}
 "#,
-            dir = cfg.dir.path().display(),
+            server = unbound_server(cfg.dir.path(), port),
             ip = ours.ip(),
             ours_port = ours.port(),
         ),

@@ -112,3 +112,26 @@ pub async fn dns_is_up(addr: SocketAddr) -> bool {
     })
     .await
 }
+
+/// The start of an `unbound.conf` that runs Unbound in the foreground on `127.0.0.1:port`,
+/// with no privileges to drop, logging to stderr, serving loopback, allowed to ask
+/// loopback servers; each test adds its own module, zones and forwarding.
+pub fn unbound_server(dir: &std::path::Path, port: u16) -> String {
+    format!(
+        r#"server:
+  interface: 127.0.0.1
+  port: {port}
+  do-daemonize: no
+  username: ""
+  chroot: ""
+  directory: "{dir}"
+  pidfile: ""
+  use-syslog: no
+  logfile: ""
+  do-ip6: no
+  access-control: 127.0.0.0/8 allow
+  do-not-query-localhost: no
+"#,
+        dir = dir.display()
+    )
+}
