@@ -5,9 +5,9 @@
 //! hands back its drained vector so that neither side allocates in the steady state. A query
 //! that finds the mutex held sleeps on the futex instead of spinning, which matters with the
 //! writer at the lowest priority (see [`crate::priority`]): a spinning sender would keep the
-//! preempted holder off the CPU. (Against the channel it replaces, throughput was
-//! not distinguishable in separate runs; it did not remove the latency tail after a saturating burst that
-//! the README reports.) The writer is never woken per entry: it polls.
+//! preempted holder off the CPU. (Against the channel it replaces, throughput was not
+//! distinguishable in separate runs, and it did not remove the latency tail after a
+//! saturating burst that the README reports.) The writer is never woken per entry: it polls.
 
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
