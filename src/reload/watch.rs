@@ -7,6 +7,7 @@
 //! a save that touches a file three times reloads once.
 
 use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,8 +107,15 @@ fn watch_dir(path: &Path) -> Option<PathBuf> {
 }
 
 /// Which changed paths matter: the watched files, and `*.toml` in watched directories.
+///
+/// Other files change in watched directories all the time: the query log's database sits in
+/// `cache_dir` beside the downloaded lists, and every write of it is an event. Those are
+/// told apart by their file name alone, before any path is canonicalised (several syscalls
+/// each), so that the watcher's thread does not compete with answering for the CPU.
 struct Interesting {
     files: BTreeSet<PathBuf>,
+    /// The file names of `files`.
+    names: BTreeSet<OsString>,
     dirs: BTreeSet<PathBuf>,
 }
 
@@ -116,12 +124,20 @@ impl Interesting {
         let (dirs, files): (Vec<_>, Vec<_>) =
             paths.iter().map(|p| canonical(p)).partition(|p| p.is_dir());
         Interesting {
+            names: files
+                .iter()
+                .filter_map(|f| f.file_name().map(OsStr::to_os_string))
+                .collect(),
             files: files.into_iter().collect(),
             dirs: dirs.into_iter().collect(),
         }
     }
 
     fn matches(&self, changed: &Path) -> bool {
+        let named = changed.file_name().is_some_and(|n| self.names.contains(n));
+        if !named && changed.extension().is_none_or(|e| e != "toml") {
+            return false;
+        }
         let changed = canonical(changed);
         self.files.contains(&changed)
             || (changed.extension().is_some_and(|e| e == "toml")
@@ -140,5 +156,36 @@ fn canonical(path: &Path) -> PathBuf {
             .map(|d| d.join(name))
             .unwrap_or_else(|_| path.to_path_buf()),
         _ => path.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watched_files_and_tomls_match_and_the_query_log_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let profiles = dir.path().join("profiles");
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::create_dir_all(&profiles).unwrap();
+        let list = cache.join("ads.txt");
+        std::fs::write(&list, "ads.example\n").unwrap();
+        let interesting = Interesting::new(&[list.clone(), profiles.clone()]);
+        assert!(interesting.matches(&list));
+        assert!(interesting.matches(&profiles.join("kids.toml")));
+        for other in [
+            "querylog.db",
+            "querylog.db-wal",
+            "querylog.db-shm",
+            ".ads.txt.swp",
+        ] {
+            assert!(!interesting.matches(&cache.join(other)), "{other}");
+        }
+        assert!(
+            !interesting.matches(&cache.join("other.toml")),
+            "not a watched directory"
+        );
     }
 }
