@@ -63,7 +63,7 @@ impl Webhook {
 
 /// The family profile alerts on `adult`; asks go to `hook`.
 fn config(upstream: SocketAddr, hook: SocketAddr, asks_per_hour: u32) -> TestConfig {
-    let cfg = parents_config(upstream, "");
+    let cfg = parents_config(upstream);
     let main = std::fs::read_to_string(cfg.path()).unwrap().replace(
         "[parents]\n",
         &format!(

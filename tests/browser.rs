@@ -161,18 +161,55 @@ async fn open_browser(chromium: &Path, chromedriver: &Path, profile: &Path) -> (
     (driver, browser)
 }
 
+/// A browser on the parents' page of a server with [`parents_config`]: everything a test
+/// must keep alive until it ends.
+struct Scene {
+    browser: Client,
+    _driver: Daemon,
+    _profile: tempfile::TempDir,
+    /// `http://` and the web listener's address.
+    base: String,
+    fdns: Running,
+    cfg: TestConfig,
+    _upstream: Upstream,
+}
+
+/// The [`Scene`], or `None` (the test skips) without Chromium, chromedriver or `dig`.
+async fn scene() -> Option<Scene> {
+    let (chromium, chromedriver) = programs()?;
+    let upstream = start_upstream().await;
+    let cfg = parents_config(upstream.addr);
+    let fdns = cfg.start().await;
+    let base = format!("http://{}", fdns.metrics_addr.unwrap());
+    let profile = tempfile::tempdir().unwrap();
+    let (driver, browser) = open_browser(&chromium, &chromedriver, profile.path()).await;
+    Some(Scene {
+        browser,
+        _driver: driver,
+        _profile: profile,
+        base,
+        fdns,
+        cfg,
+        _upstream: upstream,
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parent_logs_in_pauses_and_edits_a_profile_in_chromium() {
-    let Some((chromium, chromedriver)) = programs() else {
+    // Bound in this order, dropped in the reverse: the browser first, the upstream last.
+    let Some(Scene {
+        _upstream,
+        cfg,
+        fdns,
+        base,
+        _profile,
+        _driver,
+        browser,
+    }) = scene().await
+    else {
         return;
     };
-    let upstream = start_upstream().await;
-    let cfg = parents_config(upstream.addr, "");
-    let fdns = cfg.start().await;
     ask_as_a_child(&fdns).await;
-    let base = format!("http://{}", fdns.metrics_addr.unwrap());
-    let profile_dir = tempfile::tempdir().unwrap();
-    let (_driver, browser) = open_browser(&chromium, &chromedriver, profile_dir.path()).await;
 
     // Logged out, the page sends the browser to the login form.
     browser.goto(&format!("{base}/parents")).await.unwrap();
@@ -290,17 +327,20 @@ async fn a_parent_logs_in_pauses_and_edits_a_profile_in_chromium() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_asks_and_a_parent_approves_in_chromium() {
-    let Some((chromium, chromedriver)) = programs() else {
+    let Some(Scene {
+        _upstream,
+        cfg: _cfg,
+        fdns,
+        base,
+        _profile,
+        _driver,
+        browser,
+    }) = scene().await
+    else {
         return;
     };
-    let upstream = start_upstream().await;
-    let cfg = parents_config(upstream.addr, "");
-    let fdns = cfg.start().await;
     // `txt.example.test` is on the family profile's deny list.
     assert_eq!(dig(&fdns, "txt.example.test").await, "NXDOMAIN");
-    let base = format!("http://{}", fdns.metrics_addr.unwrap());
-    let profile_dir = tempfile::tempdir().unwrap();
-    let (_driver, browser) = open_browser(&chromium, &chromedriver, profile_dir.path()).await;
 
     // The child's page (the browser is at 127.0.0.1, `emma-tablet`) lists the block.
     let listed = eventually(Duration::from_secs(10), async || {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::parents::{Client, PASSWORD, TestClock, password_hash, start_on};
+use common::parents::{Client, PASSWORD, TestClock, config_with_lists, start_on};
 use common::*;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
@@ -13,42 +13,22 @@ use std::time::Duration;
 
 /// Three category lists of names the test upstream answers, and the parents' page.
 fn budget_config(upstream: std::net::SocketAddr) -> TestConfig {
-    let main = format!(
-        "{HEAD}
-[parents]
-password_hash = \"{}\"
-[query_log]
-path = \"querylog.db\"
-[[list]]
-name = \"social\"
-category = \"social\"
-source = \"social.txt\"
-[[list]]
-name = \"video\"
-category = \"video\"
-source = \"video.txt\"
-[[list]]
-name = \"games\"
-category = \"games\"
-source = \"games.txt\"
-",
-        password_hash()
-    );
     // Moscow is UTC+3 all year: the day ends at 21:00 UTC. TEST_NOW is 15:00 there.
     let family = "timezone = \"Europe/Moscow\"
 [[budget]]
 categories = [\"social\", \"video\"]
 minutes = 3
 ";
-    let cfg = TestConfig::new(&main, upstream, &[("family", family)]);
-    for (file, name) in [
-        ("social.txt", "txt.example.test"),
-        ("video.txt", "www.example.test"),
-        ("games.txt", "ptr.example.test"),
-    ] {
-        std::fs::write(cfg.dir.path().join(file), format!("{name}\n")).unwrap();
-    }
-    cfg
+    config_with_lists(
+        upstream,
+        "",
+        &[
+            ("social", "txt.example.test"),
+            ("video", "www.example.test"),
+            ("games", "ptr.example.test"),
+        ],
+        &[("family", family)],
+    )
 }
 
 const SOCIAL: &str = "txt.example.test.";

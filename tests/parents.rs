@@ -49,7 +49,7 @@ async fn the_page_exists_only_with_a_parents_section() {
         404
     );
 
-    let with = parents_config(upstream.addr, "");
+    let with = parents_config(upstream.addr);
     let fdns = with.start().await;
     let c = Client::new(&fdns);
     let answer = c.get("/parents").await;
@@ -63,7 +63,7 @@ async fn the_page_exists_only_with_a_parents_section() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_sets_a_strict_httponly_expiring_cookie_and_logout_ends_it() {
     let upstream = start_upstream().await;
-    let cfg = parents_config(upstream.addr, "");
+    let cfg = parents_config(upstream.addr);
     let fdns = cfg.start().await;
     let mut c = Client::new(&fdns);
     let wrong = c.login("not the password").await;
@@ -97,7 +97,7 @@ async fn login_sets_a_strict_httponly_expiring_cookie_and_logout_ends_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_attempts_are_limited_to_five_a_minute_per_address() {
     let upstream = start_upstream().await;
-    let cfg = parents_config(upstream.addr, "");
+    let cfg = parents_config(upstream.addr);
     let clock = TestClock::new();
     let fdns = start_on(&cfg, &clock).await;
     let mut c = Client::new(&fdns);
@@ -118,7 +118,7 @@ async fn login_attempts_are_limited_to_five_a_minute_per_address() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_post_needs_its_sessions_csrf_token() {
     let upstream = start_upstream().await;
-    let cfg = parents_config(upstream.addr, "");
+    let cfg = parents_config(upstream.addr);
     let fdns = cfg.start().await;
     let c = logged_in(&fdns).await;
     let other = logged_in(&fdns).await;
@@ -179,7 +179,7 @@ async fn every_post_needs_its_sessions_csrf_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_end_on_the_servers_clock() {
     let upstream = start_upstream().await;
-    let cfg = parents_config(upstream.addr, "");
+    let cfg = parents_config(upstream.addr);
     let clock = TestClock::new();
     let fdns = start_on(&cfg, &clock).await;
     let c = logged_in(&fdns).await;
@@ -194,7 +194,7 @@ async fn sessions_end_on_the_servers_clock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_allow_and_resume_from_the_page_reach_the_queries() {
     let upstream = start_upstream().await;
-    let cfg = parents_config(upstream.addr, "");
+    let cfg = parents_config(upstream.addr);
     let clock = TestClock::new();
     let fdns = start_on(&cfg, &clock).await;
     let c = logged_in(&fdns).await;
@@ -280,7 +280,7 @@ async fn pause_allow_and_resume_from_the_page_reach_the_queries() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_profile_edit_is_checked_written_with_its_comments_and_reloaded() {
     let upstream = start_upstream().await;
-    let cfg = parents_config(upstream.addr, "");
+    let cfg = parents_config(upstream.addr);
     let fdns = cfg.start().await;
     let c = logged_in(&fdns).await;
     let page = c.get("/parents/profile?profile=family").await.body;
@@ -366,7 +366,7 @@ async fn a_profile_edit_is_checked_written_with_its_comments_and_reloaded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_overview_and_the_log_show_what_the_query_log_holds() {
     let upstream = start_upstream().await;
-    let cfg = parents_config(upstream.addr, "");
+    let cfg = parents_config(upstream.addr);
     let fdns = cfg.start().await;
     ask_as_a_child(&fdns).await;
     let c = logged_in(&fdns).await;

@@ -23,44 +23,58 @@ deny = [\"txt.example.test\"] # no TXT records for anyone
 safe_search = false
 ";
 
-/// [`super::HEAD`] with three category lists (files written by [`parents_config`]),
-/// `[parents]`, and the query log in the config's directory.
-pub fn parents_config(upstream: SocketAddr, extra: &str) -> TestConfig {
-    let main = format!(
-        "{}{extra}
+/// [`super::HEAD`] with `[parents]` (the test password), the query log in the config's
+/// directory, `clients`, one list per `(category, name)` (a file `<category>.txt` holding
+/// `name`), and the given profiles.
+pub fn config_with_lists(
+    upstream: SocketAddr,
+    clients: &str,
+    lists: &[(&str, &str)],
+    profiles: &[(&str, &str)],
+) -> TestConfig {
+    let mut main = format!(
+        "{}
 [parents]
 password_hash = \"{}\"
 [query_log]
 path = \"querylog.db\"
-[[client]]
-name = \"emma-tablet\"
-match = [\"127.0.0.1\"]
-profile = \"family\"
-[[list]]
-name = \"adult\"
-category = \"adult\"
-source = \"adult.txt\"
-[[list]]
-name = \"games\"
-category = \"games\"
-source = \"games.txt\"
-[[list]]
-name = \"social\"
-category = \"social\"
-source = \"social.txt\"
-",
+{clients}",
         super::HEAD,
         password_hash()
     );
-    let cfg = TestConfig::new(&main, upstream, &[("family", FAMILY)]);
-    for (file, name) in [
-        ("adult.txt", "adult.example.test"),
-        ("games.txt", "games.example.test"),
-        ("social.txt", "social.example.test"),
-    ] {
-        std::fs::write(cfg.dir.path().join(file), format!("{name}\n")).unwrap();
+    for (category, _) in lists {
+        main.push_str(&format!(
+            "[[list]]\nname = \"{category}\"\ncategory = \"{category}\"\nsource = \"{category}.txt\"\n"
+        ));
+    }
+    let cfg = TestConfig::new(&main, upstream, profiles);
+    for (category, name) in lists {
+        std::fs::write(
+            cfg.dir.path().join(format!("{category}.txt")),
+            format!("{name}\n"),
+        )
+        .unwrap();
     }
     cfg
+}
+
+/// Three category lists, `[parents]`, the query log, and `emma-tablet` (127.0.0.1) on the
+/// family profile ([`FAMILY`]).
+pub fn parents_config(upstream: SocketAddr) -> TestConfig {
+    config_with_lists(
+        upstream,
+        "[[client]]
+name = \"emma-tablet\"
+match = [\"127.0.0.1\"]
+profile = \"family\"
+",
+        &[
+            ("adult", "adult.example.test"),
+            ("games", "games.example.test"),
+            ("social", "social.example.test"),
+        ],
+        &[("family", FAMILY)],
+    )
 }
 
 /// The server's clock, which the test moves forward.
