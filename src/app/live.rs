@@ -2,9 +2,9 @@
 //! and the metrics/admin endpoint. [`Live`] owns the running parts and applies each changed
 //! setting to them, so that "reloaded" means the new settings are in force.
 //!
-//! Only the listeners' bounds (`server.tcp`, `server.udp`) and `[query_log]` wait for a
-//! restart (see [`Started`]). A reload says so
-//! in the log, in `/health` and in `familydns_settings_unapplied`.
+//! Only the listeners' bounds (`server.tcp`, `server.udp`), `[query_log]` and `[dnstap]`
+//! wait for a restart (see [`Started`]). A reload says so in the log, in `/health` and in
+//! `familydns_settings_unapplied`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::admin;
 use crate::budget::Budgets;
-use crate::config::{Config, MetricsConfig, QueryLogConfig, TcpConfig, UdpConfig};
+use crate::config::{Config, DnstapConfig, MetricsConfig, QueryLogConfig, TcpConfig, UdpConfig};
 use crate::metrics::{self, Metrics};
 use crate::notices::Notifier;
 use crate::overrides::Overrides;
@@ -44,6 +44,7 @@ pub(super) struct Started {
     pub tcp: TcpConfig,
     pub udp: UdpConfig,
     pub query_log: Option<QueryLogConfig>,
+    pub dnstap: Option<DnstapConfig>,
 }
 
 impl Started {
@@ -58,6 +59,9 @@ impl Started {
         }
         if self.query_log != config.query_log {
             changed.push("[query_log]");
+        }
+        if self.dnstap != config.dnstap {
+            changed.push("[dnstap]");
         }
         changed
             .into_iter()

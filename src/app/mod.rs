@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::budget::Budgets;
 use crate::config::{self, Config};
+use crate::dnstap::Tap;
 use crate::download::Downloader;
 use crate::metrics::Metrics;
 use crate::notices::{Destinations, Notifier};
@@ -127,6 +128,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         clock,
         log,
         notices,
+        dnstap: config.dnstap.as_ref().map(|d| Tap::start(d, &metrics)),
     });
     let listeners = Listeners::start(pipeline.clone(), &config.server, &metrics)
         .await
@@ -142,6 +144,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
             tcp: config.server.tcp.clone(),
             udp: config.server.udp.clone(),
             query_log: config.query_log.clone(),
+            dnstap: config.dnstap.clone(),
         },
         stopped: AtomicBool::new(false),
         listeners: Mutex::new(None),

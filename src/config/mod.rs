@@ -6,6 +6,7 @@
 //! error with file, line and key, so `familydns validate` can list them all at once.
 
 mod address;
+mod dnstap;
 mod error;
 mod raw;
 
@@ -17,6 +18,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 pub use address::parse_mac;
+pub use dnstap::{DnstapConfig, DnstapTarget};
 pub use error::{ConfigError, ConfigErrors};
 
 use crate::lists::Format;
@@ -58,6 +60,8 @@ pub struct Config {
     pub classifier: Option<PathBuf>,
     /// The query log (`[query_log]`); `None` when turned off.
     pub query_log: Option<QueryLogConfig>,
+    /// The dnstap stream (`[dnstap]`); `None` when not configured.
+    pub dnstap: Option<DnstapConfig>,
     pub clients: Vec<ClientConfig>,
     pub default_profile: String,
     pub profiles: Vec<ProfileConfig>,

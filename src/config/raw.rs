@@ -6,6 +6,7 @@
 mod budget;
 mod check;
 mod clients;
+mod dnstap;
 mod listeners;
 mod lists;
 mod metrics;
@@ -39,6 +40,7 @@ struct RawConfig {
     classifier: Option<Spanned<String>>,
     #[serde(default)]
     query_log: RawQueryLog,
+    dnstap: Option<dnstap::RawDnstap>,
     #[serde(default, rename = "client")]
     clients: Vec<clients::RawClient>,
     default_profile: Option<Spanned<String>>,
@@ -126,6 +128,10 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
             .map_or_else(|| cache_dir.join("querylog.db"), |p| base.join(p)),
         queue: raw.query_log.queue.max(1),
     });
+    let dnstap = raw
+        .dnstap
+        .as_ref()
+        .and_then(|d| dnstap::dnstap(&mut c, d, base));
     let lists = lists::lists(&mut c, &raw.lists, base, &cache_dir);
     let categories = lists::categories(&mut c, &lists);
     let parents = raw
@@ -161,6 +167,7 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         cache_dir,
         classifier,
         query_log,
+        dnstap,
         clients,
         default_profile,
         profiles,

@@ -343,7 +343,18 @@ impl Metrics {
     }
 }
 
-/// Registers a newly made metric; the names and labels are fixed in this file, so failure is
+impl Metrics {
+    /// Registers a metric a module owns (the dnstap writer's), so that it is scraped with
+    /// the rest. Names are fixed in the code: a failure is a programming error.
+    pub fn register<M: prometheus::core::Collector + Clone + 'static>(
+        &self,
+        metric: prometheus::Result<M>,
+    ) -> M {
+        register(&self.registry, metric)
+    }
+}
+
+/// Registers a newly made metric; the names and labels are fixed in the code, so failure is
 /// a programming error.
 fn register<M: prometheus::core::Collector + Clone + 'static>(
     registry: &Registry,

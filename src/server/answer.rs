@@ -10,6 +10,7 @@ use hickory_proto::rr::rdata::{A, AAAA, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::config::{BlockAnswer, RateLimitAction};
+use crate::dnstap::Decision;
 use crate::policy::EdeCode;
 use crate::upstream::{Answer, Outcome, STALE_TTL};
 
@@ -122,6 +123,8 @@ pub struct Response {
     pub reply: Reply,
     /// Rate-limit "slip": an empty answer with TC=1.
     pub truncated: bool,
+    /// What decided it, for dnstap's policy fields (only filled in when dnstap is on).
+    pub decision: Option<Decision>,
 }
 
 /// A synthetic SOA so that downstream caches keep a negative answer (a block, a NODATA)
@@ -178,6 +181,7 @@ pub fn error(request: &Message, rcode: ResponseCode) -> Option<Vec<u8>> {
     let response = Response {
         reply: Reply::error(rcode),
         truncated: false,
+        decision: None,
     };
     encode(request, response, udp_limit(request))
 }

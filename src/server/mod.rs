@@ -13,6 +13,7 @@ mod pipeline;
 mod plan;
 mod proxy;
 mod ratelimit;
+mod respond;
 mod tcp;
 mod udp;
 

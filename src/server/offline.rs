@@ -39,6 +39,7 @@ pub fn answer_offline(
     let response = Response {
         reply,
         truncated: false,
+        decision: None,
     };
     answer::encode(&request, response, answer::udp_limit(&request))
 }

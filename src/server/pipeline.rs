@@ -15,6 +15,7 @@ use super::plan::{self, Forward, Live, Plan, Question};
 pub use super::ratelimit::Limit;
 use crate::budget::{self, Budgets, Usage};
 use crate::config::RateLimitAction;
+use crate::dnstap::{Decision, Tap};
 use crate::metrics::Metrics;
 use crate::notices::Notifier;
 use crate::overrides::{Overrides, ProfileOverrides};
@@ -41,6 +42,8 @@ pub struct Pipeline {
     pub log: Option<QueryLog>,
     /// Alerts for the profiles' `alert` categories.
     pub notices: Arc<Notifier>,
+    /// The dnstap output (`[dnstap]`).
+    pub dnstap: Option<Tap>,
 }
 
 impl Pipeline {
@@ -112,9 +115,14 @@ impl Pipeline {
                 self.notices.alert(device, &profile.name, category, *now);
             }
         }
+        let decision = self
+            .dnstap
+            .as_ref()
+            .and_then(|_| Decision::of(answered.label, answered.category));
         Some(Response {
             reply: answered.reply,
             truncated: slipped,
+            decision,
         })
     }
 

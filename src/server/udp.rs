@@ -25,8 +25,9 @@ use tokio::sync::Semaphore;
 
 use super::answer;
 use super::pipeline::Pipeline;
-use super::plan::Question;
 use super::proxy;
+use super::respond;
+use crate::dnstap::{Event, Transport};
 
 /// Largest datagram we read: EDNS payloads above this are not accepted anyway.
 const MAX_DATAGRAM: usize = 4096;
@@ -73,6 +74,10 @@ pub fn bind(addr: SocketAddr, count: usize) -> std::io::Result<Vec<UdpSocket>> {
 
 /// Serves one socket until the task is dropped.
 pub async fn serve(socket: UdpSocket, pipeline: Arc<Pipeline>, waiting: Waiting) {
+    // Only dnstap reads it: a wildcard bind reports the wildcard.
+    let local = socket
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let socket = Arc::new(socket);
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
@@ -108,7 +113,8 @@ pub async fn serve(socket: UdpSocket, pipeline: Arc<Pipeline>, waiting: Waiting)
                 continue;
             }
         };
-        let mut reply = Box::pin(respond(pipeline.clone(), request, client));
+        let tapped = respond::tapped(&pipeline, packet, client, local, Transport::Udp);
+        let mut reply = Box::pin(respond(pipeline.clone(), request, client, tapped));
         // Most answers need no upstream: finish them here, without a task.
         let polled = reply.as_mut().poll(&mut Context::from_waker(Waker::noop()));
         match polled {
@@ -147,12 +153,16 @@ async fn send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
     }
 }
 
-/// Runs the pipeline for one request from `client` (behind a trusted proxy, the client its
-/// header names) and encodes the answer; `None` means no answer.
-async fn respond(pipeline: Arc<Pipeline>, request: Message, client: SocketAddr) -> Option<Vec<u8>> {
-    let question = Question::from_message(&request, client.ip());
-    let response = pipeline.respond(&question).await?;
-    answer::encode(&request, response, answer::udp_limit(&request))
+/// Answers one request from `client` (behind a trusted proxy, the client its header names);
+/// `None` means no answer. It owns what it needs, so that it can become a task of its own.
+async fn respond(
+    pipeline: Arc<Pipeline>,
+    request: Message,
+    client: SocketAddr,
+    tapped: Option<Event>,
+) -> Option<Vec<u8>> {
+    let limit = answer::udp_limit(&request);
+    respond::respond(&pipeline, &request, client, limit, tapped).await
 }
 
 /// FORMERR for a request we could not parse, when its header at least is readable and it

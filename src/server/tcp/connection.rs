@@ -22,10 +22,10 @@ use tokio::time::{Instant, sleep_until, timeout};
 use super::slots::Slot;
 use super::{MAX_MESSAGE, READ_TIMEOUT};
 use crate::config::TcpConfig;
-use crate::server::answer;
+use crate::dnstap::Transport;
 use crate::server::pipeline::Pipeline;
-use crate::server::plan::Question;
 use crate::server::proxy::{self, ProxyError};
+use crate::server::respond;
 
 /// Why a connection was closed (for the debug log).
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +86,10 @@ async fn queries(
     pipeline: Arc<Pipeline>,
     config: &TcpConfig,
 ) -> Result<(), Closed> {
+    // Only dnstap reads it.
+    let local = stream
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let (mut reader, mut writer) = stream.split();
     let mut frames = Frames::default();
     let mut in_flight = JoinSet::new();
@@ -101,13 +105,13 @@ async fn queries(
         }
         while let Some(client) = client
             && in_flight.len() < config.max_in_flight
-            && let Some(request) = frames.next()?
+            && let Some((request, tapped)) = frames
+                .next(|wire| respond::tapped(&pipeline, wire, client, local, Transport::Tcp))?
         {
             let pipeline = pipeline.clone();
             in_flight.spawn(async move {
-                let question = Question::from_message(&request, client.ip());
-                let response = pipeline.respond(&question).await?;
-                answer::encode(&request, response, usize::from(u16::MAX))
+                let limit = usize::from(u16::MAX);
+                respond::respond(&pipeline, &request, client, limit, tapped).await
             });
             last_activity = Instant::now();
         }
@@ -201,7 +205,8 @@ impl Frames {
     /// The next complete query, if one is buffered. A length of 0 or above the limit, or a
     /// message that is not a query, closes the connection: a stream that does not parse is
     /// not worth keeping open.
-    fn next(&mut self) -> Result<Option<Message>, Closed> {
+    /// `tap` sees the message's bytes before they leave the buffer (dnstap copies them).
+    fn next<T>(&mut self, tap: impl FnOnce(&[u8]) -> T) -> Result<Option<(Message, T)>, Closed> {
         if self.len < 2 {
             return Ok(None);
         }
@@ -214,11 +219,12 @@ impl Frames {
             return Ok(None);
         }
         let message = Message::from_vec(&self.buf[2..end]);
+        let tapped = tap(&self.buf[2..end]);
         self.buf.copy_within(end..self.len, 0);
         self.len -= end;
         self.partial_since = (self.len > 0).then(Instant::now);
         match message {
-            Ok(m) if m.metadata.message_type == MessageType::Query => Ok(Some(m)),
+            Ok(m) if m.metadata.message_type == MessageType::Query => Ok(Some((m, tapped))),
             _ => Err(Closed::NotAQuery),
         }
     }
