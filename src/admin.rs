@@ -59,12 +59,27 @@ pub fn router(
         .with_state(admin)
 }
 
-fn authorized(admin: &Admin, headers: &HeaderMap) -> Result<(), Reply> {
-    let given = headers
+/// The bearer token of a request (empty when it has none).
+pub(crate) fn bearer(headers: &HeaderMap) -> &str {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+        .unwrap_or("")
+}
+
+/// Where the CLI reaches the server's metrics listener: its address, or loopback when it
+/// listens on every address.
+pub fn endpoint(metrics: &crate::config::MetricsConfig) -> SocketAddr {
+    let mut addr = metrics.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    addr
+}
+
+fn authorized(admin: &Admin, headers: &HeaderMap) -> Result<(), Reply> {
+    let given = bearer(headers);
     let config = admin.reloader.config();
     let token = config
         .metrics

@@ -6,9 +6,11 @@
 pub mod admin;
 pub mod app;
 mod atomic_file;
+mod attempts;
 pub mod budget;
 pub mod check;
 pub mod clients;
+pub mod complaints;
 pub mod config;
 pub mod download;
 pub mod filter;
