@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
 use super::accepted::Entry;
@@ -204,7 +204,9 @@ pub fn file(
     max_pending: u32,
     at: Timestamp,
 ) -> Result<Complaint, StoreError> {
-    let tx = conn.transaction()?;
+    // Immediate: a read that later writes would fail at once (SQLITE_BUSY, no waiting) if
+    // the query log's writer committed in between.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let open: Option<Complaint> = tx
         .query_row(
             &format!(
@@ -254,7 +256,8 @@ pub fn decide(
     max_accepted: u32,
     at: Timestamp,
 ) -> Result<Complaint, StoreError> {
-    let tx = conn.transaction()?;
+    // Immediate, as in `file`.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let current = get(&tx, id)?;
     let verb = match ruling {
         Ruling::Accept => "accepted",
