@@ -57,6 +57,7 @@ impl IntoResponse for Failure {
 impl From<ComplaintError> for Failure {
     fn from(e: ComplaintError) -> Failure {
         let status = match &e {
+            _ if e.is_internal() => StatusCode::INTERNAL_SERVER_ERROR,
             ComplaintError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ComplaintError::Filing(_) => StatusCode::BAD_REQUEST,
             ComplaintError::TooManyFilings { .. }
@@ -67,7 +68,8 @@ impl From<ComplaintError> for Failure {
                 | StoreError::Transition { .. }
                 | StoreError::TooManyAccepted(_),
             ) => StatusCode::CONFLICT,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+            // The internal ones, handled first.
+            ComplaintError::Task(_) | ComplaintError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Failure(status, e.to_string())
     }

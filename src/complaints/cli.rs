@@ -9,7 +9,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -69,56 +68,58 @@ pub fn report(args: &ReportArgs) -> ExitCode {
         "contact": args.contact,
         "via": "cli",
     });
+    let request = Request {
+        method: reqwest::Method::POST,
+        path: "/api/complaints".to_owned(),
+        query: Vec::new(),
+        body: Some(body),
+    };
     exit(
-        call(
-            &args.config,
-            args.token.as_deref(),
-            Role::Reporter,
-            |base| {
-                (
-                    reqwest::Method::POST,
-                    format!("{base}/api/complaints"),
-                    Some(body),
-                )
-            },
-        )
-        .map(|c| format!("filed: {}", line(&c))),
+        call(&args.config, args.token.as_deref(), Role::Reporter, request)
+            .map(|c| format!("filed: {}", line(&c))),
     )
 }
 
 /// Lists or decides complaints on the running server.
 pub fn review(args: &ReviewArgs) -> ExitCode {
-    let pending = Review::List {
-        status: "pending".to_owned(),
+    let (id, verb) = match &args.action {
+        None => (None, "pending"),
+        Some(Review::List { status }) => (None, status.as_str()),
+        Some(Review::Accept { id }) => (Some(id), "accept"),
+        Some(Review::Reject { id }) => (Some(id), "reject"),
+        Some(Review::Remove { id }) => (Some(id), "remove"),
     };
-    let action = args.action.as_ref().unwrap_or(&pending);
-    let result = call(
-        &args.config,
-        args.token.as_deref(),
-        Role::Reviewer,
-        |base| {
-            let (id, verb) = match action {
-                Review::List { status } => {
-                    let filter = match status.as_str() {
-                        "all" => String::new(),
-                        s => format!("?status={s}"),
-                    };
-                    let url = format!("{base}/api/complaints{filter}");
-                    return (reqwest::Method::GET, url, None);
-                }
-                Review::Accept { id } => (id, "accept"),
-                Review::Reject { id } => (id, "reject"),
-                Review::Remove { id } => (id, "remove"),
-            };
-            let url = format!("{base}/api/complaints/{id}/{verb}");
-            (reqwest::Method::POST, url, None)
+    let request = match id {
+        Some(id) => Request {
+            method: reqwest::Method::POST,
+            path: format!("/api/complaints/{id}/{verb}"),
+            query: Vec::new(),
+            body: None,
         },
-    );
+        None => Request {
+            method: reqwest::Method::GET,
+            path: "/api/complaints".to_owned(),
+            query: match verb {
+                "all" => Vec::new(),
+                status => vec![("status", status.to_owned())],
+            },
+            body: None,
+        },
+    };
+    let result = call(&args.config, args.token.as_deref(), Role::Reviewer, request);
     exit(result.map(|answer| match answer.as_array() {
         Some(list) if list.is_empty() => "no complaints".to_owned(),
         Some(list) => list.iter().map(line).collect::<Vec<_>>().join("\n"),
         None => line(&answer),
     }))
+}
+
+/// A request to the complaints API.
+struct Request {
+    method: reqwest::Method,
+    path: String,
+    query: Vec<(&'static str, String)>,
+    body: Option<Value>,
 }
 
 fn exit(result: Result<String, String>) -> ExitCode {
@@ -159,13 +160,13 @@ fn line(c: &Value) -> String {
     out
 }
 
-/// Sends the request `build` makes (from the server's base URL) with the token of `config`
-/// that fits `role`, and returns the answer's JSON, or the server's error line.
+/// Sends `request` with the token of `config` that fits `role`, and returns the answer's
+/// JSON, or the server's error line.
 fn call(
     config: &std::path::Path,
     token: Option<&str>,
     role: Role,
-    build: impl FnOnce(&str) -> (reqwest::Method, String, Option<Value>),
+    request: Request,
 ) -> Result<Value, String> {
     let config = config::load(config).map_err(|e| e.to_string())?;
     let secret = pick_token(&config, token, role)?;
@@ -174,30 +175,26 @@ fn call(
         .as_ref()
         .ok_or("the config has no [metrics] listener, where the complaints API lives")?;
     let addr = crate::admin::endpoint(metrics);
-    let (method, url, body) = build(&format!("http://{addr}"));
+    let query: Vec<(&str, &str)> = request
+        .query
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     let (status, text) = runtime
-        .block_on(async {
-            let mut request = reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(Duration::from_secs(30))
-                .build()?
-                .request(method, url)
-                .bearer_auth(secret);
-            if let Some(body) = body {
-                request = request
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(body.to_string());
-            }
-            let response = request.send().await?;
-            let status = response.status();
-            Ok::<_, reqwest::Error>((status, response.text().await?))
-        })
+        .block_on(crate::admin::send(
+            request.method,
+            addr,
+            secret,
+            &request.path,
+            &query,
+            request.body.as_ref(),
+        ))
         .map_err(|e| format!("cannot reach the server at {addr}: {e}"))?;
-    if !status.is_success() {
+    if !(200..300).contains(&status) {
         return Err(format!("server answered {status}: {}", text.trim_end()));
     }
     serde_json::from_str(&text).map_err(|e| format!("unexpected answer ({e}): {text}"))

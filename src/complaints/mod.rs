@@ -69,6 +69,18 @@ pub enum ComplaintError {
     Task(String),
 }
 
+impl ComplaintError {
+    /// Whether the server failed rather than the request: the API answers 500 and the page
+    /// an error page; every other error is the sender's to fix, and says how.
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            ComplaintError::Task(_)
+                | ComplaintError::Store(StoreError::Sqlite(_) | StoreError::Open { .. })
+        )
+    }
+}
+
 /// The complaints of one server: the database, the compiled accepted set, and the feed.
 pub struct Complaints {
     /// The query log's database; `None` when `[query_log]` is off (then nothing is taken).

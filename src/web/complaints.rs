@@ -165,10 +165,7 @@ fn outcome(
 ) -> Result<String, WebError> {
     match result {
         Ok(c) => Ok(said(&c)),
-        Err(
-            e @ (ComplaintError::Task(_)
-            | ComplaintError::Store(crate::complaints::StoreError::Sqlite(_))),
-        ) => Err(WebError::Internal(e.to_string())),
+        Err(e) if e.is_internal() => Err(WebError::Internal(e.to_string())),
         Err(e) => Ok(format!("Not done: {e}")),
     }
 }
