@@ -10,6 +10,7 @@ mod attempts;
 pub mod budget;
 pub mod check;
 pub mod clients;
+pub mod complaint_api;
 pub mod complaints;
 pub mod config;
 pub mod download;

@@ -104,9 +104,9 @@ enum Command {
     /// line for `[parents]` (argon2id, random salt).
     Passwd,
     /// File a complaint about a name with the running server: `report NAME --category adult`.
-    Report(familydns::complaints::cli::ReportArgs),
+    Report(familydns::complaint_api::cli::ReportArgs),
     /// List, accept, reject or remove complaints on the running server.
-    Complaints(familydns::complaints::cli::ReviewArgs),
+    Complaints(familydns::complaint_api::cli::ReviewArgs),
 }
 
 fn main() -> ExitCode {
@@ -227,8 +227,8 @@ fn main() -> ExitCode {
             admin_call(&config, "/admin/resume", &[("profile", &profile)])
         }
         Command::Passwd => passwd(),
-        Command::Report(args) => familydns::complaints::cli::report(&args),
-        Command::Complaints(args) => familydns::complaints::cli::review(&args),
+        Command::Report(args) => familydns::complaint_api::cli::report(&args),
+        Command::Complaints(args) => familydns::complaint_api::cli::review(&args),
     }
 }
 

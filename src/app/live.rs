@@ -14,7 +14,8 @@ use tokio::task::JoinHandle;
 
 use crate::admin;
 use crate::budget::Budgets;
-use crate::complaints::{self, Complaints};
+use crate::complaint_api;
+use crate::complaints::Complaints;
 use crate::config::{Config, MetricsConfig, QueryLogConfig, TcpConfig, UdpConfig};
 use crate::metrics::{self, Metrics};
 use crate::notices::Notifier;
@@ -128,7 +129,7 @@ impl Endpoint {
                     context.clock.clone(),
                 ));
             }
-            app = app.merge(complaints::api::router(
+            app = app.merge(complaint_api::router(
                 reloader.clone(),
                 context.complaints.clone(),
                 context.clock.clone(),

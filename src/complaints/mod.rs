@@ -8,12 +8,11 @@
 //! path reads with one atomic load (as it reads the timed exceptions), and sends the same set
 //! as a [`Feed`] to whoever publishes it (the RPZ exchange). Nothing else is reloaded.
 //!
-//! `filing` checks what is filed (pure), `store` is the SQL, `accepted` the compiled set,
-//! `api` the HTTP API and `cli` the commands that call it.
+//! `filing` checks what is filed (pure), `store` is the SQL, `accepted` the compiled set.
+//! The HTTP API and the commands that call it are [`crate::complaint_api`], a layer above
+//! (the query path, below it, reads the accepted set from here).
 
 mod accepted;
-pub mod api;
-pub mod cli;
 mod filing;
 pub mod store;
 

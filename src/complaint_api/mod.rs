@@ -1,4 +1,7 @@
-//! The complaints API on the metrics listener, with tokens of its own
+//! The complaints API on the metrics listener, and (`cli`) the commands that call it: the
+//! HTTP side of [`crate::complaints`], as `admin` is of the timed exceptions.
+//!
+//! The API has tokens of its own
 //! (`[[complaints.token]]`), apart from the admin token: a school or an operator gets a
 //! reporter's token that can file and nothing else.
 //!
@@ -20,8 +23,12 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{ComplaintError, Complaints, Filing, Ruling, Status, StoreError, Via};
+pub mod cli;
+
 use crate::admin::{bearer, same_secret};
+use crate::complaints::{
+    ComplaintError, Complaints, Filing, MAX_LISTED, Ruling, Status, StoreError, Via,
+};
 use crate::config::{ComplaintToken, Config, Role};
 use crate::reload::Reloader;
 use crate::server::Clock;
@@ -153,7 +160,7 @@ async fn list(
     caller(&api, &headers, Role::Reviewer)?;
     let listed = api
         .complaints
-        .list(q.status, q.limit.unwrap_or(super::MAX_LISTED))
+        .list(q.status, q.limit.unwrap_or(MAX_LISTED))
         .await?;
     Ok(Json(listed).into_response())
 }

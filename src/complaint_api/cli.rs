@@ -2,7 +2,7 @@
 //! `familydns complaints [list [--status pending|accepted|rejected|removed|all] | accept ID |
 //! reject ID | remove ID]`.
 //!
-//! Both go through the running server's complaints API (see [`super::api`]), so that the
+//! Both go through the running server's complaints API (see [`super`]), so that the
 //! server stays the only writer and a decision is in force when the command returns. The
 //! token is the config's `[[complaints.token]]` named by `--token`, else the first one that
 //! may do what is asked.
