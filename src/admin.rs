@@ -59,12 +59,27 @@ pub fn router(
         .with_state(admin)
 }
 
-fn authorized(admin: &Admin, headers: &HeaderMap) -> Result<(), Reply> {
-    let given = headers
+/// The bearer token of a request (empty when it has none).
+pub(crate) fn bearer(headers: &HeaderMap) -> &str {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+        .unwrap_or("")
+}
+
+/// Where the CLI reaches the server's metrics listener: its address, or loopback when it
+/// listens on every address.
+pub fn endpoint(metrics: &crate::config::MetricsConfig) -> SocketAddr {
+    let mut addr = metrics.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    addr
+}
+
+fn authorized(admin: &Admin, headers: &HeaderMap) -> Result<(), Reply> {
+    let given = bearer(headers);
     let config = admin.reloader.config();
     let token = config
         .metrics
@@ -260,7 +275,7 @@ pub async fn request(
     path: &str,
     params: &[(&str, &str)],
 ) -> Result<(u16, String), reqwest::Error> {
-    send(reqwest::Method::POST, addr, token, path, params).await
+    send(reqwest::Method::POST, addr, token, path, params, None).await
 }
 
 /// As [`request`], with GET: the endpoints that only read (`/admin/log`).
@@ -270,15 +285,18 @@ pub async fn request_get(
     path: &str,
     params: &[(&str, &str)],
 ) -> Result<(u16, String), reqwest::Error> {
-    send(reqwest::Method::GET, addr, token, path, params).await
+    send(reqwest::Method::GET, addr, token, path, params, None).await
 }
 
-async fn send(
+/// Sends `method` to `path` on the running server with `params` in the query string and,
+/// when given, `body` as JSON (the complaints API's CLI); returns the status and body.
+pub async fn send(
     method: reqwest::Method,
     addr: SocketAddr,
     token: &str,
     path: &str,
     params: &[(&str, &str)],
+    body: Option<&serde_json::Value>,
 ) -> Result<(u16, String), reqwest::Error> {
     let mut url =
         reqwest::Url::parse(&format!("http://{addr}")).expect("a socket address makes a valid URL");
@@ -286,16 +304,22 @@ async fn send(
     if !params.is_empty() {
         url.query_pairs_mut().extend_pairs(params);
     }
-    let response = reqwest::Client::builder()
+    let request = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         // A reload of large lists takes a while; the server ends connections after
         // CONNECTION_LIFETIME anyway.
         .timeout(crate::metrics::CONNECTION_LIFETIME)
         .build()?
         .request(method, url)
-        .bearer_auth(token)
-        .send()
-        .await?;
+        .bearer_auth(token);
+    let response = match body {
+        Some(body) => request
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string()),
+        None => request,
+    }
+    .send()
+    .await?;
     let status = response.status().as_u16();
     Ok((status, response.text().await?))
 }

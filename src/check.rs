@@ -11,6 +11,7 @@ use std::fmt::Write;
 use std::net::IpAddr;
 
 use crate::budget;
+use crate::complaints::{self, Accepted};
 use crate::config::{BlockAnswer, Config};
 use crate::lists::RuleKind;
 use crate::name::QueryName;
@@ -72,7 +73,13 @@ pub fn explain(
     for left in budget::left(&profile.budgets, usage, now) {
         let _ = writeln!(out, "budget:   {left}");
     }
-    let policy = snapshot.policy(profile, overrides.get(&profile.name), usage);
+    let accepted = complaints::read(config);
+    let policy = snapshot.policy(
+        profile,
+        overrides.get(&profile.name),
+        usage,
+        Some(&accepted),
+    );
     let matches = policy.explain(&qname, now);
     let decision = matches.first().copied().unwrap_or(Decision::NO_MATCH);
     let _ = writeln!(
@@ -84,6 +91,7 @@ pub fn explain(
         config,
         snapshot,
         profile,
+        accepted: &accepted,
     };
     let _ = writeln!(out, "reason:   {}", rules.describe(&qname, decision.reason));
     if !matches.is_empty() {
@@ -114,6 +122,7 @@ struct Rules<'a> {
     config: &'a Config,
     snapshot: &'a Snapshot,
     profile: &'a Profile,
+    accepted: &'a Accepted,
 }
 
 impl Rules<'_> {
@@ -123,6 +132,7 @@ impl Rules<'_> {
             config,
             snapshot,
             profile,
+            accepted,
         } = self;
         let matched = |labels: usize| name.suffix(labels);
         let profile_file = config
@@ -172,6 +182,13 @@ impl Rules<'_> {
                     "`{}` is on the deny list of profile `{}` ({profile_file})",
                     matched(labels),
                     profile.name
+                )
+            }
+            Reason::Complaint { entry } => {
+                let e = accepted.entry(entry);
+                format!(
+                    "complaint #{}: `{}` (and its subdomains) accepted into category `{}` by {}",
+                    e.id, e.name, e.category, e.decided_by
                 )
             }
             Reason::List(hit) => {
@@ -277,7 +294,13 @@ pub fn explain_cname_chain(
     let overrides = Overrides::load(&config.file).current();
     let usage = budget::read(&config.file);
     let usage = usage.get(&profile.name).map_or(&[][..], Vec::as_slice);
-    let policy = snapshot.policy(profile, overrides.get(&profile.name), usage);
+    let accepted = complaints::read(config);
+    let policy = snapshot.policy(
+        profile,
+        overrides.get(&profile.name),
+        usage,
+        Some(&accepted),
+    );
     let names = targets
         .iter()
         .filter_map(|t| Some((t, QueryName::parse(t).ok()?)));
@@ -287,6 +310,7 @@ pub fn explain_cname_chain(
                 config,
                 snapshot,
                 profile,
+                accepted: &accepted,
             };
             format!(
                 "cname:    {}: the answer's CNAME chain reaches `{target}`, blocked by {}\n",

@@ -6,9 +6,12 @@
 pub mod admin;
 pub mod app;
 mod atomic_file;
+mod attempts;
 pub mod budget;
 pub mod check;
 pub mod clients;
+pub mod complaint_api;
+pub mod complaints;
 pub mod config;
 pub mod dnstap;
 pub mod download;

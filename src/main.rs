@@ -103,6 +103,10 @@ enum Command {
     /// Read a password for the parents' page on stdin and print the `password_hash = "..."`
     /// line for `[parents]` (argon2id, random salt).
     Passwd,
+    /// File a complaint about a name with the running server: `report NAME --category adult`.
+    Report(familydns::complaint_api::cli::ReportArgs),
+    /// List, accept, reject or remove complaints on the running server.
+    Complaints(familydns::complaint_api::cli::ReviewArgs),
 }
 
 fn main() -> ExitCode {
@@ -223,6 +227,8 @@ fn main() -> ExitCode {
             admin_call(&config, "/admin/resume", &[("profile", &profile)])
         }
         Command::Passwd => passwd(),
+        Command::Report(args) => familydns::complaint_api::cli::report(&args),
+        Command::Complaints(args) => familydns::complaint_api::cli::review(&args),
     }
 }
 
@@ -297,10 +303,7 @@ fn admin_call(config: &std::path::Path, path: &str, params: &[(&str, &str)]) -> 
             .admin_token
             .as_deref()
             .ok_or("set metrics.admin_token in the config to use the admin endpoints")?;
-        let mut addr = metrics.listen;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
+        let addr = familydns::admin::endpoint(metrics);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

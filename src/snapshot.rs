@@ -10,6 +10,7 @@ use jiff::Timestamp;
 
 use crate::budget::Usage;
 use crate::clients::NetworkTable;
+use crate::complaints::Accepted;
 use crate::config::Config;
 use crate::filter::{Blocklists, ClassifierLayer};
 use crate::name::QueryName;
@@ -177,14 +178,15 @@ impl Snapshot {
         self.profiles.iter().find(|p| p.name == name)
     }
 
-    /// The policy of `profile` in this snapshot, with its timed exceptions and pause and its
-    /// budgets' usage today: what the server and `familydns check` decide, explain and check
+    /// The policy of `profile` in this snapshot, with its timed exceptions and pause, its
+    /// budgets' usage today and the names accepted from complaints: what the server and `familydns check` decide, explain and check
     /// CNAME chains with.
     pub fn policy<'s>(
         &'s self,
         profile: &'s Profile,
         timed: Option<&'s ProfileOverrides>,
         usage: &'s [Usage],
+        accepted: Option<&'s Accepted>,
     ) -> Policy<'s> {
         Policy {
             blocklists: &self.blocklists,
@@ -192,6 +194,7 @@ impl Snapshot {
             profile,
             timed,
             usage,
+            accepted,
         }
     }
 
@@ -202,6 +205,6 @@ impl Snapshot {
         name: &QueryName,
         now: Timestamp,
     ) -> Decision<'s> {
-        self.policy(profile, None, &[]).decide(name, now)
+        self.policy(profile, None, &[], None).decide(name, now)
     }
 }

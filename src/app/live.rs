@@ -14,6 +14,8 @@ use tokio::task::JoinHandle;
 
 use crate::admin;
 use crate::budget::Budgets;
+use crate::complaint_api;
+use crate::complaints::Complaints;
 use crate::config::{Config, DnstapConfig, MetricsConfig, QueryLogConfig, TcpConfig, UdpConfig};
 use crate::metrics::{self, Metrics};
 use crate::notices::Notifier;
@@ -77,6 +79,7 @@ pub(super) struct EndpointContext {
     /// Asks taken by the child's page go to the parent's webhook through it.
     pub notices: Arc<Notifier>,
     pub budgets: Arc<Budgets>,
+    pub complaints: Arc<Complaints>,
     pub clock: Clock,
     /// Weak: the reloader holds this `Live`, and the admin routes hold the reloader.
     pub reloader: Weak<Reloader>,
@@ -130,11 +133,17 @@ impl Endpoint {
                     context.clock.clone(),
                 ));
             }
+            app = app.merge(complaint_api::router(
+                reloader.clone(),
+                context.complaints.clone(),
+                context.clock.clone(),
+            ));
             app = app.merge(web::router(
                 reloader,
                 context.overrides.clone(),
                 context.notices.clone(),
                 context.budgets.clone(),
+                context.complaints.clone(),
                 context.clock.clone(),
             ));
         }

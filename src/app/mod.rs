@@ -12,9 +12,11 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::budget::Budgets;
+use crate::complaints::{Complaints, Feed};
 use crate::config::{self, Config};
 use crate::dnstap::Tap;
 use crate::download::Downloader;
@@ -37,6 +39,8 @@ pub enum StartError {
     Upstream(#[from] UpstreamError),
     #[error("{0}")]
     Log(#[from] crate::querylog::LogError),
+    #[error("{0}")]
+    Complaints(#[from] crate::complaints::StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -52,6 +56,9 @@ pub struct Running {
     /// Where the metrics endpoint listened at start.
     pub metrics_addr: Option<SocketAddr>,
     pub metrics: Arc<Metrics>,
+    /// The names accepted from complaints, by category: sent after the start and after
+    /// every decision, for the RPZ exchange to publish.
+    pub complaints_feed: watch::Receiver<Feed>,
     reloader: Arc<Reloader>,
     live: Arc<Live>,
     tasks: Vec<JoinHandle<()>>,
@@ -81,6 +88,11 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         metrics.notices.clone(),
     );
     let budgets = Arc::new(Budgets::load(&config.file));
+    let (feed, complaints_feed) = watch::channel(Feed::default());
+    let complaints = Arc::new(Complaints::load(
+        config.query_log.as_ref().map(|l| l.path.clone()),
+        feed,
+    )?);
     let tasks = vec![
         tokio::spawn(budgets.clone().persist()),
         reload::watch(reloader.clone()),
@@ -92,6 +104,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         overrides: overrides.clone(),
         notices: notices.clone(),
         budgets: budgets.clone(),
+        complaints: complaints.clone(),
         clock: clock.clone(),
         reloader: Arc::downgrade(&reloader),
     };
@@ -124,6 +137,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         ),
         metrics: metrics.clone(),
         overrides,
+        complaints,
         budgets,
         clock,
         log,
@@ -154,6 +168,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         dns_addrs: listeners.local_addrs(),
         metrics_addr: endpoint.as_ref().map(|e| e.local),
         metrics,
+        complaints_feed,
         reloader: reloader.clone(),
         live: live.clone(),
         tasks,

@@ -20,6 +20,7 @@ use ipnet::IpNet;
 pub use address::parse_mac;
 pub use dnstap::{DnstapConfig, DnstapTarget};
 pub use error::{ConfigError, ConfigErrors};
+pub use raw::{ComplaintToken, ComplaintsConfig, Role};
 
 use crate::lists::Format;
 
@@ -53,6 +54,8 @@ pub struct Config {
     pub metrics: Option<MetricsConfig>,
     /// The parents' page (`[parents]`), served on the metrics listener; `None` when off.
     pub parents: Option<ParentsConfig>,
+    /// `[complaints]`: filing bounds and the API's tokens (defaults when absent).
+    pub complaints: ComplaintsConfig,
     pub lists: Vec<ListConfig>,
     /// Where downloaded lists are kept (`cache_dir`, default `cache/` next to the config).
     pub cache_dir: PathBuf,

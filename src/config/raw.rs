@@ -6,6 +6,7 @@
 mod budget;
 mod check;
 mod clients;
+mod complaints;
 mod dnstap;
 mod listeners;
 mod lists;
@@ -21,6 +22,8 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use complaints::{ComplaintToken, ComplaintsConfig, Role};
+
 use super::{Config, ConfigErrors, QueryLogConfig};
 use check::{Check, parse_toml, read_toml};
 
@@ -33,6 +36,8 @@ struct RawConfig {
     upstream: upstream::RawUpstream,
     metrics: Option<metrics::RawMetrics>,
     parents: Option<parents::RawParents>,
+    #[serde(default)]
+    complaints: complaints::RawComplaints,
     #[serde(default, rename = "list")]
     lists: Vec<lists::RawList>,
     profiles_dir: Option<Spanned<String>>,
@@ -138,6 +143,7 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         .parents
         .as_ref()
         .and_then(|p| parents::parents(&mut c, p, metrics.as_ref(), &categories));
+    let complaints = complaints::complaints(&mut c, &raw.complaints, base, query_log.is_some());
     let clients = clients::clients(&mut c, &raw.clients);
     let profiles_dir = base.join(
         raw.profiles_dir
@@ -163,6 +169,7 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         upstream,
         metrics,
         parents,
+        complaints,
         lists,
         cache_dir,
         classifier,

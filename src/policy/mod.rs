@@ -13,8 +13,10 @@
 //!    resolvers get NXDOMAIN;
 //! 5. safe search rewrites engine hosts to their safe host;
 //! 6. the profile's `deny`;
-//! 7. the lists of the categories blocked now (always, by an active window, and `bypass`
-//!    when bypass protection is on), where an adblock exception (`@@`) exempts a name;
+//! 7. the names accepted from complaints, in the categories blocked now (always, by an
+//!    active window, and `bypass` when bypass protection is on): a reviewer's decision, so
+//!    before the lists' own exceptions; then the lists of those categories, where an adblock
+//!    exception (`@@`) exempts a name;
 //! 8. regex and keyword rules of those lists;
 //! 9. the name classifier, for names nothing above matched, in the categories blocked now.
 //!
@@ -43,6 +45,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::budget::{self, Budget, Usage};
+use crate::complaints::Accepted;
 use crate::config::{BlockAnswer, BlockBypass, LogMode, ProfileConfig, SafeSearch};
 use crate::filter::{
     Blocklists, CategoryMask, Classified, DomainMatcher, Hit, MatcherBuilder, PatternHit,
@@ -154,6 +157,8 @@ pub enum Reason {
     SafeSearch,
     /// The profile's `deny` list.
     ProfileDeny { labels: usize },
+    /// A name accepted from a complaint, in a blocked category: its index in [`Accepted`].
+    Complaint { entry: u32 },
     /// A rule of a list in a blocked category (`hit.kind` is `Allow` for an exception).
     List(Hit),
     /// A regex or keyword of a list in a blocked category.
@@ -210,6 +215,8 @@ pub struct Policy<'s> {
     pub timed: Option<&'s ProfileOverrides>,
     /// The profile's usage of its budgets today (empty: none counted).
     pub usage: &'s [Usage],
+    /// The names accepted from complaints (`None`: none read, as offline).
+    pub accepted: Option<&'s Accepted>,
 }
 
 impl<'s> Policy<'s> {
@@ -243,6 +250,7 @@ impl<'s> Policy<'s> {
             profile,
             timed,
             usage: _,
+            accepted,
         } = *self;
         let fps = name.fingerprints().as_slice();
         let whole = name.whole();
@@ -294,6 +302,12 @@ impl<'s> Policy<'s> {
             (hit.kind != RuleKind::Allow).then(|| block(reason))
         })?;
         let active = profile.categories | effect.categories;
+        if let Some(accepted) = accepted {
+            let blocks = |category: &str| blocklists.mask_for([category]) & active != 0;
+            for entry in accepted.matching(name, blocks) {
+                out.push(block(Reason::Complaint { entry }))?;
+            }
+        }
         let listed = blocklists.matcher.lookup_fingerprints(fps, active);
         rules(out, &blocklists.matcher, fps, active, listed, |hit| {
             Some(match hit.kind {

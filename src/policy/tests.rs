@@ -36,6 +36,10 @@ enum Rule {
     Safe,
     /// The name on the profile's `deny`.
     Deny,
+    /// The name accepted from a complaint into a category the profile always blocks.
+    Complaint,
+    /// The name accepted into a category only a window covering [`NOW`] blocks.
+    WindowComplaint,
     /// `||name^` in a list of a category the profile always blocks.
     List,
     /// `||name^` in a list of a category only a window covering [`NOW`] blocks.
@@ -57,6 +61,8 @@ struct Setup {
     profile: Profile,
     timed: ProfileOverrides,
     usage: Vec<Usage>,
+    /// Always holds the name in `video`, which the profile does not block.
+    accepted: Accepted,
 }
 
 impl Setup {
@@ -146,7 +152,21 @@ impl Setup {
         let mut usage = Usage::today("kids", "video", now, &TimeZone::UTC);
         usage.used = if on(Budget) { 60 } else { 0 };
         let allow = [(name, until)];
+        let complaint = |id, category: &str| crate::complaints::Entry {
+            id,
+            name: name.to_owned(),
+            category: category.to_owned(),
+            decided_by: "reviewer".to_owned(),
+        };
+        let mut accepted = vec![complaint(99, "video")];
+        if on(Complaint) {
+            accepted.push(complaint(1, "adult"));
+        }
+        if on(WindowComplaint) {
+            accepted.push(complaint(2, "games"));
+        }
         Setup {
+            accepted: Accepted::new(accepted),
             profile: Profile::compile(&config, &blocklists),
             special: SpecialNames::new(),
             timed: ProfileOverrides::new(
@@ -165,6 +185,7 @@ impl Setup {
             profile: &self.profile,
             timed: Some(&self.timed),
             usage: &self.usage,
+            accepted: Some(&self.accepted),
         }
     }
 
@@ -180,6 +201,10 @@ impl Setup {
             Reason::BypassCanary | Reason::BypassEndpoint { .. } => Bypass,
             Reason::SafeSearch => Safe,
             Reason::ProfileDeny { .. } => Deny,
+            Reason::Complaint { entry } => match self.accepted.entry(entry).id {
+                1 => Complaint,
+                _ => WindowComplaint,
+            },
             Reason::List(hit) => match (hit.list, hit.kind) {
                 (0, _) => List,
                 (_, RuleKind::Allow) => WindowException,
@@ -233,6 +258,13 @@ fn precedence_table() {
         ("www.example.com",          &[List, WindowException],      Some(WindowException)),
         ("www.example.com",          &[WindowList, Keyword],        Some(WindowList)),
         ("www.example.com",          &[Deny, WindowList],           Some(Deny)),
+        // A name accepted from a complaint: in the lists' tier, before their exceptions (a
+        // reviewer decided); the allows and the deny list come first.
+        ("www.example.com",          &[Complaint, List, WindowException], Some(Complaint)),
+        ("www.example.com",          &[Allow, Complaint],           Some(Allow)),
+        ("www.example.com",          &[Timed, Complaint],           Some(Timed)),
+        ("www.example.com",          &[Deny, Complaint],            Some(Deny)),
+        ("www.example.com",          &[WindowComplaint, Keyword],   Some(WindowComplaint)),
     ];
     let now: Timestamp = NOW.parse().unwrap();
     for &(name, rules, expected) in table {
@@ -270,6 +302,10 @@ fn verdicts_carry_the_answer_and_its_ede() {
     assert_eq!(
         verdict("www.example.com", &[List]),
         blocked("NxDomain Filtered familydns: category adult (list always)")
+    );
+    assert_eq!(
+        verdict("www.example.com", &[Complaint]),
+        blocked("NxDomain Filtered familydns: category adult (complaint #1)")
     );
     assert_eq!(
         verdict("www.example.com", &[Deny]),

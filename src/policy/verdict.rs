@@ -62,6 +62,8 @@ pub enum EdeText<'s> {
     Classified { category: &'s str, score_milli: u16 },
     /// A rule (name, regex or keyword) of a list.
     List { category: &'s str, list: &'s str },
+    /// A name accepted from complaint `id`.
+    Complaint { category: &'s str, id: i64 },
     /// The profile's `deny`.
     Deny { profile: &'s str },
     /// A spent daily budget: its categories and the minutes it allowed today.
@@ -75,6 +77,7 @@ impl<'s> EdeText<'s> {
         match *self {
             EdeText::Classified { category, .. }
             | EdeText::List { category, .. }
+            | EdeText::Complaint { category, .. }
             | EdeText::Budget {
                 categories: category,
                 ..
@@ -102,6 +105,9 @@ impl fmt::Display for EdeText<'_> {
             ),
             EdeText::List { category, list } => {
                 write!(f, "familydns: category {category} (list {list})")
+            }
+            EdeText::Complaint { category, id } => {
+                write!(f, "familydns: category {category} (complaint #{id})")
             }
             EdeText::Deny { profile } => write!(f, "familydns: deny list of profile {profile}"),
             EdeText::Budget {
@@ -170,6 +176,15 @@ impl Verdict<'_> {
     }
 }
 
+/// The EDE of a block in `category`: 15 for a security category, else 17.
+fn code_for(category: &str) -> EdeCode {
+    if SECURITY_CATEGORIES.contains(&category) {
+        EdeCode::Blocked
+    } else {
+        EdeCode::Filtered
+    }
+}
+
 impl<'s> Policy<'s> {
     /// The answer `decision` calls for.
     pub fn verdict(&self, decision: &Decision<'s>) -> Verdict<'s> {
@@ -207,6 +222,14 @@ impl<'s> Policy<'s> {
                     .map_or("?", |l| l.category_name(c.category)),
                 score_milli: c.score_milli,
             }),
+            Reason::Complaint { entry } => {
+                let entry = self.accepted.expect("a complaint decided it").entry(entry);
+                let text = EdeText::Complaint {
+                    category: &entry.category,
+                    id: entry.id,
+                };
+                (code_for(&entry.category), text)
+            }
             // A list's rule, or else the profile's deny list: the block reasons left.
             _ => match reason.list() {
                 Some(list) => self.list_block(list),
@@ -220,19 +243,14 @@ impl<'s> Policy<'s> {
         Block { answer, ede, text }
     }
 
-    /// The EDE of a block by a rule of list `list`: 15 for a security category, else 17.
+    /// The EDE of a block by a rule of list `list`.
     fn list_block(&self, list: u16) -> (EdeCode, EdeText<'s>) {
         let list = &self.blocklists.lists[usize::from(list)];
-        let code = if SECURITY_CATEGORIES.contains(&list.category.as_str()) {
-            EdeCode::Blocked
-        } else {
-            EdeCode::Filtered
-        };
         let text = EdeText::List {
             category: &list.category,
             list: &list.name,
         };
-        (code, text)
+        (code_for(&list.category), text)
     }
 
     /// The first name of a forwarded answer's CNAME chain that the policy blocks at `now`,

@@ -14,6 +14,7 @@ use super::logged::Answered;
 use super::plan::{self, Forward, Live, Plan, Question};
 pub use super::ratelimit::Limit;
 use crate::budget::{self, Budgets, Usage};
+use crate::complaints::{Accepted, Complaints};
 use crate::config::RateLimitAction;
 use crate::dnstap::{Decision, Tap};
 use crate::metrics::Metrics;
@@ -34,6 +35,8 @@ pub struct Pipeline {
     pub metrics: Arc<Metrics>,
     /// Timed exceptions and pauses.
     pub overrides: Arc<Overrides>,
+    /// The names accepted from complaints.
+    pub complaints: Arc<Complaints>,
     /// The daily budgets' ledger.
     pub budgets: Arc<Budgets>,
     /// Replaced whole by a reload that changes `server.rate_limit`.
@@ -71,6 +74,7 @@ impl Pipeline {
         // pay neither the clock nor the overrides' load.
         let overrides;
         let usage;
+        let accepted;
         let mut decided = None;
         let answered = match plan::admit(&snapshot, q) {
             Err((label, reply)) => Answered::early(label, reply),
@@ -86,8 +90,9 @@ impl Pipeline {
                     let now = (self.clock)();
                     overrides = self.overrides.current();
                     usage = self.budgets.current();
+                    accepted = self.complaints.current();
                     let answered = self
-                        .answer(&snapshot, (&overrides, &usage), q, &client, now)
+                        .answer(&snapshot, (&overrides, &usage, &accepted), q, &client, now)
                         .await;
                     decided = Some((client, now));
                     answered
@@ -131,9 +136,10 @@ impl Pipeline {
     async fn answer<'s>(
         &self,
         snapshot: &'s Snapshot,
-        (overrides, usage): (
+        (overrides, usage, accepted): (
             &'s HashMap<String, ProfileOverrides>,
             &'s HashMap<String, Vec<Usage>>,
+            &'s Accepted,
         ),
         q: &Question<'_>,
         client: &Client,
@@ -147,6 +153,7 @@ impl Pipeline {
             } else {
                 usage.get(&profile.name).map_or(&[], Vec::as_slice)
             },
+            accepted: Some(accepted),
         };
         let planned = plan::plan(snapshot, q, client, now, live);
         if let (Some(profile), Some(b)) = (planned.profile, planned.budget)

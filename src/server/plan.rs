@@ -14,6 +14,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use super::answer::{self, Reply};
 use super::identity;
 use crate::budget::{Budget, Usage};
+use crate::complaints::Accepted;
 use crate::name::QueryName;
 use crate::overrides::ProfileOverrides;
 use crate::policy::{Block, Label, Policy, Profile, SafeTarget, Verdict};
@@ -98,11 +99,12 @@ pub fn admit(snapshot: &Snapshot, q: &Question<'_>) -> Result<(Client, bool), (L
     Ok(identity::identify(snapshot, q.src, q.edns))
 }
 
-/// What a decision reads of a profile besides the snapshot: its timed exceptions and pause,
-/// and its budgets' usage today.
+/// What a decision reads besides the snapshot: the profile's timed exceptions and pause,
+/// its budgets' usage today, and the names accepted from complaints.
 pub struct Live<'s> {
     pub timed: Option<&'s ProfileOverrides>,
     pub usage: &'s [Usage],
+    pub accepted: Option<&'s Accepted>,
 }
 
 impl Live<'_> {
@@ -110,6 +112,7 @@ impl Live<'_> {
     pub const NONE: Live<'static> = Live {
         timed: None,
         usage: &[],
+        accepted: None,
     };
 }
 
@@ -165,8 +168,12 @@ pub fn plan<'s>(
             Plan::Reply(Label::Local, page_reply(qname, qtype, *ip)),
         );
     }
-    let Live { timed, usage } = live(profile);
-    let policy = snapshot.policy(profile, timed, usage);
+    let Live {
+        timed,
+        usage,
+        accepted,
+    } = live(profile);
+    let policy = snapshot.policy(profile, timed, usage, accepted);
     let verdict = policy.verdict(&policy.decide(&name, now));
     let forward = |name: Name| {
         Plan::Forward(Forward {

@@ -15,7 +15,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use jiff::Timestamp;
 
-use super::limit::Attempts;
+use crate::attempts::Attempts;
 
 /// Sessions held at once: a household has a few parents with a few devices each.
 pub const MAX_SESSIONS: usize = 32;

@@ -6,16 +6,17 @@
 //! listener's own guard (a public bind needs `metrics.allow_remote`) keeps it off other
 //! networks.
 //!
-//! `auth` is the login (password, sessions, CSRF), `limit` counts login attempts and asks,
+//! `auth` is the login (password, sessions, CSRF; [`crate::attempts`] counts logins and asks),
 //! `pages` gathers what the pages show, `render` writes the HTML, `actions` are the buttons
 //! (pause, resume, allow, decline an ask, more budget), `edit` writes a profile back to its
-//! TOML file, and `child` is the child's page at `/`, where a device sees its blocks and asks.
+//! TOML file, `complaints` files and reviews complaints about names, and `child` is the
+//! child's page at `/`, where a device sees its blocks and asks.
 
 mod actions;
 mod auth;
 mod child;
+mod complaints;
 mod edit;
-mod limit;
 mod pages;
 mod render;
 mod view;
@@ -33,14 +34,15 @@ use jiff::Timestamp;
 
 pub use auth::{PasswordError, hash_password};
 
+use crate::attempts::Attempts;
 use crate::budget::Budgets;
+use crate::complaints::Complaints;
 use crate::config::{Config, ParentsConfig};
 use crate::notices::Notifier;
 use crate::overrides::Overrides;
 use crate::reload::Reloader;
 use crate::server::Clock;
 use auth::{Session, Sessions};
-use limit::Attempts;
 
 /// Devices whose asks are counted separately (see [`Attempts`]).
 const MAX_ASKING_DEVICES: usize = 1_024;
@@ -52,6 +54,7 @@ struct Web {
     reloader: Arc<Reloader>,
     overrides: Arc<Overrides>,
     budgets: Arc<Budgets>,
+    complaints: Arc<Complaints>,
     /// The server's clock: sessions, rate limits and "today" follow the queries' clock.
     clock: Clock,
     sessions: Arc<Mutex<Sessions>>,
@@ -76,12 +79,14 @@ pub fn router(
     overrides: Arc<Overrides>,
     notices: Arc<Notifier>,
     budgets: Arc<Budgets>,
+    complaints: Arc<Complaints>,
     clock: Clock,
 ) -> Router {
     let web = Web {
         reloader,
         overrides,
         budgets,
+        complaints,
         clock,
         sessions: Arc::default(),
         limiter: Arc::new(Mutex::new(auth::login_limiter())),
@@ -104,6 +109,11 @@ pub fn router(
         .route("/parents/decline", post(actions::decline))
         .route("/parents/budget", post(actions::budget))
         .route("/parents/profile", get(edit::edit_form).post(edit::save))
+        .route(
+            "/parents/complaints",
+            get(complaints::page).post(complaints::file),
+        )
+        .route("/parents/complaints/decide", post(complaints::decide))
         .route_layer(middleware::from_fn_with_state(
             web.clone(),
             only_when_configured,
@@ -200,6 +210,15 @@ fn done(web: &Web, id: &str, message: String, to: &str) -> Response {
         s.flash = Some(message);
     }
     Redirect::to(to).into_response()
+}
+
+/// The message [`done`] left for the session's next page, if any (shown once).
+fn take_flash(web: &Web, id: &str) -> Option<String> {
+    web.sessions
+        .lock()
+        .expect("not poisoned")
+        .get_mut(id, web.now())
+        .and_then(|s| s.flash.take())
 }
 
 #[derive(serde::Deserialize)]

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::view::{LogQuery, LogView, Overview, ProfileView};
-use super::{Web, WebError, render, session};
+use super::{Web, WebError, render, session, take_flash};
 use crate::config::Config;
 use crate::notices::store::{self, AskFilter};
 use crate::querylog::{self, Filter};
@@ -181,12 +181,7 @@ pub(super) async fn overview(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let (id, session) = session(&web, &headers)?;
-    let flash = web
-        .sessions
-        .lock()
-        .expect("not poisoned")
-        .get_mut(&id, web.now())
-        .and_then(|s| s.flash.take());
+    let flash = take_flash(&web, &id);
     // SQLite reads block: off the async threads.
     let w = web.clone();
     let data = tokio::task::spawn_blocking(move || overview_data(&w))

@@ -43,6 +43,7 @@ pub(super) fn page(title: &str, csrf: Option<&str>, body: Markup) -> Markup {
                     @if let Some(csrf) = csrf {
                         a href="/parents" { "Overview" }
                         a href="/parents/log" { "Log" }
+                        a href="/parents/complaints" { "Complaints" }
                         form.inline method="post" action="/parents/logout" {
                             input type="hidden" name="csrf" value=(csrf);
                             button { "Log out" }
@@ -88,7 +89,7 @@ pub(super) fn login(error: Option<&str>) -> Markup {
 }
 
 /// A hidden CSRF field: every form carries it and every POST checks it.
-fn csrf_field(csrf: &str) -> Markup {
+pub(super) fn csrf_field(csrf: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(csrf); }
 }
 

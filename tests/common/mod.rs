@@ -25,6 +25,7 @@ use tokio::net::{TcpStream, UdpSocket};
 
 pub use familydns::app::Running;
 
+pub mod complaints;
 pub mod daemon;
 pub mod parents;
 pub mod raw;

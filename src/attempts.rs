@@ -1,4 +1,5 @@
-//! A count of attempts per key (a login's source address, an asking device) in fixed
+//! A count of attempts per key (a login's source address, an asking device, a complaint's
+//! filer) in fixed
 //! windows, in a table of bounded size: past `max_keys`, newcomers share one count, so a
 //! flood of new keys cannot grow the table and still gets only one allowance between them.
 //! Time is the server's clock, so tests can move it.
