@@ -24,5 +24,6 @@ pub mod querylog;
 pub mod reload;
 pub mod server;
 pub mod snapshot;
+pub mod trends;
 pub mod upstream;
 pub mod web;

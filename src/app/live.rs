@@ -2,7 +2,7 @@
 //! and the metrics/admin endpoint. [`Live`] owns the running parts and applies each changed
 //! setting to them, so that "reloaded" means the new settings are in force.
 //!
-//! Only the listeners' bounds (`server.tcp`, `server.udp`) and `[query_log]` wait for a
+//! Only the listeners' bounds (`server.tcp`, `server.udp`), `[query_log]` and `[trends]` wait for a
 //! restart (see [`Started`]). A reload says so
 //! in the log, in `/health` and in `familydns_settings_unapplied`.
 
@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::admin;
 use crate::budget::Budgets;
-use crate::config::{Config, MetricsConfig, QueryLogConfig, TcpConfig, UdpConfig};
+use crate::config::{Config, MetricsConfig, QueryLogConfig, TcpConfig, TrendsConfig, UdpConfig};
 use crate::metrics::{self, Metrics};
 use crate::notices::Notifier;
 use crate::overrides::Overrides;
@@ -44,6 +44,7 @@ pub(super) struct Started {
     pub tcp: TcpConfig,
     pub udp: UdpConfig,
     pub query_log: Option<QueryLogConfig>,
+    pub trends: Option<TrendsConfig>,
 }
 
 impl Started {
@@ -58,6 +59,12 @@ impl Started {
         }
         if self.query_log != config.query_log {
             changed.push("[query_log]");
+        }
+        // The token is read live by `GET /trends`; the rest is the writer's.
+        let recorded =
+            |t: &Option<TrendsConfig>| t.clone().map(|t| TrendsConfig { token: None, ..t });
+        if recorded(&self.trends) != recorded(&config.trends) {
+            changed.push("[trends]");
         }
         changed
             .into_iter()
@@ -126,6 +133,10 @@ impl Endpoint {
                     context.clock.clone(),
                 ));
             }
+            app = app.merge(crate::trends::router(
+                reloader.clone(),
+                context.clock.clone(),
+            ));
             app = app.merge(web::router(
                 reloader,
                 context.overrides.clone(),

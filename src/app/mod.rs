@@ -23,6 +23,7 @@ use crate::overrides::Overrides;
 use crate::querylog::QueryLog;
 use crate::reload::{self, Reloader};
 use crate::server::{Clock, Limit, Listeners, Pipeline};
+use crate::trends::Recorder;
 use crate::upstream::{Forwarder, UpstreamError};
 use live::{Endpoint, EndpointContext, Live, Started};
 
@@ -36,6 +37,8 @@ pub enum StartError {
     Upstream(#[from] UpstreamError),
     #[error("{0}")]
     Log(#[from] crate::querylog::LogError),
+    #[error("{0}")]
+    Trends(#[from] crate::trends::TrendsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -114,6 +117,13 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         )?),
         None => None,
     };
+    let trends = match &config.trends {
+        Some(t) => {
+            let categories = config.categories().into_iter().map(str::to_owned);
+            Some(Recorder::start(t, categories.collect(), clock.clone())?)
+        }
+        None => None,
+    };
     let pipeline = Arc::new(Pipeline {
         snapshot,
         forwarder: forwarder.clone(),
@@ -127,6 +137,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         clock,
         log,
         notices,
+        trends,
     });
     let listeners = Listeners::start(pipeline.clone(), &config.server, &metrics)
         .await
@@ -142,6 +153,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
             tcp: config.server.tcp.clone(),
             udp: config.server.udp.clone(),
             query_log: config.query_log.clone(),
+            trends: config.trends.clone(),
         },
         stopped: AtomicBool::new(false),
         listeners: Mutex::new(None),

@@ -13,6 +13,7 @@ mod parents;
 mod profiles;
 mod schedule;
 mod server;
+mod trends;
 mod upstream;
 
 use std::path::Path;
@@ -42,6 +43,7 @@ struct RawConfig {
     #[serde(default, rename = "client")]
     clients: Vec<clients::RawClient>,
     default_profile: Option<Spanned<String>>,
+    trends: Option<trends::RawTrends>,
 }
 
 /// `[query_log]`: on unless `enabled = false`.
@@ -126,6 +128,10 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
             .map_or_else(|| cache_dir.join("querylog.db"), |p| base.join(p)),
         queue: raw.query_log.queue.max(1),
     });
+    let trends = raw
+        .trends
+        .as_ref()
+        .and_then(|t| trends::trends(&mut c, t, base, &cache_dir));
     let lists = lists::lists(&mut c, &raw.lists, base, &cache_dir);
     let categories = lists::categories(&mut c, &lists);
     let parents = raw
@@ -161,6 +167,7 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         cache_dir,
         classifier,
         query_log,
+        trends,
         clients,
         default_profile,
         profiles,

@@ -41,6 +41,8 @@ pub struct Pipeline {
     pub log: Option<QueryLog>,
     /// Alerts for the profiles' `alert` categories.
     pub notices: Arc<Notifier>,
+    /// Trend research's counts (`[trends]`); `None` when off.
+    pub trends: Option<crate::trends::Recorder>,
 }
 
 impl Pipeline {
@@ -105,6 +107,14 @@ impl Pipeline {
             {
                 let device = answered.device_id(client);
                 self.notices.alert(device, &profile.name, category, *now);
+            }
+            if let (Some(trends), Label::Blocked, Some(profile), Some(category)) = (
+                &self.trends,
+                answered.label,
+                answered.profile,
+                answered.category,
+            ) {
+                trends.record(*now, answered.device_id(client), profile.kind, category);
             }
         }
         Some(Response {
