@@ -108,7 +108,7 @@ impl Recorder {
         };
         if !self.queue.push(event) {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed);
-            if n % 10_000 == 0 {
+            if n.is_multiple_of(10_000) {
                 tracing::warn!(dropped = n + 1, "trends: writer behind, events dropped");
             }
         }

@@ -53,7 +53,10 @@ fn averages_over_many_releases_converge_to_the_true_counts() {
     }
     for (i, &t) in truth.iter().enumerate() {
         let mean = sums[i] / f64::from(runs);
-        assert!((mean - t as f64).abs() < 2.5, "cell {i}: mean {mean}, truth {t}");
+        assert!(
+            (mean - t as f64).abs() < 2.5,
+            "cell {i}: mean {mean}, truth {t}"
+        );
         let variance = squares[i] / f64::from(runs);
         assert!(
             (0.7 * 392.0..1.3 * 392.0).contains(&variance),
@@ -81,13 +84,24 @@ fn cells_under_the_threshold_are_suppressed_not_zero() {
         stored(20_000, "household", "adult", 0, -7),
     ];
     let local = Report::of(&cfg, View::Local, &cells);
-    let shown: Vec<_> = local.cells.iter().map(|c| (c.devices, c.suppressed)).collect();
+    let shown: Vec<_> = local
+        .cells
+        .iter()
+        .map(|c| (c.devices, c.suppressed))
+        .collect();
     assert_eq!(shown, [(Some(12), 0), (None, 1), (None, 1)]);
     assert_eq!(local.epsilon_per_day, None);
     // The shared view thresholds the noisy count, never the exact one.
     let shared = Report::of(&cfg, View::Shared, &cells);
-    let shown: Vec<_> = shared.cells.iter().map(|c| (c.devices, c.epsilon)).collect();
-    assert_eq!(shown, [(None, Some(1.0)), (Some(14), Some(1.0)), (None, Some(1.0))]);
+    let shown: Vec<_> = shared
+        .cells
+        .iter()
+        .map(|c| (c.devices, c.epsilon))
+        .collect();
+    assert_eq!(
+        shown,
+        [(None, Some(1.0)), (Some(14), Some(1.0)), (None, Some(1.0))]
+    );
     assert_eq!(shared.epsilon_per_day, Some(1.0));
     assert_eq!(shared.cells[0].day.to_string(), "2024-10-04");
 }
@@ -109,7 +123,11 @@ fn reports_read_back_from_json_and_csv() {
         Report::parse(bad).unwrap_err(),
         "line 3: `x` is not a number"
     );
-    assert!(Report::parse("{\n\"instances\": 3\n}").unwrap_err().starts_with("line 2:"));
+    assert!(
+        Report::parse("{\n\"instances\": 3\n}")
+            .unwrap_err()
+            .starts_with("line 2:")
+    );
 }
 
 #[test]
@@ -119,13 +137,19 @@ fn merging_sums_shown_cells_counts_suppressed_ones_and_refuses_double_counting()
     let north = Report::of(
         &north_cfg,
         View::Shared,
-        &[stored(20_000, "child", "adult", 0, 15), stored(20_000, "child", "drugs", 0, 2)],
+        &[
+            stored(20_000, "child", "adult", 0, 15),
+            stored(20_000, "child", "drugs", 0, 2),
+        ],
     );
     north_cfg.instance = "south".to_owned();
     let south = Report::of(
         &north_cfg,
         View::Shared,
-        &[stored(20_000, "child", "adult", 0, 20), stored(20_000, "child", "drugs", 0, 11)],
+        &[
+            stored(20_000, "child", "adult", 0, 20),
+            stored(20_000, "child", "drugs", 0, 11),
+        ],
     );
     let merged = merge(&[north.clone(), south.clone()]).unwrap();
     assert_eq!(merged.instances, ["north", "south"]);
@@ -136,7 +160,10 @@ fn merging_sums_shown_cells_counts_suppressed_ones_and_refuses_double_counting()
         .collect();
     assert_eq!(
         cells,
-        [("adult", Some(35), 0, Some(1.0)), ("drugs", Some(11), 1, Some(1.0))]
+        [
+            ("adult", Some(35), 0, Some(1.0)),
+            ("drugs", Some(11), 1, Some(1.0))
+        ]
     );
     assert_eq!(merged.epsilon_per_day, Some(1.0));
     assert_eq!(
@@ -156,7 +183,11 @@ fn since_is_days_back_or_a_date() {
     let today = day_of(now);
     assert_eq!(since_day("30d", now), Ok(today - 30));
     assert_eq!(since_day("2026-11-28", now), Ok(today));
-    assert!(since_day("last week", now).unwrap_err().contains("`last week`"));
+    assert!(
+        since_day("last week", now)
+            .unwrap_err()
+            .contains("`last week`")
+    );
 }
 
 /// A day counts each device once per category and under its first kind, at most
@@ -170,9 +201,8 @@ fn a_closed_day_keeps_counts_only() {
     let day = 20_000;
     let mut open = OpenDay::load(&conn, day).unwrap();
     let limit = (day, cfg.max_devices_per_day);
-    let mut count = |device: &str, kind, category| {
-        open.count(&conn, limit, device, kind, category).unwrap()
-    };
+    let mut count =
+        |device: &str, kind, category| open.count(&conn, limit, device, kind, category).unwrap();
     assert!(count("kid-tablet", ProfileKind::Child, "adult"));
     assert!(count("kid-tablet", ProfileKind::Child, "adult"));
     // Its first kind stands: one device is in one kind a day.

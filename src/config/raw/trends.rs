@@ -55,6 +55,7 @@ pub(super) fn trends(
             "expected 1 to 63 letters, digits, `-`, `_` or `.` (a name for this instance, not a person's)",
         );
     }
+    let threshold = positive(c, "threshold", t.threshold.as_ref(), DEFAULT_THRESHOLD);
     let epsilon_per_day = match &t.epsilon_per_day {
         None => DEFAULT_EPSILON,
         Some(e) if e.get_ref().is_finite() && *e.get_ref() > 0.0 && *e.get_ref() <= 10.0 => {
@@ -81,7 +82,6 @@ pub(super) fn trends(
             Some(tok.get_ref().clone())
         }
     });
-    let threshold = positive(c, "threshold", t.threshold.as_ref(), DEFAULT_THRESHOLD);
     let max_devices = positive(
         c,
         "max_devices_per_day",
