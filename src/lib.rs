@@ -22,6 +22,7 @@ pub mod policy;
 mod priority;
 pub mod querylog;
 pub mod reload;
+mod secret;
 pub mod server;
 pub mod snapshot;
 pub mod trends;

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::{Clock, View, read, since_day};
-use crate::admin::same_secret;
 use crate::reload::Reloader;
+use crate::secret::same_secret;
 
 #[derive(Clone)]
 struct Trends {
