@@ -56,6 +56,8 @@ pub enum TrendsError {
         path: String,
         source: std::io::Error,
     },
+    #[error("trends: no randomness for the day's salt: {0}")]
+    Random(getrandom::Error),
     #[error("trends: cannot start the writer thread: {0}")]
     Thread(std::io::Error),
     #[error("trends: {0}")]

@@ -77,7 +77,7 @@ pub(super) struct OpenDay {
 
 impl OpenDay {
     /// The day's row, created with a fresh salt when the day is new.
-    pub fn load(conn: &Connection, day: i64) -> rusqlite::Result<OpenDay> {
+    pub fn load(conn: &Connection, day: i64) -> Result<OpenDay, TrendsError> {
         let salt: Option<Vec<u8>> = conn
             .query_row(
                 "SELECT salt FROM open_days WHERE day = ?1",
@@ -89,9 +89,7 @@ impl OpenDay {
             Some(salt) => salt,
             None => {
                 let mut salt = [0u8; 32];
-                getrandom::getrandom(&mut salt).map_err(|e| {
-                    rusqlite::Error::ToSqlConversionFailure(Box::new(std::io::Error::from(e)))
-                })?;
+                getrandom::getrandom(&mut salt).map_err(TrendsError::Random)?;
                 conn.execute(
                     "INSERT OR REPLACE INTO open_days (day, salt) VALUES (?1, ?2)",
                     params![day, &salt[..]],

@@ -2,6 +2,7 @@
 //! each day once the clock has left it.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,9 +38,7 @@ impl Writer {
             let today = day_of((self.clock)());
             // Today is open even when nothing is counted, so that a day with no blocked
             // lookup still closes into cells (of zeros and noise) like any other.
-            if let std::collections::hash_map::Entry::Vacant(e) = open.entry(today) {
-                e.insert(OpenDay::load(&conn, today)?);
-            }
+            open_day(&mut open, &conn, today)?;
             let (mut taken, closed) = queue.take(spare, IDLE_WAIT);
             let tx = conn.transaction()?;
             for event in &taken {
@@ -47,15 +46,14 @@ impl Writer {
                 if day < closed_before {
                     continue;
                 }
-                let open_day = match open.entry(day) {
-                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(e) => {
-                        e.insert(OpenDay::load(&tx, day)?)
-                    }
-                };
                 let limit = (day, self.config.max_devices_per_day);
-                if !open_day.count(&tx, limit, &event.device, event.kind, &event.category)?
-                    && left_out_day != Some(day)
+                if !open_day(&mut open, &tx, day)?.count(
+                    &tx,
+                    limit,
+                    &event.device,
+                    event.kind,
+                    &event.category,
+                )? && left_out_day != Some(day)
                 {
                     left_out_day = Some(day);
                     tracing::warn!(
@@ -73,6 +71,8 @@ impl Writer {
                     self.config.epsilon_per_day,
                 )?;
                 open.remove(&day);
+            }
+            if closed_before < today {
                 store::purge(&conn, today - i64::from(self.config.keep_days))?;
             }
             closed_before = today;
@@ -83,6 +83,18 @@ impl Writer {
             spare = taken;
         }
     }
+}
+
+/// The open `day`, loaded (or created) on first use.
+fn open_day<'a>(
+    open: &'a mut HashMap<i64, OpenDay>,
+    conn: &Connection,
+    day: i64,
+) -> Result<&'a mut OpenDay, TrendsError> {
+    Ok(match open.entry(day) {
+        Entry::Occupied(e) => e.into_mut(),
+        Entry::Vacant(e) => e.insert(OpenDay::load(conn, day)?),
+    })
 }
 
 /// Starts the writer on its own thread at the lowest priority.
