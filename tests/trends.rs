@@ -354,6 +354,41 @@ async fn devices_past_the_daily_bound_are_not_counted() {
     assert_eq!(household, 0);
 }
 
+/// The open day survives a restart: a device seen before and after it counts once.
+#[tokio::test]
+async fn a_device_counts_once_a_day_across_a_restart() {
+    let upstream = start_upstream().await;
+    let cfg = config(upstream.addr, "restarted", "threshold = 1");
+    let clock = TestClock::new();
+    let fdns = start_on(&cfg, &clock).await;
+    for n in 11..21 {
+        blocked(&fdns, &format!("127.0.0.{n}"), ADULT).await;
+    }
+    drop(fdns);
+    let fdns = start_on(&cfg, &clock).await;
+    for n in 11..22 {
+        blocked(&fdns, &format!("127.0.0.{n}"), ADULT).await;
+    }
+    clock.advance(Duration::from_secs(86_400));
+    let config = familydns::config::load(&cfg.path()).unwrap();
+    let trends = config.trends.unwrap();
+    let since = familydns::trends::since_day(SINCE, test_now()).unwrap();
+    let local = async || familydns::trends::read(&trends, familydns::trends::View::Local, since);
+    assert!(
+        eventually(Duration::from_secs(10), async || local()
+            .await
+            .is_ok_and(|r| !r.cells.is_empty()))
+        .await
+    );
+    let report = local().await.unwrap();
+    let adult = report
+        .cells
+        .iter()
+        .find(|c| c.kind == "child" && c.category == "adult");
+    assert_eq!(adult.unwrap().devices, Some(11));
+    drop(fdns);
+}
+
 #[test]
 fn bad_trends_settings_are_reported_with_file_and_line() {
     let cfg = TestConfig::new(

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use blake2::Blake2sMac256;
 use blake2::digest::{KeyInit, Mac};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::TrendsError;
 use super::noise::release;
@@ -76,27 +76,28 @@ pub(super) struct OpenDay {
 }
 
 impl OpenDay {
-    /// The day's row, created with a fresh salt when the day is new.
+    /// The day's row, created with a fresh salt when the day is new. A salt already
+    /// stored (by this writer before a restart, or by one still stopping) is kept: a
+    /// device must hash alike all day to count once.
     pub fn load(conn: &Connection, day: i64) -> Result<OpenDay, TrendsError> {
-        let salt: Option<Vec<u8>> = conn
-            .query_row(
-                "SELECT salt FROM open_days WHERE day = ?1",
-                params![day],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let salt = match salt.and_then(|s| <[u8; 32]>::try_from(s).ok()) {
-            Some(salt) => salt,
-            None => {
-                let mut salt = [0u8; 32];
-                getrandom::getrandom(&mut salt).map_err(TrendsError::Random)?;
-                conn.execute(
-                    "INSERT OR REPLACE INTO open_days (day, salt) VALUES (?1, ?2)",
-                    params![day, &salt[..]],
-                )?;
-                salt
-            }
-        };
+        let mut fresh = [0u8; 32];
+        getrandom::getrandom(&mut fresh).map_err(TrendsError::Random)?;
+        conn.execute(
+            "INSERT OR IGNORE INTO open_days (day, salt) VALUES (?1, ?2)",
+            params![day, &fresh[..]],
+        )?;
+        let salt: Vec<u8> = conn.query_row(
+            "SELECT salt FROM open_days WHERE day = ?1",
+            params![day],
+            |r| r.get(0),
+        )?;
+        let salt = <[u8; 32]>::try_from(salt).map_err(|_| {
+            TrendsError::Db(rusqlite::Error::InvalidColumnType(
+                0,
+                "salt".to_owned(),
+                rusqlite::types::Type::Blob,
+            ))
+        })?;
         let devices: i64 = conn.query_row(
             "SELECT COUNT(*) FROM devices WHERE day = ?1",
             params![day],
