@@ -173,6 +173,10 @@ impl Live {
         self.stopped.store(true, Ordering::SeqCst);
         self.listeners.lock().expect("not poisoned").take();
         self.endpoint.lock().expect("not poisoned").take();
+        // Its writer must not close a day after this server stops (a new one may own it).
+        if let Some(trends) = &self.pipeline.trends {
+            trends.close();
+        }
     }
 
     async fn update_listeners(&self, config: &Config, unapplied: &mut Vec<String>) {

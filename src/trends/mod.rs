@@ -117,9 +117,16 @@ impl Recorder {
     }
 }
 
+impl Recorder {
+    /// No more events: the writer writes what waits and stops, closing no day.
+    pub fn close(&self) {
+        self.queue.close();
+    }
+}
+
 impl Drop for Recorder {
     fn drop(&mut self) {
-        self.queue.close();
+        self.close();
     }
 }
 

@@ -26,7 +26,7 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Runs until the queue is closed and drained.
+    /// Runs until the queue is closed, then writes what it held and returns.
     pub fn run(self, mut conn: Connection, queue: &Queue<Event>) -> Result<(), TrendsError> {
         let mut open: HashMap<i64, OpenDay> = HashMap::new();
         let mut spare = Vec::new();
@@ -63,6 +63,11 @@ impl Writer {
                 }
             }
             tx.commit()?;
+            if closed {
+                // Stopped: the days are left open for the next writer (after a restart) to
+                // count on and close.
+                return Ok(());
+            }
             for day in store::open_before(&conn, today)? {
                 store::close(
                     &mut conn,
@@ -76,9 +81,6 @@ impl Writer {
                 store::purge(&conn, today - i64::from(self.config.keep_days))?;
             }
             closed_before = today;
-            if closed && taken.is_empty() {
-                return Ok(());
-            }
             taken.clear();
             spare = taken;
         }
