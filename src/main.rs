@@ -44,6 +44,15 @@ enum Command {
         #[arg(long, default_value = "config/familydns.toml")]
         config: PathBuf,
     },
+    /// Trend research: devices with blocked lookups per day, kind and category, with
+    /// differential-privacy noise (`--local`: exact), or `trends merge FILE…`.
+    #[command(args_conflicts_with_subcommands = true)]
+    Trends {
+        #[command(subcommand)]
+        merge: Option<familydns::trends::cli::Merge>,
+        #[command(flatten)]
+        args: familydns::trends::cli::Args,
+    },
     /// Ask the running server to reload its config and lists now.
     Reload {
         #[arg(long, default_value = "config/familydns.toml")]
@@ -229,6 +238,7 @@ fn main() -> ExitCode {
         Command::Passwd => passwd(),
         Command::Report(args) => familydns::complaint_api::cli::report(&args),
         Command::Complaints(args) => familydns::complaint_api::cli::review(&args),
+        Command::Trends { merge, args } => familydns::trends::cli::run(merge, args),
     }
 }
 

@@ -2,9 +2,9 @@
 //! and the metrics/admin endpoint. [`Live`] owns the running parts and applies each changed
 //! setting to them, so that "reloaded" means the new settings are in force.
 //!
-//! Only the listeners' bounds (`server.tcp`, `server.udp`), `[query_log]` and `[dnstap]`
-//! wait for a restart (see [`Started`]). A reload says so in the log, in `/health` and in
-//! `familydns_settings_unapplied`.
+//! Only the listeners' bounds (`server.tcp`, `server.udp`), `[query_log]`, `[dnstap]` and
+//! `[trends]` wait for a restart (see [`Started`]). A reload says so in the log, in `/health`
+//! and in `familydns_settings_unapplied`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +16,9 @@ use crate::admin;
 use crate::budget::Budgets;
 use crate::complaint_api;
 use crate::complaints::Complaints;
-use crate::config::{Config, DnstapConfig, MetricsConfig, QueryLogConfig, TcpConfig, UdpConfig};
+use crate::config::{
+    Config, DnstapConfig, MetricsConfig, QueryLogConfig, TcpConfig, TrendsConfig, UdpConfig,
+};
 use crate::metrics::{self, Metrics};
 use crate::notices::Notifier;
 use crate::overrides::Overrides;
@@ -47,6 +49,7 @@ pub(super) struct Started {
     pub udp: UdpConfig,
     pub query_log: Option<QueryLogConfig>,
     pub dnstap: Option<DnstapConfig>,
+    pub trends: Option<TrendsConfig>,
 }
 
 impl Started {
@@ -64,6 +67,12 @@ impl Started {
         }
         if self.dnstap != config.dnstap {
             changed.push("[dnstap]");
+        }
+        // The token is read live by `GET /trends`; the rest is the writer's.
+        let recorded =
+            |t: &Option<TrendsConfig>| t.clone().map(|t| TrendsConfig { token: None, ..t });
+        if recorded(&self.trends) != recorded(&config.trends) {
+            changed.push("[trends]");
         }
         changed
             .into_iter()
@@ -138,6 +147,10 @@ impl Endpoint {
                 context.complaints.clone(),
                 context.clock.clone(),
             ));
+            app = app.merge(crate::trends::router(
+                reloader.clone(),
+                context.clock.clone(),
+            ));
             app = app.merge(web::router(
                 reloader,
                 context.overrides.clone(),
@@ -175,6 +188,10 @@ impl Live {
         self.stopped.store(true, Ordering::SeqCst);
         self.listeners.lock().expect("not poisoned").take();
         self.endpoint.lock().expect("not poisoned").take();
+        // Its writer must not close a day after this server stops (a new one may own it).
+        if let Some(trends) = &self.pipeline.trends {
+            trends.close();
+        }
     }
 
     async fn update_listeners(&self, config: &Config, unapplied: &mut Vec<String>) {

@@ -26,6 +26,7 @@ use crate::overrides::Overrides;
 use crate::querylog::QueryLog;
 use crate::reload::{self, Reloader};
 use crate::server::{Clock, Limit, Listeners, Pipeline};
+use crate::trends::Recorder;
 use crate::upstream::{Forwarder, UpstreamError};
 use live::{Endpoint, EndpointContext, Live, Started};
 
@@ -41,6 +42,8 @@ pub enum StartError {
     Log(#[from] crate::querylog::LogError),
     #[error("{0}")]
     Complaints(#[from] crate::complaints::StoreError),
+    #[error("{0}")]
+    Trends(#[from] crate::trends::TrendsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -128,6 +131,13 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         )?),
         None => None,
     };
+    let trends = match &config.trends {
+        Some(t) => {
+            let categories = config.categories().into_iter().map(str::to_owned);
+            Some(Recorder::start(t, categories.collect(), clock.clone())?)
+        }
+        None => None,
+    };
     let pipeline = Arc::new(Pipeline {
         snapshot,
         forwarder: forwarder.clone(),
@@ -143,6 +153,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         log,
         notices,
         dnstap: config.dnstap.as_ref().map(|d| Tap::start(d, &metrics)),
+        trends,
     });
     let listeners = Listeners::start(pipeline.clone(), &config.server, &metrics)
         .await
@@ -159,6 +170,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
             udp: config.server.udp.clone(),
             query_log: config.query_log.clone(),
             dnstap: config.dnstap.clone(),
+            trends: config.trends.clone(),
         },
         stopped: AtomicBool::new(false),
         listeners: Mutex::new(None),

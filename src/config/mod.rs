@@ -9,6 +9,7 @@ mod address;
 mod dnstap;
 mod error;
 mod raw;
+mod trends;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
@@ -21,6 +22,7 @@ pub use address::parse_mac;
 pub use dnstap::{DnstapConfig, DnstapTarget};
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{ComplaintToken, ComplaintsConfig, Role};
+pub use trends::{ProfileKind, TrendsConfig};
 
 use crate::lists::Format;
 
@@ -65,6 +67,8 @@ pub struct Config {
     pub query_log: Option<QueryLogConfig>,
     /// The dnstap stream (`[dnstap]`); `None` when not configured.
     pub dnstap: Option<DnstapConfig>,
+    /// Trend research (`[trends]`); `None` when the section is absent.
+    pub trends: Option<TrendsConfig>,
     pub clients: Vec<ClientConfig>,
     pub default_profile: String,
     pub profiles: Vec<ProfileConfig>,
@@ -359,6 +363,8 @@ pub struct ProfileConfig {
     pub log_days: u32,
     /// Categories whose blocked lookups alert the parent (`alert`).
     pub alert: Vec<String>,
+    /// Whom the profile is for (`kind`), as trends count it.
+    pub kind: ProfileKind,
 }
 
 impl Config {

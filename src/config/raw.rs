@@ -15,6 +15,7 @@ mod parents;
 mod profiles;
 mod schedule;
 mod server;
+mod trends;
 mod upstream;
 
 use std::path::Path;
@@ -49,6 +50,7 @@ struct RawConfig {
     #[serde(default, rename = "client")]
     clients: Vec<clients::RawClient>,
     default_profile: Option<Spanned<String>>,
+    trends: Option<trends::RawTrends>,
 }
 
 /// `[query_log]`: on unless `enabled = false`.
@@ -137,6 +139,10 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         .dnstap
         .as_ref()
         .and_then(|d| dnstap::dnstap(&mut c, d, base));
+    let trends = raw
+        .trends
+        .as_ref()
+        .and_then(|t| trends::trends(&mut c, t, base, &cache_dir));
     let lists = lists::lists(&mut c, &raw.lists, base, &cache_dir);
     let categories = lists::categories(&mut c, &lists);
     let parents = raw
@@ -175,6 +181,7 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         classifier,
         query_log,
         dnstap,
+        trends,
         clients,
         default_profile,
         profiles,

@@ -77,6 +77,8 @@ pub struct Profile {
     pub log_days: u32,
     /// Categories whose blocked lookups alert the parent.
     pub alert: Vec<String>,
+    /// Whom the profile is for, as trends count it.
+    pub kind: crate::config::ProfileKind,
 }
 
 impl Profile {
@@ -104,6 +106,7 @@ impl Profile {
             log: config.log,
             log_days: config.log_days,
             alert: config.alert.clone(),
+            kind: config.kind,
             schedules: config
                 .schedules
                 .iter()

@@ -147,6 +147,7 @@ impl Setup {
             log: crate::config::LogMode::Full,
             log_days: 7,
             alert: vec![],
+            kind: crate::config::ProfileKind::Child,
         };
         // The whole budget used, or none of it.
         let mut usage = Usage::today("kids", "video", now, &TimeZone::UTC);

@@ -12,7 +12,7 @@
 //! that logs at all, and carry no names; rows with names only for `full` (every query) and
 //! `blocked` (blocked ones). Old rows are deleted by the writer as it goes.
 
-mod queue;
+pub(crate) mod queue;
 mod read;
 mod writer;
 
@@ -80,7 +80,7 @@ impl Entry {
 
 /// The sending side of the log; cheap to share.
 pub struct QueryLog {
-    queue: Arc<queue::Queue>,
+    queue: Arc<queue::Queue<Entry>>,
     dropped: IntCounter,
 }
 

@@ -8,37 +8,38 @@
 //! preempted holder off the CPU. (Against the channel it replaces, throughput was not
 //! distinguishable in separate runs, and it did not remove the latency tail after a
 //! saturating burst that the README reports.) The writer is never woken per entry: it polls.
+//! The trends' recorder hands its events over the same way.
 
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use super::Entry;
-
 /// Entries waiting for the writer, at most `capacity` of them.
-pub(super) struct Queue {
-    pending: Mutex<Pending>,
+pub(crate) struct Queue<T> {
+    pending: Mutex<Pending<T>>,
     /// Wakes the writer when the log closes (never per entry: the writer polls).
     closed: Condvar,
     capacity: usize,
 }
 
-#[derive(Default)]
-struct Pending {
-    entries: Vec<Entry>,
+struct Pending<T> {
+    entries: Vec<T>,
     closed: bool,
 }
 
-impl Queue {
-    pub(super) fn new(capacity: usize) -> Queue {
+impl<T> Queue<T> {
+    pub(crate) fn new(capacity: usize) -> Queue<T> {
         Queue {
-            pending: Mutex::default(),
+            pending: Mutex::new(Pending {
+                entries: Vec::new(),
+                closed: false,
+            }),
             closed: Condvar::new(),
             capacity: capacity.max(1),
         }
     }
 
     /// Adds `entry`; false (and the entry dropped) when `capacity` entries wait already.
-    pub(super) fn push(&self, entry: Entry) -> bool {
+    pub(crate) fn push(&self, entry: T) -> bool {
         let mut p = self.pending.lock().expect("not poisoned");
         if p.entries.len() >= self.capacity {
             return false;
@@ -48,7 +49,7 @@ impl Queue {
     }
 
     /// No more entries will come: the writer writes what waits and stops.
-    pub(super) fn close(&self) {
+    pub(crate) fn close(&self) {
         self.pending.lock().expect("not poisoned").closed = true;
         self.closed.notify_all();
     }
@@ -56,7 +57,7 @@ impl Queue {
     /// Everything waiting, swapped for `empty` (the writer's last, drained buffer, so that
     /// neither side allocates in the steady state); when nothing waits, first sleeps up to
     /// `idle` or until the log closes. The flag says whether the log is closed.
-    pub(super) fn take(&self, empty: Vec<Entry>, idle: Duration) -> (Vec<Entry>, bool) {
+    pub(crate) fn take(&self, empty: Vec<T>, idle: Duration) -> (Vec<T>, bool) {
         let mut p = self.pending.lock().expect("not poisoned");
         if p.entries.is_empty() && !p.closed {
             p = self.closed.wait_timeout(p, idle).expect("not poisoned").0;

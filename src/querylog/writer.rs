@@ -68,7 +68,7 @@ pub(super) fn start(
     path: &Path,
     queue: usize,
     written: IntCounter,
-) -> Result<Arc<Queue>, LogError> {
+) -> Result<Arc<Queue<Entry>>, LogError> {
     let conn = open(path)?;
     let queue = Arc::new(Queue::new(queue));
     let taken = queue.clone();
@@ -90,7 +90,7 @@ pub(super) fn start(
 /// The writer polls: it takes everything waiting, writes it, and sleeps up to [`IDLE_WAIT`]
 /// when there was nothing, so a query never wakes it (which would cost a futex call and a
 /// context switch per query); rows are delayed by as much.
-fn run(mut conn: Connection, queue: &Queue, written: &IntCounter) -> rusqlite::Result<()> {
+fn run(mut conn: Connection, queue: &Queue<Entry>, written: &IntCounter) -> rusqlite::Result<()> {
     let mut keep_days: HashMap<String, u32> = HashMap::new();
     let mut next_purge = i64::MIN;
     let mut spare = Vec::new();

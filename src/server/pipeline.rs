@@ -47,6 +47,8 @@ pub struct Pipeline {
     pub notices: Arc<Notifier>,
     /// The dnstap output (`[dnstap]`).
     pub dnstap: Option<Tap>,
+    /// Trend research's counts (`[trends]`); `None` when off.
+    pub trends: Option<crate::trends::Recorder>,
 }
 
 impl Pipeline {
@@ -118,6 +120,14 @@ impl Pipeline {
             {
                 let device = answered.device_id(client);
                 self.notices.alert(device, &profile.name, category, *now);
+            }
+            if let (Some(trends), Label::Blocked, Some(profile), Some(category)) = (
+                &self.trends,
+                answered.label,
+                answered.profile,
+                answered.category,
+            ) {
+                trends.record(*now, answered.device_id(client), profile.kind, category);
             }
         }
         let decision = self

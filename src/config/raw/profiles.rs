@@ -12,7 +12,9 @@ use super::budget::{RawBudget, budgets};
 use super::clients::RawClient;
 use super::schedule::{RawSchedule, schedule};
 use super::{Check, parse_toml, read_toml};
-use crate::config::{BlockAnswer, BlockBypass, ConfigError, LogMode, ProfileConfig, SafeSearch};
+use crate::config::{
+    BlockAnswer, BlockBypass, ConfigError, LogMode, ProfileConfig, ProfileKind, SafeSearch,
+};
 use crate::name;
 
 #[derive(Deserialize)]
@@ -38,6 +40,8 @@ struct RawProfile {
     /// Categories whose blocked lookups alert the parent at once (`alert = ["selfharm"]`).
     #[serde(default)]
     alert: Vec<Spanned<String>>,
+    /// `"household"` (default) or `"child"`: the profile kind trends count under.
+    kind: Option<Spanned<String>>,
 }
 
 /// `log_days` when a profile gives none: a week of names, as a parent looks back.
@@ -145,6 +149,14 @@ fn convert(
             ("off", LogMode::Off),
         ],
     );
+    let kind = c.choose(
+        raw.kind.as_ref(),
+        "kind",
+        &[
+            ("household", ProfileKind::Household),
+            ("child", ProfileKind::Child),
+        ],
+    );
     let log_days = raw
         .log_days
         .as_ref()
@@ -164,6 +176,7 @@ fn convert(
         log,
         log_days,
         alert: raw.alert.iter().map(|c| c.get_ref().clone()).collect(),
+        kind,
     })
 }
 
