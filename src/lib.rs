@@ -11,6 +11,7 @@ pub mod check;
 pub mod clients;
 pub mod config;
 pub mod download;
+pub mod exchange;
 pub mod filter;
 pub mod help;
 pub mod lists;

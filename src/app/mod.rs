@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use crate::budget::Budgets;
 use crate::config::{self, Config};
 use crate::download::Downloader;
+use crate::exchange::{Accepted, Inbox, Publisher};
 use crate::metrics::Metrics;
 use crate::notices::{Destinations, Notifier};
 use crate::overrides::Overrides;
@@ -54,6 +55,9 @@ pub struct Running {
     reloader: Arc<Reloader>,
     live: Arc<Live>,
     tasks: Vec<JoinHandle<()>>,
+    /// The RPZ feed (`[exchange]`), and the accepted names it publishes.
+    exchange: Option<Publisher>,
+    accepted: tokio::sync::watch::Sender<Accepted>,
 }
 
 /// Loads the config, compiles the lists and starts serving.
@@ -80,10 +84,34 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         metrics.notices.clone(),
     );
     let budgets = Arc::new(Budgets::load(&config.file));
+    let inbox = Inbox::new(metrics.exchange.clone());
+    let (accepted, accepted_rx) = tokio::sync::watch::channel(Accepted::default());
+    let exchange = match &config.exchange {
+        Some(e) => Some(
+            Publisher::start(
+                e,
+                &config.tsig_keys,
+                &config.cache_dir,
+                accepted_rx,
+                clock.clone(),
+                metrics.exchange.clone(),
+            )
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: e.listen.to_string(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
     let tasks = vec![
         tokio::spawn(budgets.clone().persist()),
         reload::watch(reloader.clone()),
-        reload::refresh_lists(reloader.clone(), Downloader::new(forwarder.clone())),
+        reload::refresh_lists(
+            reloader.clone(),
+            Downloader::new(forwarder.clone()),
+            inbox.clone(),
+        ),
         tokio::spawn(forwarder.clone().probe_demoted()),
     ];
     let context = EndpointContext {
@@ -127,6 +155,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         clock,
         log,
         notices,
+        inbox,
     });
     let listeners = Listeners::start(pipeline.clone(), &config.server, &metrics)
         .await
@@ -154,6 +183,8 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         reloader: reloader.clone(),
         live: live.clone(),
         tasks,
+        exchange,
+        accepted,
     };
     *live.listeners.lock().expect("not poisoned") = Some(listeners);
     *live.endpoint.lock().expect("not poisoned") = endpoint;
@@ -202,6 +233,16 @@ impl Running {
             .expect("not poisoned")
             .as_ref()
             .map(|e| e.local)
+    }
+
+    /// Where the RPZ feed is served (`[exchange] listen`), when it is.
+    pub fn exchange_addr(&self) -> Option<SocketAddr> {
+        self.exchange.as_ref().map(|e| e.local_addr)
+    }
+
+    /// The accepted names the RPZ feed publishes: send a new set to publish it.
+    pub fn accepted(&self) -> &tokio::sync::watch::Sender<Accepted> {
+        &self.accepted
     }
 
     /// Stops serving (as dropping does).

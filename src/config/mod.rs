@@ -7,6 +7,7 @@
 
 mod address;
 mod error;
+pub mod exchange;
 mod raw;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -61,6 +62,10 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
     pub default_profile: String,
     pub profiles: Vec<ProfileConfig>,
+    /// `[[tsig_key]]`: secrets shared with the parties of the RPZ exchange.
+    pub tsig_keys: Vec<exchange::TsigKeyConfig>,
+    /// `[exchange]`: the RPZ feed we publish; `None` when off.
+    pub exchange: Option<exchange::ExchangeConfig>,
 }
 
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 mod budget;
 mod check;
 mod clients;
+mod exchange;
 mod listeners;
 mod lists;
 mod metrics;
@@ -41,6 +42,9 @@ struct RawConfig {
     query_log: RawQueryLog,
     #[serde(default, rename = "client")]
     clients: Vec<clients::RawClient>,
+    #[serde(default, rename = "tsig_key")]
+    tsig_keys: Vec<exchange::RawTsigKey>,
+    exchange: Option<exchange::RawExchange>,
     default_profile: Option<Spanned<String>>,
 }
 
@@ -126,7 +130,12 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
             .map_or_else(|| cache_dir.join("querylog.db"), |p| base.join(p)),
         queue: raw.query_log.queue.max(1),
     });
-    let lists = lists::lists(&mut c, &raw.lists, base, &cache_dir);
+    let tsig_keys = exchange::tsig_keys(&mut c, &raw.tsig_keys, base);
+    let exchange = raw
+        .exchange
+        .as_ref()
+        .and_then(|e| exchange::exchange(&mut c, e, &tsig_keys));
+    let lists = lists::lists(&mut c, &raw.lists, base, &cache_dir, &tsig_keys);
     let categories = lists::categories(&mut c, &lists);
     let parents = raw
         .parents
@@ -164,5 +173,7 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         clients,
         default_profile,
         profiles,
+        tsig_keys,
+        exchange,
     })
 }

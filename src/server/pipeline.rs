@@ -15,6 +15,7 @@ use super::plan::{self, Forward, Live, Plan, Question};
 pub use super::ratelimit::Limit;
 use crate::budget::{self, Budgets, Usage};
 use crate::config::RateLimitAction;
+use crate::exchange::Inbox;
 use crate::metrics::Metrics;
 use crate::notices::Notifier;
 use crate::overrides::{Overrides, ProfileOverrides};
@@ -41,6 +42,8 @@ pub struct Pipeline {
     pub log: Option<QueryLog>,
     /// Alerts for the profiles' `alert` categories.
     pub notices: Arc<Notifier>,
+    /// NOTIFYs from the primaries of subscribed RPZ feeds.
+    pub inbox: Arc<Inbox>,
 }
 
 impl Pipeline {

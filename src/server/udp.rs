@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use prometheus::IntCounter;
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
@@ -96,6 +96,13 @@ pub async fn serve(socket: UdpSocket, pipeline: Arc<Pipeline>, waiting: Waiting)
                 continue;
             }
         };
+        if request.metadata.op_code == OpCode::Notify {
+            let now = u64::try_from((pipeline.clock)().as_second()).unwrap_or(0);
+            if let Some(bytes) = pipeline.inbox.answer(packet, &request, src.ip(), now) {
+                send(&socket, &bytes, src).await;
+            }
+            continue;
+        }
         let mut reply = Box::pin(respond(pipeline.clone(), request, src));
         // Most answers need no upstream: finish them here, without a task.
         let polled = reply.as_mut().poll(&mut Context::from_waker(Waker::noop()));

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::Check;
+use crate::config::exchange::{FEED_SCHEME, FeedSource, TsigKeyConfig};
 use crate::config::{ListConfig, MAX_CATEGORIES, MAX_LISTS, parse_duration};
 use crate::lists::Format;
 
@@ -45,6 +46,7 @@ pub(super) fn lists(
     raw: &[RawList],
     base: &Path,
     cache_dir: &Path,
+    keys: &[TsigKeyConfig],
 ) -> Vec<ListConfig> {
     let mut names = BTreeSet::new();
     let mut lists = Vec::new();
@@ -56,7 +58,7 @@ pub(super) fn lists(
                 format!("list `{}` is defined twice", l.name.get_ref()),
             );
         }
-        lists.push(list(c, l, base, cache_dir));
+        lists.push(list(c, l, base, cache_dir, keys));
     }
     if lists.len() > MAX_LISTS {
         c.file_err(format!(
@@ -67,7 +69,13 @@ pub(super) fn lists(
     lists
 }
 
-fn list(c: &mut Check<'_>, l: &RawList, base: &Path, cache_dir: &Path) -> ListConfig {
+fn list(
+    c: &mut Check<'_>,
+    l: &RawList,
+    base: &Path,
+    cache_dir: &Path,
+    keys: &[TsigKeyConfig],
+) -> ListConfig {
     let refresh = match &l.refresh {
         None => DEFAULT_REFRESH,
         Some(r) => parse_duration(r.get_ref()).unwrap_or_else(|| {
@@ -80,7 +88,22 @@ fn list(c: &mut Check<'_>, l: &RawList, base: &Path, cache_dir: &Path) -> ListCo
         }),
     };
     let src = l.source.get_ref();
-    let (source, url) = if src.starts_with("http://") || src.starts_with("https://") {
+    let mut format = l.format;
+    if src.starts_with(FEED_SCHEME) {
+        // An RPZ feed: transferred into the cache, read there as an RPZ zone.
+        match FeedSource::parse(src) {
+            Ok(feed) if feed.key.is_some() => {
+                super::exchange::known_key(c, keys, &l.source, "source");
+            }
+            Ok(_) => {}
+            Err(e) => c.err(&l.source, Some("source"), e.to_string()),
+        }
+        format = Format::Rpz;
+    }
+    let (source, url) = if src.starts_with("http://")
+        || src.starts_with("https://")
+        || src.starts_with(FEED_SCHEME)
+    {
         // Downloaded lists live in the cache; the snapshot reads the cached copy.
         (
             cache_dir.join(cache_file_name(l.name.get_ref())),
@@ -101,7 +124,7 @@ fn list(c: &mut Check<'_>, l: &RawList, base: &Path, cache_dir: &Path) -> ListCo
         name: l.name.get_ref().clone(),
         category: l.category.get_ref().clone(),
         source,
-        format: l.format,
+        format,
         url,
         refresh,
     }

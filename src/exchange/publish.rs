@@ -1,0 +1,137 @@
+//! The publisher: takes the accepted set from the complaints side, keeps the category zones
+//! (and their serials, in `cache_dir`, so a restart never sends a serial back), serves them,
+//! and NOTIFYs the subscribers of each zone that changed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use prometheus::IntCounterVec;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::serve::{self, Server};
+use super::tsig::Keyring;
+use super::zone::{Saved, Zones};
+use super::{Accepted, Clock, notify, unix_seconds};
+use crate::atomic_file;
+use crate::config::exchange::{ExchangeConfig, TsigKeyConfig};
+
+/// A running publisher; dropping it stops serving.
+pub struct Publisher {
+    /// The TCP (and UDP) address bound, for a config that asked for port 0.
+    pub local_addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Publisher {
+    /// Binds `config.listen` and publishes every set `accepted` holds, the current one first.
+    pub async fn start(
+        config: &ExchangeConfig,
+        keys: &[TsigKeyConfig],
+        cache_dir: &Path,
+        accepted: watch::Receiver<Accepted>,
+        clock: Clock,
+        events: IntCounterVec,
+    ) -> std::io::Result<Publisher> {
+        let state = cache_dir.join(format!("exchange-{}json", config.zone.to_ascii()));
+        let mut zones = Zones::new(config.zone.clone(), config.journal, config.max_names);
+        zones.restore(load(&state));
+        let listener = TcpListener::bind(config.listen).await?;
+        let local_addr = listener.local_addr()?;
+        let socket = UdpSocket::bind(local_addr).await?;
+        let server = Arc::new(Server {
+            zones: Arc::new(RwLock::new(zones)),
+            keys: Keyring::new(keys),
+            subscribers: config.subscribers.clone(),
+            clock,
+            events,
+            idle: config.idle_timeout,
+        });
+        let tasks = vec![
+            tokio::spawn(serve::tcp(listener, server.clone(), config.max_connections)),
+            tokio::spawn(serve::udp(socket, server.clone())),
+            tokio::spawn(publish(server, accepted, state)),
+        ];
+        Ok(Publisher { local_addr, tasks })
+    }
+}
+
+/// Applies each accepted set as it comes: diff, save, NOTIFY.
+async fn publish(server: Arc<Server>, mut accepted: watch::Receiver<Accepted>, state: PathBuf) {
+    loop {
+        let set = accepted.borrow_and_update().clone();
+        let now = unix_seconds(&server.clock);
+        let (changed, problems, saved) = {
+            let mut zones = server.zones.write().expect("not poisoned");
+            let (changed, problems) = zones.update(&set, u32::try_from(now).unwrap_or(u32::MAX));
+            let saved = (!changed.is_empty()).then(|| zones.saved());
+            (changed, problems, saved)
+        };
+        for problem in problems {
+            tracing::warn!(%problem, "not published");
+        }
+        if let Some(saved) = saved {
+            let state = state.clone();
+            let written = tokio::task::spawn_blocking(move || save(&state, &saved)).await;
+            if let Ok(Err(e)) = written {
+                tracing::error!(error = %e, "cannot save the exchange's serials");
+            }
+        }
+        for category in changed {
+            notify_subscribers(&server, &category, now);
+        }
+        if accepted.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// One NOTIFY task per subscriber address, each bounded in tries and time.
+fn notify_subscribers(server: &Server, category: &str, now: u64) {
+    let Some(zone) = server.zones.read().expect("not poisoned").origin(category) else {
+        return;
+    };
+    for subscriber in &server.subscribers {
+        let signer = subscriber
+            .key
+            .as_ref()
+            .and_then(|k| server.keys.get(k))
+            .cloned();
+        for &to in &subscriber.notify {
+            tokio::spawn(notify::send(
+                zone.clone(),
+                to,
+                signer.clone(),
+                now,
+                server.events.clone(),
+            ));
+        }
+    }
+}
+
+fn load(path: &Path) -> Saved {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+fn save(path: &Path, saved: &Saved) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    atomic_file::write(
+        path,
+        &serde_json::to_vec(saved).map_err(std::io::Error::other)?,
+    )
+}
