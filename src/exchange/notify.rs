@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
-use hickory_proto::rr::{DNSClass, Name, RecordType, TSigner};
+use hickory_proto::rr::{DNSClass, Record, RecordType, TSigner};
 use prometheus::IntCounterVec;
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
@@ -18,10 +18,11 @@ use super::tsig;
 const TRIES: u32 = 5;
 const WAIT: Duration = Duration::from_secs(2);
 
-/// Sends a NOTIFY for `zone` to `to` until it is answered or [`TRIES`] are spent; `now` is
-/// the TSIG time. Returns whether the subscriber answered.
+/// Sends a NOTIFY for the zone of `soa` (the new SOA goes along, RFC 1996 §3.7) to `to`
+/// until it is answered or [`TRIES`] are spent; `now` is the TSIG time. Returns whether the
+/// subscriber answered.
 pub async fn send(
-    zone: Name,
+    soa: Record,
     to: SocketAddr,
     signer: Option<TSigner>,
     now: u64,
@@ -37,9 +38,11 @@ pub async fn send(
     };
     let mut message = Message::new(rand_id(), MessageType::Query, OpCode::Notify);
     message.metadata.authoritative = true;
+    let zone = soa.name.clone();
     let mut query = Query::query(zone.clone(), RecordType::SOA);
     query.set_query_class(DNSClass::IN);
     message.add_query(query);
+    message.add_answer(soa);
     if tsig::sign_request(&mut message, signer.as_ref(), now).is_err() {
         return false;
     }

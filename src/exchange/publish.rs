@@ -98,8 +98,15 @@ async fn publish(server: Arc<Server>, mut accepted: watch::Receiver<Accepted>, s
 
 /// One NOTIFY task per subscriber address, each bounded in tries and time.
 fn notify_subscribers(server: &Server, category: &str, now: u64) {
-    let Some(zone) = server.zones.read().expect("not poisoned").origin(category) else {
-        return;
+    let soa = {
+        let zones = server.zones.read().expect("not poisoned");
+        let zone = zones
+            .origin(category)
+            .and_then(|origin| zones.find(&origin).map(|z| z.soa()));
+        match zone {
+            Some(soa) => soa,
+            None => return,
+        }
     };
     for subscriber in &server.subscribers {
         let signer = subscriber
@@ -109,7 +116,7 @@ fn notify_subscribers(server: &Server, category: &str, now: u64) {
             .cloned();
         for &to in &subscriber.notify {
             tokio::spawn(notify::send(
-                zone.clone(),
+                soa.clone(),
                 to,
                 signer.clone(),
                 now,

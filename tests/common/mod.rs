@@ -26,6 +26,7 @@ use tokio::net::{TcpStream, UdpSocket};
 pub use familydns::app::Running;
 
 pub mod daemon;
+pub mod exchange;
 pub mod parents;
 pub mod raw;
 
