@@ -149,14 +149,15 @@ async fn unbound_subscribes_by_address_and_applies_notify() {
   local-zone: "test." nodefault
 forward-zone:
   name: "."
-  forward-addr: {upstream}
+  forward-addr: {uip}@{uport}
 rpz:
   name: "{ADULT_ZONE}."
   primary: 127.0.0.1@{feed_port}
   rpz-log: yes
 "#,
             server = unbound_server(dir, port),
-            upstream = format!("{}@{}", upstream.addr.ip(), upstream.addr.port()),
+            uip = upstream.addr.ip(),
+            uport = upstream.addr.port(),
             feed_port = feed.port(),
         ),
     )
@@ -324,4 +325,61 @@ zone "{ADULT_ZONE}" {{
     println!(
         "BIND subscriber (TSIG): accepted -> blocked in {blocked:?}, removed -> unblocked in {unblocked:?}"
     );
+}
+
+#[tokio::test]
+async fn the_transfer_server_is_bounded() {
+    use tokio::io::AsyncWriteExt;
+    let upstream = start_upstream().await;
+    let cfg = publisher_config(
+        upstream.addr,
+        "max_connections = 2\nidle_timeout = \"1s\"\n[[exchange.subscriber]]\nname = \"local\"\nunsigned_from = [\"127.0.0.1/32\"]\n",
+    );
+    let fdns = start_live(&cfg).await;
+    accept(&fdns, &[("adult", &["first.example"])]);
+    let feed = fdns.exchange_addr().unwrap();
+    let local = "127.0.0.1".parse().unwrap();
+
+    // Two connections are served; a third is closed at once and counted.
+    let mut held = [
+        raw::connect_from(local, feed).await,
+        raw::connect_from(local, feed).await,
+    ];
+    let mut soa = raw::frame(
+        &format!("{ADULT_ZONE}."),
+        hickory_proto::rr::RecordType::SOA,
+        7,
+    );
+    for conn in &mut held {
+        conn.write_all(&soa).await.unwrap();
+        let answer = raw::read_answer(conn).await;
+        assert_eq!(answer.answers.len(), 1, "the zone's SOA");
+    }
+    let mut third = raw::connect_from(local, feed).await;
+    assert!(
+        raw::closed_by_server(&mut third, Duration::from_secs(5)).await,
+        "over max_connections"
+    );
+    assert!(events(&fdns, "connection_refused") >= 1);
+
+    // A request longer than the server reads closes the connection; so does idling.
+    soa.splice(0..2, 5000u16.to_be_bytes());
+    held[0].write_all(&soa).await.unwrap();
+    assert!(
+        raw::closed_by_server(&mut held[0], Duration::from_secs(5)).await,
+        "oversized request"
+    );
+    assert!(
+        raw::closed_by_server(&mut held[1], Duration::from_secs(5)).await,
+        "idle past idle_timeout"
+    );
+    // The slots are free again.
+    let mut again = raw::connect_from(local, feed).await;
+    let soa = raw::frame(
+        &format!("{ADULT_ZONE}."),
+        hickory_proto::rr::RecordType::SOA,
+        8,
+    );
+    again.write_all(&soa).await.unwrap();
+    assert_eq!(raw::read_answer(&mut again).await.answers.len(), 1);
 }

@@ -52,8 +52,8 @@ pub enum TransferError {
     NotZone(Name),
     #[error("the IXFR does not start at our serial {0}")]
     Mismatch(u32),
-    #[error("the zone has more than {MAX_RECORDS} records; refused, keeping the cached copy")]
-    TooLarge,
+    #[error("the zone has more than {0} records; refused, keeping the cached copy")]
+    TooLarge(usize),
     #[error("the transfer did not finish within {TRANSFER_TIMEOUT:?}")]
     Timeout,
     #[error("cannot write the cache: {0}")]
@@ -80,7 +80,7 @@ pub async fn fetch(
     let cached = Copy::read(&list.source, &feed.zone);
     let records = match &cached {
         Some(c) => {
-            let records = transfer(&feed, signer, Some(c.serial), now).await?;
+            let records = transfer(&feed, signer, Some(c.serial), now, MAX_RECORDS).await?;
             match c.apply(&feed.zone, &records) {
                 Err(TransferError::Mismatch(_)) => None,
                 other => Some(other?),
@@ -90,7 +90,10 @@ pub async fn fetch(
     };
     let copy = match records {
         Some(copy) => copy,
-        None => Copy::full(&feed.zone, &transfer(&feed, signer, None, now).await?)?,
+        None => {
+            let records = transfer(&feed, signer, None, now, MAX_RECORDS).await?;
+            Copy::full(&feed.zone, &records)?
+        }
     };
     if cached.as_ref().is_some_and(|c| c.serial == copy.serial) {
         return Ok(Fetched::NotModified);
@@ -100,12 +103,14 @@ pub async fn fetch(
     Ok(Fetched::Updated)
 }
 
-/// The answer records of an AXFR (`serial` None) or IXFR, all messages together.
+/// The answer records of an AXFR (`serial` None) or IXFR, all messages together; more
+/// than `cap` records is [`TransferError::TooLarge`].
 async fn transfer(
     feed: &FeedSource,
     signer: Option<&hickory_proto::rr::TSigner>,
     serial: Option<u32>,
     now: u64,
+    cap: usize,
 ) -> Result<Vec<Record>, TransferError> {
     let mut request = Message::query();
     let qtype = if serial.is_some() {
@@ -141,8 +146,8 @@ async fn transfer(
                     .map_err(|e| TransferError::Tsig(e.to_string()))?;
             }
             records.extend(message.answers);
-            if records.len() > MAX_RECORDS {
-                return Err(TransferError::TooLarge);
+            if records.len() > cap {
+                return Err(TransferError::TooLarge(cap));
             }
             if complete(&records, serial.is_some())? {
                 return Ok(records);
@@ -286,5 +291,65 @@ impl Copy {
             rest = &tail[split..];
         }
         Ok(Copy { serial, lines })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Arc;
+
+    use prometheus::{IntCounterVec, Opts};
+
+    use super::*;
+    use crate::config::exchange::{ExchangeConfig, SubscriberConfig, fqdn};
+    use crate::exchange::{Accepted, Publisher};
+
+    /// A zone over the cap is refused whole, by a real transfer from our own publisher.
+    #[tokio::test]
+    async fn a_zone_over_the_record_cap_is_refused() {
+        let config = ExchangeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            zone: fqdn("feed.example").unwrap(),
+            subscribers: vec![SubscriberConfig {
+                name: "local".into(),
+                key: None,
+                unsigned_from: vec!["127.0.0.1/32".parse().unwrap()],
+                notify: vec![],
+            }],
+            max_connections: 4,
+            idle_timeout: Duration::from_secs(5),
+            journal: 4,
+            max_names: 1000,
+        };
+        let names: BTreeSet<String> = (0..300).map(|i| format!("n{i}.example")).collect();
+        let accepted: Accepted = Arc::new(BTreeMap::from([("adult".to_string(), names)]));
+        let (_tx, rx) = tokio::sync::watch::channel(accepted);
+        let cache = tempfile::tempdir().unwrap();
+        let events = IntCounterVec::new(Opts::new("e", "e"), &["event"]).unwrap();
+        let clock: crate::exchange::Clock = Arc::new(jiff::Timestamp::now);
+        let publisher = Publisher::start(&config, &[], cache.path(), rx, clock, events)
+            .await
+            .unwrap();
+        let feed = FeedSource {
+            primary: publisher.local_addr,
+            zone: fqdn("adult.feed.example").unwrap(),
+            key: None,
+        };
+        let mut records = Vec::new();
+        for _ in 0..100 {
+            // The publisher applies the set on its own task.
+            records = transfer(&feed, None, None, 0, 1000).await.unwrap();
+            if records.len() == 603 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(records.len(), 603, "SOA, NS, 600 records, SOA");
+        let refused = transfer(&feed, None, None, 0, 500).await;
+        assert!(
+            matches!(refused, Err(TransferError::TooLarge(500))),
+            "{refused:?}"
+        );
     }
 }
