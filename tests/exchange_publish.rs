@@ -338,6 +338,12 @@ async fn the_transfer_server_is_bounded() {
     let fdns = start_live(&cfg).await;
     accept(&fdns, &[("adult", &["first.example"])]);
     let feed = fdns.exchange_addr().unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), async || serial(feed)
+            .await
+            .is_some())
+        .await
+    );
     let local = "127.0.0.1".parse().unwrap();
 
     // Two connections are served; a third is closed at once and counted.
@@ -382,4 +388,44 @@ async fn the_transfer_server_is_bounded() {
     );
     again.write_all(&soa).await.unwrap();
     assert_eq!(raw::read_answer(&mut again).await.answers.len(), 1);
+}
+
+#[tokio::test]
+async fn serials_never_go_back_across_restarts() {
+    let upstream = start_upstream().await;
+    let cfg = publisher_config(
+        upstream.addr,
+        "[[exchange.subscriber]]\nname = \"local\"\nunsigned_from = [\"127.0.0.1/32\"]\n",
+    );
+    // The pinned test clock: serials start from it, and must move on even though it does not.
+    let fdns = cfg.start().await;
+    accept(&fdns, &[("adult", &["a.example"])]);
+    let mut first = None;
+    assert!(
+        eventually(Duration::from_secs(5), async || {
+            first = serial(fdns.exchange_addr().unwrap()).await;
+            first.is_some()
+        })
+        .await
+    );
+    drop(fdns);
+
+    let fdns = cfg.start().await;
+    let feed = fdns.exchange_addr().unwrap();
+    assert_eq!(
+        serial(feed).await,
+        first,
+        "the saved zone is served at start"
+    );
+    accept(&fdns, &[("adult", &["a.example"])]);
+    accept(&fdns, &[("adult", &["a.example", "b.example"])]);
+    let moved = eventually(Duration::from_secs(5), async || {
+        serial(feed).await == first.map(|s| s + 1)
+    })
+    .await;
+    assert!(
+        moved,
+        "one change, one step after the saved serial: {:?}",
+        serial(feed).await
+    );
 }

@@ -34,7 +34,8 @@ impl Drop for Publisher {
 }
 
 impl Publisher {
-    /// Binds `config.listen` and publishes every set `accepted` holds, the current one first.
+    /// Binds `config.listen`, serves the zones saved in `cache_dir`, and publishes every set
+    /// sent on `accepted` from now on (see [`publish`] for the channel's initial value).
     pub async fn start(
         config: &ExchangeConfig,
         keys: &[TsigKeyConfig],
@@ -66,32 +67,32 @@ impl Publisher {
     }
 }
 
-/// Applies each accepted set as it comes: diff, save, NOTIFY.
+/// Applies each accepted set as it comes: diff, save, NOTIFY. The value the receiver holds
+/// as already seen (a channel's initial value) is not applied: until the complaints side
+/// sends its first set, the saved zones are served as they were.
 async fn publish(server: Arc<Server>, mut accepted: watch::Receiver<Accepted>, state: PathBuf) {
-    loop {
+    while accepted.changed().await.is_ok() {
         let set = accepted.borrow_and_update().clone();
         let now = unix_seconds(&server.clock);
-        let (changed, problems, saved) = {
-            let mut zones = server.zones.write().expect("not poisoned");
-            let (changed, problems) = zones.update(&set, u32::try_from(now).unwrap_or(u32::MAX));
-            let saved = (!changed.is_empty()).then(|| zones.saved());
-            (changed, problems, saved)
-        };
+        // Changed on a copy and saved before it is served: a serial a subscriber has seen
+        // is never lost to a crash. This task is the only writer, and changes come at the
+        // pace of reviewers, so the copy costs little.
+        let mut next = server.zones.read().expect("not poisoned").clone();
+        let (changed, problems) = next.update(&set, u32::try_from(now).unwrap_or(u32::MAX));
         for problem in problems {
             tracing::warn!(%problem, "not published");
         }
-        if let Some(saved) = saved {
-            let state = state.clone();
-            let written = tokio::task::spawn_blocking(move || save(&state, &saved)).await;
-            if let Ok(Err(e)) = written {
-                tracing::error!(error = %e, "cannot save the exchange's serials");
-            }
+        if changed.is_empty() {
+            continue;
         }
+        let (state, saved) = (state.clone(), next.saved());
+        let written = tokio::task::spawn_blocking(move || save(&state, &saved)).await;
+        if let Ok(Err(e)) = written {
+            tracing::error!(error = %e, "cannot save the exchange's serials");
+        }
+        *server.zones.write().expect("not poisoned") = next;
         for category in changed {
             notify_subscribers(&server, &category, now);
-        }
-        if accepted.changed().await.is_err() {
-            return;
         }
     }
 }

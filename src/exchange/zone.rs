@@ -41,7 +41,7 @@ pub struct Zone {
 pub type Saved = BTreeMap<String, (u32, BTreeSet<String>)>;
 
 /// Every category's zone under one parent name.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Zones {
     parent: Name,
     journal: usize,

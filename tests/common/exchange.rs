@@ -68,3 +68,13 @@ pub async fn time_until(
 pub fn events(fdns: &Running, event: &str) -> u64 {
     fdns.metrics.exchange.with_label_values(&[event]).get()
 }
+
+/// The serial of the feed's `adult` zone, asked over UDP as a secondary polls it (from
+/// 127.0.0.1: the asking test's config must let it).
+pub async fn serial(feed: SocketAddr) -> Option<u32> {
+    let m = udp(feed, &format!("{ADULT_ZONE}."), RecordType::SOA).await;
+    m.answers.iter().find_map(|r| match &r.data {
+        hickory_proto::rr::RData::SOA(soa) => Some(soa.serial),
+        _ => None,
+    })
+}

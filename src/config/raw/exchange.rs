@@ -162,7 +162,9 @@ pub(super) fn known_key(
 ) -> Option<Name> {
     let name = fqdn(at.get_ref().rsplit('#').next().unwrap_or_default())?;
     if !keys.iter().any(|k| k.name == name) {
-        c.err(at, Some(key), format!("no [[tsig_key]] is named `{name}`"));
+        let shown = name.to_ascii();
+        let shown = shown.trim_end_matches('.');
+        c.err(at, Some(key), format!("no [[tsig_key]] is named `{shown}`"));
     }
     Some(name)
 }
@@ -181,6 +183,7 @@ pub(super) fn exchange(
     e: &RawExchange,
     keys: &[TsigKeyConfig],
 ) -> Option<ExchangeConfig> {
+    let listen = c.socket_addr("listen", &e.listen);
     let positive = |c: &mut Check<'_>, v: &Option<Spanned<u64>>, key: &str, default: u64| match v {
         Some(n) if *n.get_ref() == 0 => {
             c.err(n, Some(key), "must be more than 0");
@@ -250,9 +253,8 @@ pub(super) fn exchange(
             }
         })
         .collect();
-    let listen = c.socket_addr("listen", &e.listen)?;
     Some(ExchangeConfig {
-        listen,
+        listen: listen?,
         zone: zone?,
         subscribers,
         max_connections: max_connections as usize,

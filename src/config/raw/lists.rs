@@ -26,6 +26,9 @@ pub(super) struct RawList {
 
 /// Refresh period of downloaded lists when the config gives none.
 const DEFAULT_REFRESH: Duration = Duration::from_secs(24 * 3600);
+/// Refresh period of RPZ feeds: an IXFR that finds the copy current costs one SOA record,
+/// and it catches a change whose NOTIFY was lost (our feed's SOA refresh is the same).
+const DEFAULT_FEED_REFRESH: Duration = Duration::from_secs(300);
 
 /// The classifier's model file, relative to the config's directory; it must exist.
 pub(super) fn classifier(c: &mut Check<'_>, base: &Path, file: &Spanned<String>) -> PathBuf {
@@ -76,7 +79,9 @@ fn list(
     cache_dir: &Path,
     keys: &[TsigKeyConfig],
 ) -> ListConfig {
+    let src = l.source.get_ref();
     let refresh = match &l.refresh {
+        None if src.starts_with(FEED_SCHEME) => DEFAULT_FEED_REFRESH,
         None => DEFAULT_REFRESH,
         Some(r) => parse_duration(r.get_ref()).unwrap_or_else(|| {
             c.err(
@@ -87,7 +92,6 @@ fn list(
             DEFAULT_REFRESH
         }),
     };
-    let src = l.source.get_ref();
     let mut format = l.format;
     if src.starts_with(FEED_SCHEME) {
         // An RPZ feed: transferred into the cache, read there as an RPZ zone.
