@@ -21,7 +21,6 @@ use super::wire;
 use crate::atomic_file;
 use crate::config::ListConfig;
 use crate::config::exchange::{FeedSource, FeedSourceError, TsigKeyConfig};
-use crate::download::Fetched;
 
 /// Most records a feed may have (two per name: one million names); a bigger zone is
 /// refused whole, keeping the cached copy.
@@ -61,11 +60,12 @@ pub enum TransferError {
 }
 
 /// Transfers `list`'s feed into its cache file; `now` is the TSIG time (Unix seconds).
+/// `Ok(true)` when the copy changed.
 pub async fn fetch(
     list: &ListConfig,
     keys: &[TsigKeyConfig],
     now: u64,
-) -> Result<Fetched, TransferError> {
+) -> Result<bool, TransferError> {
     let url = list.url.as_deref().ok_or(TransferError::NotFeed)?;
     let feed = FeedSource::parse(url)?;
     let keyring = Keyring::new(keys);
@@ -96,11 +96,11 @@ pub async fn fetch(
         }
     };
     if cached.as_ref().is_some_and(|c| c.serial == copy.serial) {
-        return Ok(Fetched::NotModified);
+        return Ok(false);
     }
     copy.write(&list.source, &feed.zone)
         .map_err(TransferError::Cache)?;
-    Ok(Fetched::Updated)
+    Ok(true)
 }
 
 /// The answer records of an AXFR (`serial` None) or IXFR, all messages together; more
@@ -191,13 +191,23 @@ struct Copy {
     lines: BTreeSet<String>,
 }
 
-/// The cache line of a record of `zone`, for the policy records (CNAME) under the apex.
+/// Labels of RPZ triggers that are not query names (RFC draft: IP, NSDNAME, NSIP, client IP).
+const NOT_QNAME_TRIGGERS: [&str; 4] = ["rpz-ip", "rpz-nsdname", "rpz-nsip", "rpz-client-ip"];
+
+/// The cache line of a record of `zone`: its QNAME-trigger CNAMEs under the apex. Which of
+/// them block (`CNAME .`) is the list parser's call.
 fn line(record: &Record, zone: &Name) -> Option<String> {
     let RData::CNAME(target) = &record.data else {
         return None;
     };
     let owner = record.name.to_lowercase().to_ascii();
     let relative = owner.strip_suffix(&format!(".{}", zone.to_ascii()))?;
+    if relative
+        .split('.')
+        .any(|label| NOT_QNAME_TRIGGERS.contains(&label))
+    {
+        return None;
+    }
     Some(format!(
         "{relative} CNAME {}",
         target.0.to_lowercase().to_ascii()
@@ -304,6 +314,38 @@ mod tests {
     use super::*;
     use crate::config::exchange::{ExchangeConfig, SubscriberConfig, fqdn};
     use crate::exchange::{Accepted, Publisher};
+
+    #[test]
+    fn only_qname_triggers_are_kept() {
+        let zone = fqdn("rpz.example").unwrap();
+        let cname = |owner: &str, target: &str| {
+            let rdata = RData::CNAME(hickory_proto::rr::rdata::CNAME(
+                Name::from_ascii(target).unwrap(),
+            ));
+            Record::from_rdata(Name::from_ascii(owner).unwrap(), 60, rdata)
+        };
+        assert_eq!(
+            line(&cname("Bad.Example.rpz.example.", "."), &zone).as_deref(),
+            Some("bad.example CNAME .")
+        );
+        assert_eq!(
+            line(&cname("*.bad.example.rpz.example.", "rpz-passthru."), &zone).as_deref(),
+            Some("*.bad.example CNAME rpz-passthru.")
+        );
+        assert_eq!(
+            line(&cname("32.1.2.0.192.rpz-ip.rpz.example.", "."), &zone),
+            None
+        );
+        assert_eq!(
+            line(&cname("ns.evil.rpz-nsdname.rpz.example.", "."), &zone),
+            None
+        );
+        assert_eq!(
+            line(&cname("bad.example.other.example.", "."), &zone),
+            None,
+            "outside the zone"
+        );
+    }
 
     /// A zone over the cap is refused whole, by a real transfer from our own publisher.
     #[tokio::test]

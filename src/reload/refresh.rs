@@ -76,9 +76,11 @@ async fn fetch(
         .is_some_and(|u| u.starts_with(FEED_SCHEME))
     {
         let now = u64::try_from(jiff::Timestamp::now().as_second()).unwrap_or(0);
-        subscribe::fetch(list, &reloader.config().tsig_keys, now)
-            .await
-            .map_err(|e| e.to_string())
+        match subscribe::fetch(list, &reloader.config().tsig_keys, now).await {
+            Ok(true) => Ok(Fetched::Updated),
+            Ok(false) => Ok(Fetched::NotModified),
+            Err(e) => Err(e.to_string()),
+        }
     } else {
         downloader.fetch(list).await.map_err(|e| e.to_string())
     }
