@@ -55,6 +55,7 @@ pub struct Snapshot {
     devices: Vec<(usize, String)>,
     allowed: NetworkTable<()>,
     trusted: NetworkTable<()>,
+    proxies: NetworkTable<()>,
     /// The child's page: the name devices look up (`parents.page_name`) and its address.
     pub page: Option<(String, IpAddr)>,
 }
@@ -123,6 +124,7 @@ impl Snapshot {
             devices,
             allowed: config.server.allow_clients.iter().copied().collect(),
             trusted: config.server.trusted_forwarders.iter().copied().collect(),
+            proxies: config.server.trusted_proxies.iter().copied().collect(),
             page: config
                 .parents
                 .as_ref()
@@ -134,6 +136,11 @@ impl Snapshot {
     /// Whether `ip` may use the resolver at all (`server.allow_clients`).
     pub fn is_allowed(&self, ip: IpAddr) -> bool {
         self.allowed.contains(ip)
+    }
+
+    /// Whether `ip` may name the real client in a PROXY v2 header: `server.trusted_proxies`.
+    pub fn is_proxy(&self, ip: IpAddr) -> bool {
+        self.proxies.contains(ip)
     }
 
     /// Whether `ip` may tell us who its clients are (MAC, ECS): `server.trusted_forwarders`.

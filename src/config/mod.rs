@@ -74,6 +74,8 @@ pub struct ServerConfig {
     pub allow_clients: Vec<IpNet>,
     /// Only these may tell us a client's MAC (EDNS0 65001/65073) or subnet (ECS).
     pub trusted_forwarders: Vec<IpNet>,
+    /// Load balancers whose PROXY v2 header names the real client (dnsdist).
+    pub trusted_proxies: Vec<IpNet>,
     /// Zone of the schedules of profiles that do not set their own.
     pub timezone: jiff::tz::TimeZone,
     pub rate_limit: RateLimitConfig,

@@ -73,6 +73,9 @@ pub struct Metrics {
     /// Queries whose MAC/ECS options were ignored because they did not come from a trusted
     /// forwarder.
     pub untrusted_identity: IntCounter,
+    /// Packets and connections with a PROXY header from outside `server.trusted_proxies`,
+    /// or a malformed one: dropped.
+    pub proxy_refused: IntCounter,
     /// The last reload error, shown by `/health` until a reload succeeds.
     last_reload_error: Mutex<Option<String>>,
     /// Query log entries written, and dropped because the writer was behind.
@@ -214,6 +217,10 @@ impl Metrics {
             untrusted_identity: counter(
                 "familydns_untrusted_identity_options_total",
                 "Queries whose MAC or ECS options were ignored: not from a trusted forwarder",
+            ),
+            proxy_refused: counter(
+                "familydns_proxy_refused_total",
+                "PROXY v2 headers refused: not from a trusted proxy, or malformed",
             ),
             last_reload_error: Mutex::new(None),
             querylog_written: counter(

@@ -11,6 +11,7 @@ mod logged;
 mod offline;
 mod pipeline;
 mod plan;
+mod proxy;
 mod ratelimit;
 mod tcp;
 mod udp;

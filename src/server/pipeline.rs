@@ -53,6 +53,11 @@ impl Pipeline {
         self.snapshot.load().is_allowed(ip)
     }
 
+    /// Whether `ip` is in `server.trusted_proxies` now: its PROXY v2 header names the client.
+    pub fn proxied_by(&self, ip: IpAddr) -> bool {
+        self.snapshot.load().is_proxy(ip)
+    }
+
     /// The response to a question, or `None` when it is to be dropped (rate limit).
     ///
     /// The checks run cheapest and most final first: `allow_clients` (an off-list source

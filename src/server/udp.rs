@@ -10,7 +10,8 @@
 //! Those tasks are bounded ([`Waiting`]): a random-subdomain flood would otherwise grow one
 //! task per query for as long as the upstream takes. Past the cap such a query is answered
 //! SERVFAIL at once. A source outside `allow_clients` gets nothing for a packet that does
-//! not parse (not even FORMERR: we are not a reflector).
+//! not parse (not even FORMERR: we are not a reflector). Behind a trusted load balancer the
+//! client is the one its PROXY v2 header names ([`proxy`]); the answer goes to the balancer.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use tokio::sync::Semaphore;
 use super::answer;
 use super::pipeline::Pipeline;
 use super::plan::Question;
+use super::proxy;
 
 /// Largest datagram we read: EDNS payloads above this are not accepted anyway.
 const MAX_DATAGRAM: usize = 4096;
@@ -82,13 +84,23 @@ pub async fn serve(socket: UdpSocket, pipeline: Arc<Pipeline>, waiting: Waiting)
                 continue;
             }
         };
-        let packet = &buf[..len];
+        let received = &buf[..len];
+        let client = match proxy::origin(received, src, || pipeline.proxied_by(src.ip())) {
+            Ok(Some(origin)) => origin,
+            // A datagram is whole: a header that does not end in it is as bad as a wrong one.
+            Ok(None) | Err(_) => {
+                pipeline.metrics.proxy_refused.inc();
+                continue;
+            }
+        };
+        let packet = &received[client.header..];
+        let client = client.client;
         let request = match Message::from_vec(packet) {
             Ok(m) if m.metadata.message_type == MessageType::Query => m,
             // Never answer responses: that is how reflection loops start.
             Ok(_) => continue,
             Err(_) => {
-                if pipeline.allows(src.ip())
+                if pipeline.allows(client.ip())
                     && let Some(formerr) = formerr(packet)
                 {
                     let _ = socket.try_send_to(&formerr, src);
@@ -98,12 +110,12 @@ pub async fn serve(socket: UdpSocket, pipeline: Arc<Pipeline>, waiting: Waiting)
         };
         if request.metadata.op_code == OpCode::Notify {
             let now = u64::try_from((pipeline.clock)().as_second()).unwrap_or(0);
-            if let Some(bytes) = pipeline.inbox.answer(packet, &request, src.ip(), now) {
+            if let Some(bytes) = pipeline.inbox.answer(packet, &request, client.ip(), now) {
                 send(&socket, &bytes, src).await;
             }
             continue;
         }
-        let mut reply = Box::pin(respond(pipeline.clone(), request, src));
+        let mut reply = Box::pin(respond(pipeline.clone(), request, client));
         // Most answers need no upstream: finish them here, without a task.
         let polled = reply.as_mut().poll(&mut Context::from_waker(Waker::noop()));
         match polled {
@@ -142,9 +154,10 @@ async fn send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
     }
 }
 
-/// Runs the pipeline for one request and encodes the answer; `None` means no answer.
-async fn respond(pipeline: Arc<Pipeline>, request: Message, src: SocketAddr) -> Option<Vec<u8>> {
-    let question = Question::from_message(&request, src.ip());
+/// Runs the pipeline for one request from `client` (behind a trusted proxy, the client its
+/// header names) and encodes the answer; `None` means no answer.
+async fn respond(pipeline: Arc<Pipeline>, request: Message, client: SocketAddr) -> Option<Vec<u8>> {
+    let question = Question::from_message(&request, client.ip());
     let response = pipeline.respond(&question).await?;
     answer::encode(&request, response, answer::udp_limit(&request))
 }

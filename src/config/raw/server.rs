@@ -18,6 +18,8 @@ pub(super) struct RawServer {
     allow_clients: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     trusted_forwarders: Vec<Spanned<String>>,
+    #[serde(default)]
+    trusted_proxies: Vec<Spanned<String>>,
     timezone: Option<Spanned<String>>,
     #[serde(default)]
     rate_limit: RawRateLimit,
@@ -94,6 +96,7 @@ pub(super) fn server(c: &mut Check<'_>, raw: &RawServer) -> ServerConfig {
             .collect(),
     };
     let trusted_forwarders = c.networks("trusted_forwarders", &raw.trusted_forwarders);
+    let trusted_proxies = c.networks("trusted_proxies", &raw.trusted_proxies);
     if raw.allow_clients.is_none()
         && let Some(public) = raw.listen.iter().flatten().find(|a| {
             a.get_ref()
@@ -114,6 +117,7 @@ pub(super) fn server(c: &mut Check<'_>, raw: &RawServer) -> ServerConfig {
         listen,
         allow_clients,
         trusted_forwarders,
+        trusted_proxies,
         timezone,
         rate_limit,
         tcp,

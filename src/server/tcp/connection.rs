@@ -25,6 +25,7 @@ use crate::config::TcpConfig;
 use crate::server::answer;
 use crate::server::pipeline::Pipeline;
 use crate::server::plan::Question;
+use crate::server::proxy::{self, ProxyError};
 
 /// Why a connection was closed (for the debug log).
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +38,8 @@ enum Closed {
     BadLength(usize),
     #[error("a message that is not a query")]
     NotAQuery,
+    #[error("{0}")]
+    Proxy(#[from] ProxyError),
     #[error("an answer was not taken within the write timeout")]
     WriteTimeout,
     #[error("its lifetime is over")]
@@ -45,14 +48,22 @@ enum Closed {
     Io(#[from] std::io::Error),
 }
 
+/// Who is at the other end of a connection.
+pub struct Peer {
+    pub addr: SocketAddr,
+    /// In `server.trusted_proxies`: the stream may start with a PROXY v2 header.
+    pub proxied: bool,
+}
+
 /// Serves `stream` until it closes, holding `slot` as long as the socket is open.
 pub async fn serve(
     stream: TcpStream,
-    peer: SocketAddr,
+    peer: Peer,
     pipeline: Arc<Pipeline>,
     config: Arc<TcpConfig>,
     slot: Slot,
 ) {
+    let addr = peer.addr;
     let closed = timeout(
         config.max_lifetime,
         queries(stream, peer, pipeline, &config),
@@ -60,7 +71,7 @@ pub async fn serve(
     .await
     .unwrap_or(Err(Closed::Lifetime));
     if let Err(reason) = closed {
-        tracing::debug!(%peer, %reason, "tcp connection closed");
+        tracing::debug!(peer = %addr, %reason, "tcp connection closed");
     }
     // The socket is closed by now (dropped with the future above); only then is the slot
     // given back, so that the slots never undercount the open descriptors.
@@ -71,7 +82,7 @@ pub async fn serve(
 /// when the client closed its side and every answer was written.
 async fn queries(
     mut stream: TcpStream,
-    peer: SocketAddr,
+    peer: Peer,
     pipeline: Arc<Pipeline>,
     config: &TcpConfig,
 ) -> Result<(), Closed> {
@@ -80,13 +91,21 @@ async fn queries(
     let mut in_flight = JoinSet::new();
     let mut last_activity = Instant::now();
     let mut client_done = false;
+    // Known once the start of the stream shows whether a PROXY header names the client.
+    let mut client = None;
     loop {
-        while in_flight.len() < config.max_in_flight
+        if client.is_none() && frames.len > 0 {
+            client = frames
+                .origin(&peer)
+                .inspect_err(|_| pipeline.metrics.proxy_refused.inc())?;
+        }
+        while let Some(client) = client
+            && in_flight.len() < config.max_in_flight
             && let Some(request) = frames.next()?
         {
             let pipeline = pipeline.clone();
             in_flight.spawn(async move {
-                let question = Question::from_message(&request, peer.ip());
+                let question = Question::from_message(&request, client.ip());
                 let response = pipeline.respond(&question).await?;
                 answer::encode(&request, response, usize::from(u16::MAX))
             });
@@ -158,6 +177,18 @@ impl Frames {
     /// Room for the next read; never empty while no complete message is buffered.
     fn spare(&mut self) -> &mut [u8] {
         &mut self.buf[self.len..]
+    }
+
+    /// The client the stream speaks for, once enough of it is here to tell: the peer, or the
+    /// one a trusted proxy's header names (the header is then taken off the buffer).
+    fn origin(&mut self, peer: &Peer) -> Result<Option<SocketAddr>, ProxyError> {
+        let Some(origin) = proxy::origin(&self.buf[..self.len], peer.addr, || peer.proxied)? else {
+            return Ok(None);
+        };
+        self.buf.copy_within(origin.header..self.len, 0);
+        self.len -= origin.header;
+        self.partial_since = self.partial_since.filter(|_| self.len > 0);
+        Ok(Some(origin.client))
     }
 
     fn filled(&mut self, n: usize) {

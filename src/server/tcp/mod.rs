@@ -12,6 +12,8 @@
 mod connection;
 mod slots;
 
+use connection::Peer;
+
 pub use slots::Slots;
 
 use std::sync::Arc;
@@ -44,16 +46,27 @@ pub async fn serve(
                 continue;
             }
         };
-        // Dropping the stream closes it: not allowed, or over a cap.
-        if !pipeline.allows(peer.ip()) {
+        // Dropping the stream closes it: not allowed, or over a cap. A trusted proxy's
+        // clients are checked against `allow_clients` query by query, once its header has
+        // named them.
+        let proxied = pipeline.proxied_by(peer.ip());
+        if !proxied && !pipeline.allows(peer.ip()) {
             continue;
         }
-        let Some(slot) = slots.acquire(peer.ip()) else {
+        let slot = if proxied {
+            slots.acquire_for_proxy()
+        } else {
+            slots.acquire(peer.ip())
+        };
+        let Some(slot) = slot else {
             continue;
         };
         tokio::spawn(connection::serve(
             stream,
-            peer,
+            Peer {
+                addr: peer,
+                proxied,
+            },
             pipeline.clone(),
             config.clone(),
             slot,

@@ -36,16 +36,27 @@ impl Slots {
     /// A slot for a connection from `ip`, or `None` when the total or the client's share is
     /// taken.
     pub fn acquire(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
-        let client = client_key(ip);
+        self.take(Some(client_key(ip)))
+    }
+
+    /// A slot for a connection from a trusted proxy, counted in the total only: a load
+    /// balancer carries many clients' connections, and limiting each of them is its job.
+    pub fn acquire_for_proxy(self: &Arc<Self>) -> Option<Slot> {
+        self.take(None)
+    }
+
+    fn take(self: &Arc<Self>, client: Option<IpAddr>) -> Option<Slot> {
         let mut open = self.open.lock().expect("not poisoned");
         if open.total >= self.max_total {
             return None;
         }
-        let n = open.per_client.entry(client).or_default();
-        if *n >= self.max_per_client {
-            return None;
+        if let Some(client) = client {
+            let n = open.per_client.entry(client).or_default();
+            if *n >= self.max_per_client {
+                return None;
+            }
+            *n += 1;
         }
-        *n += 1;
         open.total += 1;
         self.gauge.inc();
         Some(Slot {
@@ -58,17 +69,20 @@ impl Slots {
 /// One open connection's claim, released when the connection ends.
 pub struct Slot {
     slots: Arc<Slots>,
-    client: IpAddr,
+    /// `None` for a proxy's connection.
+    client: Option<IpAddr>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut open = self.slots.open.lock().expect("not poisoned");
         open.total -= 1;
-        if let Some(n) = open.per_client.get_mut(&self.client) {
+        if let Some(client) = self.client
+            && let Some(n) = open.per_client.get_mut(&client)
+        {
             *n -= 1;
             if *n == 0 {
-                open.per_client.remove(&self.client);
+                open.per_client.remove(&client);
             }
         }
         self.slots.gauge.dec();
@@ -131,5 +145,16 @@ mod tests {
         let _a = slots.acquire(ip("192.0.2.1")).expect("a");
         let _b = slots.acquire(ip("192.0.2.2")).expect("b");
         assert!(slots.acquire(ip("192.0.2.3")).is_none());
+    }
+
+    #[test]
+    fn a_proxy_counts_in_the_total_only() {
+        let slots = Slots::new(3, 1, IntGauge::new("open", "open").unwrap());
+        let _a = slots.acquire_for_proxy().expect("a");
+        let _b = slots.acquire_for_proxy().expect("b");
+        let c = slots.acquire(ip("192.0.2.1")).expect("a client's own");
+        assert!(slots.acquire_for_proxy().is_none(), "the total");
+        drop(c);
+        assert!(slots.acquire_for_proxy().is_some(), "released");
     }
 }
