@@ -366,7 +366,9 @@ mod tests {
         };
         let names: BTreeSet<String> = (0..300).map(|i| format!("n{i}.example")).collect();
         let accepted: Accepted = Arc::new(BTreeMap::from([("adult".to_string(), names)]));
-        let (_tx, rx) = tokio::sync::watch::channel(accepted);
+        // The channel's initial value counts as seen: the set is sent, as the complaints side does.
+        let (tx, rx) = tokio::sync::watch::channel(Accepted::default());
+        tx.send_replace(accepted);
         let cache = tempfile::tempdir().unwrap();
         let events = IntCounterVec::new(Opts::new("e", "e"), &["event"]).unwrap();
         let clock: crate::exchange::Clock = Arc::new(jiff::Timestamp::now);
@@ -380,10 +382,12 @@ mod tests {
         };
         let mut records = Vec::new();
         for _ in 0..100 {
-            // The publisher applies the set on its own task.
-            records = transfer(&feed, None, None, 0, 1000).await.unwrap();
-            if records.len() == 603 {
-                break;
+            // The publisher applies the set on its own task; until then the zone is refused.
+            if let Ok(got) = transfer(&feed, None, None, 0, 1000).await {
+                records = got;
+                if records.len() == 603 {
+                    break;
+                }
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
