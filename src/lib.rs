@@ -15,6 +15,7 @@ pub mod complaints;
 pub mod config;
 pub mod dnstap;
 pub mod download;
+pub mod exchange;
 pub mod filter;
 pub mod help;
 pub mod lists;

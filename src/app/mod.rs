@@ -20,6 +20,7 @@ use crate::complaints::{Complaints, Feed};
 use crate::config::{self, Config};
 use crate::dnstap::Tap;
 use crate::download::Downloader;
+use crate::exchange::{Inbox, Publisher};
 use crate::metrics::Metrics;
 use crate::notices::{Destinations, Notifier};
 use crate::overrides::Overrides;
@@ -65,6 +66,8 @@ pub struct Running {
     reloader: Arc<Reloader>,
     live: Arc<Live>,
     tasks: Vec<JoinHandle<()>>,
+    /// The RPZ feed (`[exchange]`), publishing `complaints_feed`.
+    exchange: Option<Publisher>,
 }
 
 /// Loads the config, compiles the lists and starts serving.
@@ -96,10 +99,33 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         config.query_log.as_ref().map(|l| l.path.clone()),
         feed,
     )?);
+    let inbox = Inbox::new(metrics.exchange.clone());
+    let exchange = match &config.exchange {
+        Some(e) => Some(
+            Publisher::start(
+                e,
+                &config.tsig_keys,
+                &config.cache_dir,
+                complaints_feed.clone(),
+                clock.clone(),
+                metrics.exchange.clone(),
+            )
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: e.listen.to_string(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
     let tasks = vec![
         tokio::spawn(budgets.clone().persist()),
         reload::watch(reloader.clone()),
-        reload::refresh_lists(reloader.clone(), Downloader::new(forwarder.clone())),
+        reload::refresh_lists(
+            reloader.clone(),
+            Downloader::new(forwarder.clone()),
+            inbox.clone(),
+        ),
         tokio::spawn(forwarder.clone().probe_demoted()),
     ];
     let context = EndpointContext {
@@ -154,6 +180,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         notices,
         dnstap: config.dnstap.as_ref().map(|d| Tap::start(d, &metrics)),
         trends,
+        inbox,
     });
     let listeners = Listeners::start(pipeline.clone(), &config.server, &metrics)
         .await
@@ -184,6 +211,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         reloader: reloader.clone(),
         live: live.clone(),
         tasks,
+        exchange,
     };
     *live.listeners.lock().expect("not poisoned") = Some(listeners);
     *live.endpoint.lock().expect("not poisoned") = endpoint;
@@ -232,6 +260,11 @@ impl Running {
             .expect("not poisoned")
             .as_ref()
             .map(|e| e.local)
+    }
+
+    /// Where the RPZ feed is served (`[exchange] listen`), when it is.
+    pub fn exchange_addr(&self) -> Option<SocketAddr> {
+        self.exchange.as_ref().map(|e| e.local_addr)
     }
 
     /// Stops serving (as dropping does).

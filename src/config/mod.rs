@@ -8,6 +8,7 @@
 mod address;
 mod dnstap;
 mod error;
+pub mod exchange;
 mod raw;
 mod trends;
 
@@ -72,6 +73,10 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
     pub default_profile: String,
     pub profiles: Vec<ProfileConfig>,
+    /// `[[tsig_key]]`: secrets shared with the parties of the RPZ exchange.
+    pub tsig_keys: Vec<exchange::TsigKeyConfig>,
+    /// `[exchange]`: the RPZ feed we publish; `None` when off.
+    pub exchange: Option<exchange::ExchangeConfig>,
 }
 
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@ mod check;
 mod clients;
 mod complaints;
 mod dnstap;
+mod exchange;
 mod listeners;
 mod lists;
 mod metrics;
@@ -49,6 +50,9 @@ struct RawConfig {
     dnstap: Option<dnstap::RawDnstap>,
     #[serde(default, rename = "client")]
     clients: Vec<clients::RawClient>,
+    #[serde(default, rename = "tsig_key")]
+    tsig_keys: Vec<exchange::RawTsigKey>,
+    exchange: Option<exchange::RawExchange>,
     default_profile: Option<Spanned<String>>,
     trends: Option<trends::RawTrends>,
 }
@@ -143,7 +147,12 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         .trends
         .as_ref()
         .and_then(|t| trends::trends(&mut c, t, base, &cache_dir));
-    let lists = lists::lists(&mut c, &raw.lists, base, &cache_dir);
+    let tsig_keys = exchange::tsig_keys(&mut c, &raw.tsig_keys, base);
+    let exchange = raw
+        .exchange
+        .as_ref()
+        .and_then(|e| exchange::exchange(&mut c, e, &tsig_keys));
+    let lists = lists::lists(&mut c, &raw.lists, base, &cache_dir, &tsig_keys);
     let categories = lists::categories(&mut c, &lists);
     let parents = raw
         .parents
@@ -185,5 +194,7 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         clients,
         default_profile,
         profiles,
+        tsig_keys,
+        exchange,
     })
 }

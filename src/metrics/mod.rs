@@ -55,6 +55,9 @@ pub struct Metrics {
     snapshot_bytes: IntGauge,
     /// Answers served past their TTL because every upstream failed.
     pub stale_answers: IntCounter,
+    /// The RPZ exchange: transfers served, refused and NOTAUTH requests, NOTIFYs sent and
+    /// received (`event` label).
+    pub exchange: IntCounterVec,
     /// Queries over a client's rate limit.
     pub rate_limited: IntCounter,
     /// Clients the rate limiter tracks (bounded by `server.rate_limit.max_clients`).
@@ -179,6 +182,16 @@ impl Metrics {
             snapshot_bytes: gauge(
                 "familydns_snapshot_bytes",
                 "Heap bytes of the live compiled rule set",
+            ),
+            exchange: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "familydns_exchange_events_total",
+                        "RPZ exchange events: soa, axfr, ixfr, refused, notauth, notify_sent, notify_in, notify_refused",
+                    ),
+                    &["event"],
+                ),
             ),
             stale_answers: counter(
                 "familydns_stale_answers_total",

@@ -17,6 +17,7 @@ use crate::budget::{self, Budgets, Usage};
 use crate::complaints::{Accepted, Complaints};
 use crate::config::RateLimitAction;
 use crate::dnstap::{Decision, Tap};
+use crate::exchange::Inbox;
 use crate::metrics::Metrics;
 use crate::notices::Notifier;
 use crate::overrides::{Overrides, ProfileOverrides};
@@ -49,6 +50,8 @@ pub struct Pipeline {
     pub dnstap: Option<Tap>,
     /// Trend research's counts (`[trends]`); `None` when off.
     pub trends: Option<crate::trends::Recorder>,
+    /// NOTIFYs from the primaries of subscribed RPZ feeds.
+    pub inbox: Arc<Inbox>,
 }
 
 impl Pipeline {

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use prometheus::IntCounter;
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
@@ -113,6 +113,13 @@ pub async fn serve(socket: UdpSocket, pipeline: Arc<Pipeline>, waiting: Waiting)
                 continue;
             }
         };
+        if request.metadata.op_code == OpCode::Notify {
+            let now = u64::try_from((pipeline.clock)().as_second()).unwrap_or(0);
+            if let Some(bytes) = pipeline.inbox.answer(packet, &request, client.ip(), now) {
+                send(&socket, &bytes, src).await;
+            }
+            continue;
+        }
         let tapped = respond::tapped(&pipeline, packet, client, local, Transport::Udp);
         let mut reply = Box::pin(respond(pipeline.clone(), request, client, tapped));
         // Most answers need no upstream: finish them here, without a task.

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::Check;
+use crate::config::exchange::{FEED_SCHEME, FeedSource, TsigKeyConfig};
 use crate::config::{ListConfig, MAX_CATEGORIES, MAX_LISTS, parse_duration};
 use crate::lists::Format;
 
@@ -25,6 +26,9 @@ pub(super) struct RawList {
 
 /// Refresh period of downloaded lists when the config gives none.
 const DEFAULT_REFRESH: Duration = Duration::from_secs(24 * 3600);
+/// Refresh period of RPZ feeds: an IXFR that finds the copy current costs one SOA record,
+/// and it catches a change whose NOTIFY was lost (our feed's SOA refresh is the same).
+const DEFAULT_FEED_REFRESH: Duration = Duration::from_secs(300);
 
 /// The classifier's model file, relative to the config's directory; it must exist.
 pub(super) fn classifier(c: &mut Check<'_>, base: &Path, file: &Spanned<String>) -> PathBuf {
@@ -45,6 +49,7 @@ pub(super) fn lists(
     raw: &[RawList],
     base: &Path,
     cache_dir: &Path,
+    keys: &[TsigKeyConfig],
 ) -> Vec<ListConfig> {
     let mut names = BTreeSet::new();
     let mut lists = Vec::new();
@@ -56,7 +61,7 @@ pub(super) fn lists(
                 format!("list `{}` is defined twice", l.name.get_ref()),
             );
         }
-        lists.push(list(c, l, base, cache_dir));
+        lists.push(list(c, l, base, cache_dir, keys));
     }
     if lists.len() > MAX_LISTS {
         c.file_err(format!(
@@ -67,8 +72,16 @@ pub(super) fn lists(
     lists
 }
 
-fn list(c: &mut Check<'_>, l: &RawList, base: &Path, cache_dir: &Path) -> ListConfig {
+fn list(
+    c: &mut Check<'_>,
+    l: &RawList,
+    base: &Path,
+    cache_dir: &Path,
+    keys: &[TsigKeyConfig],
+) -> ListConfig {
+    let src = l.source.get_ref();
     let refresh = match &l.refresh {
+        None if src.starts_with(FEED_SCHEME) => DEFAULT_FEED_REFRESH,
         None => DEFAULT_REFRESH,
         Some(r) => parse_duration(r.get_ref()).unwrap_or_else(|| {
             c.err(
@@ -79,8 +92,22 @@ fn list(c: &mut Check<'_>, l: &RawList, base: &Path, cache_dir: &Path) -> ListCo
             DEFAULT_REFRESH
         }),
     };
-    let src = l.source.get_ref();
-    let (source, url) = if src.starts_with("http://") || src.starts_with("https://") {
+    let mut format = l.format;
+    if src.starts_with(FEED_SCHEME) {
+        // An RPZ feed: transferred into the cache, read there as an RPZ zone.
+        match FeedSource::parse(src) {
+            Ok(feed) if feed.key.is_some() => {
+                super::exchange::known_key(c, keys, &l.source, "source");
+            }
+            Ok(_) => {}
+            Err(e) => c.err(&l.source, Some("source"), e.to_string()),
+        }
+        format = Format::Rpz;
+    }
+    let (source, url) = if src.starts_with("http://")
+        || src.starts_with("https://")
+        || src.starts_with(FEED_SCHEME)
+    {
         // Downloaded lists live in the cache; the snapshot reads the cached copy.
         (
             cache_dir.join(cache_file_name(l.name.get_ref())),
@@ -101,7 +128,7 @@ fn list(c: &mut Check<'_>, l: &RawList, base: &Path, cache_dir: &Path) -> ListCo
         name: l.name.get_ref().clone(),
         category: l.category.get_ref().clone(),
         source,
-        format: l.format,
+        format,
         url,
         refresh,
     }

@@ -1,0 +1,129 @@
+//! What the RPZ exchange tests share: a TSIG key both sides know, a familydns started on
+//! the wall clock (TSIG times are checked against the peer's clock), publishing a set of
+//! accepted names, and timing how long until a subscriber blocks or unblocks a name.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+use serde_json::Value;
+
+use super::complaints::{Api, REVIEWER};
+use super::{Running, TestConfig, eventually, udp};
+
+/// The key `school1`: 32 bytes, base64 as `tsig-keygen` prints it.
+pub const SECRET: &str = "JeGsbOSjjtqOiWEyZ8NpGt9objR6oFfRYpzKeVV9js8=";
+/// The same length, another secret: a party that guessed wrong.
+pub const WRONG_SECRET: &str = "AAAAbOSjjtqOiWEyZ8NpGt9objR6oFfRYpzKeVV9js8=";
+
+/// `[[tsig_key]] school1`.
+pub const KEY: &str = r#"
+[[tsig_key]]
+name = "school1"
+algorithm = "hmac-sha256"
+secret = "JeGsbOSjjtqOiWEyZ8NpGt9objR6oFfRYpzKeVV9js8="
+"#;
+
+/// The zone the tests publish under, and its `adult` category zone.
+pub const FEED: &str = "feed.alliance.example";
+pub const ADULT_ZONE: &str = "adult.feed.alliance.example";
+
+/// Starts `cfg` on the wall clock: TSIG signatures carry the time, and a real peer checks
+/// it against its own clock (a pinned test instant would be BADTIME to BIND).
+pub async fn start_live(cfg: &TestConfig) -> Running {
+    let config = familydns::config::load(&cfg.path()).unwrap();
+    familydns::app::start_with_clock(config, Arc::new(jiff::Timestamp::now))
+        .await
+        .expect("familydns starts")
+}
+
+/// What a publishing instance needs besides `[exchange]`: an `adult` list (complaints name
+/// a category the config knows) and a reviewer's token for the complaints API, with bounds
+/// wide enough for the 600-name test.
+pub const REVIEWING: &str = r#"
+[[list]]
+name = "adult"
+category = "adult"
+source = "{DATA}/domains/stevenblack-porn-only-2026-06.domains"
+format = "domains"
+[complaints]
+max_pending = 1000
+filings_per_hour = 10000
+[[complaints.token]]
+name = "alliance"
+role = "reviewer"
+token = "reviewer-token-0123456789"
+"#;
+
+/// Makes the accepted complaints of `fdns` exactly `sets` (category, names), the way an
+/// alliance reviewer does: filing and accepting the new names, removing the others, through
+/// the complaints API. The feed publishes what the complaints side sends it.
+pub async fn accept(fdns: &Running, sets: &[(&str, &[&str])]) {
+    let want: BTreeSet<(String, String)> = sets
+        .iter()
+        .flat_map(|(c, names)| names.iter().map(move |n| (c.to_string(), n.to_string())))
+        .collect();
+    let api = Api::of(fdns);
+    let (status, body) = api
+        .send(false, "?status=accepted&limit=100000", REVIEWER, None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let listed: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let mut have = BTreeMap::new();
+    for c in &listed {
+        let key = (
+            c["category"].as_str().unwrap().to_owned(),
+            c["name"].as_str().unwrap().to_owned(),
+        );
+        have.insert(key, c["id"].as_i64().unwrap());
+    }
+    for (key, id) in &have {
+        if !want.contains(key) {
+            api.decided(*id, "remove").await;
+        }
+    }
+    for (category, name) in want.iter().filter(|k| !have.contains_key(*k)) {
+        let (status, body) = api.file(REVIEWER, name, category, "").await;
+        assert_eq!(status, 201, "{body}");
+        let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        api.decided(id, "accept").await;
+    }
+}
+
+/// How long until `server` answers `name` with `rcode` (polled every 50 ms, within
+/// `limit`); `None` if it never did.
+pub async fn time_until(
+    server: SocketAddr,
+    name: &str,
+    rcode: ResponseCode,
+    limit: Duration,
+) -> Option<Duration> {
+    let start = Instant::now();
+    eventually(limit, async || {
+        let probe = tokio::time::timeout(Duration::from_secs(1), udp(server, name, RecordType::A));
+        matches!(probe.await, Ok(m) if m.metadata.response_code == rcode)
+    })
+    .await
+    .then(|| start.elapsed())
+}
+
+/// `familydns_exchange_events_total{event}` of `fdns`.
+pub fn events(fdns: &Running, event: &str) -> u64 {
+    fdns.metrics.exchange.with_label_values(&[event]).get()
+}
+
+/// The serial of the feed's `adult` zone, asked over UDP as a secondary polls it (from
+/// 127.0.0.1: the asking test's config must let it).
+pub async fn serial(feed: SocketAddr) -> Option<u32> {
+    let m = udp(feed, &format!("{ADULT_ZONE}."), RecordType::SOA).await;
+    m.answers.iter().find_map(|r| match &r.data {
+        hickory_proto::rr::RData::SOA(soa) => Some(soa.serial),
+        _ => None,
+    })
+}
