@@ -52,7 +52,7 @@ source = "{DATA}/domains/stevenblack-porn-only-2026-06.domains"
 format = "domains"
 [complaints]
 max_pending = 1000
-filings_per_hour = 10000
+filings_per_hour = 3600
 [[complaints.token]]
 name = "alliance"
 role = "reviewer"
