@@ -10,6 +10,7 @@ pub mod budget;
 pub mod check;
 pub mod clients;
 pub mod config;
+pub mod directory;
 pub mod download;
 pub mod filter;
 pub mod help;

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::budget::Budgets;
 use crate::config::{self, Config};
+use crate::directory::Directory;
 use crate::download::Downloader;
 use crate::metrics::Metrics;
 use crate::notices::{Destinations, Notifier};
@@ -80,7 +81,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         metrics.notices.clone(),
     );
     let budgets = Arc::new(Budgets::load(&config.file));
-    let tasks = vec![
+    let mut tasks = vec![
         tokio::spawn(budgets.clone().persist()),
         reload::watch(reloader.clone()),
         reload::refresh_lists(reloader.clone(), Downloader::new(forwarder.clone())),
@@ -114,6 +115,12 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         )?),
         None => None,
     };
+    let directory = Arc::new(Directory::new(metrics.directory.clone()));
+    if let Some(d) = &config.directory {
+        let known = snapshot.clone();
+        let known = Arc::new(move |name: &str| known.load().profile_named(name).is_some());
+        tasks.extend(directory.start(d.clone(), known).await);
+    }
     let pipeline = Arc::new(Pipeline {
         snapshot,
         forwarder: forwarder.clone(),
@@ -127,6 +134,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         clock,
         log,
         notices,
+        directory,
     });
     let listeners = Listeners::start(pipeline.clone(), &config.server, &metrics)
         .await

@@ -18,6 +18,7 @@ use ipnet::IpNet;
 
 pub use address::parse_mac;
 pub use error::{ConfigError, ConfigErrors};
+pub use raw::DirectoryConfig;
 
 use crate::lists::Format;
 
@@ -61,6 +62,8 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
     pub default_profile: String,
     pub profiles: Vec<ProfileConfig>,
+    /// The PostgreSQL subscriber directory (`[directory]`); `None` when off.
+    pub directory: Option<DirectoryConfig>,
 }
 
 #[derive(Debug, Clone)]

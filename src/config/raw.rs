@@ -6,6 +6,7 @@
 mod budget;
 mod check;
 mod clients;
+mod directory;
 mod listeners;
 mod lists;
 mod metrics;
@@ -22,6 +23,7 @@ use toml::Spanned;
 
 use super::{Config, ConfigErrors, QueryLogConfig};
 use check::{Check, parse_toml, read_toml};
+pub use directory::DirectoryConfig;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +44,7 @@ struct RawConfig {
     #[serde(default, rename = "client")]
     clients: Vec<clients::RawClient>,
     default_profile: Option<Spanned<String>>,
+    directory: Option<directory::RawDirectory>,
 }
 
 /// `[query_log]`: on unless `enabled = false`.
@@ -126,6 +129,10 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
             .map_or_else(|| cache_dir.join("querylog.db"), |p| base.join(p)),
         queue: raw.query_log.queue.max(1),
     });
+    let directory = raw
+        .directory
+        .as_ref()
+        .and_then(|d| directory::directory(&mut c, d, base, &cache_dir));
     let lists = lists::lists(&mut c, &raw.lists, base, &cache_dir);
     let categories = lists::categories(&mut c, &lists);
     let parents = raw
@@ -164,5 +171,6 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         clients,
         default_profile,
         profiles,
+        directory,
     })
 }

@@ -15,6 +15,7 @@ use super::plan::{self, Forward, Live, Plan, Question};
 pub use super::ratelimit::Limit;
 use crate::budget::{self, Budgets, Usage};
 use crate::config::RateLimitAction;
+use crate::directory::Directory;
 use crate::metrics::Metrics;
 use crate::notices::Notifier;
 use crate::overrides::{Overrides, ProfileOverrides};
@@ -41,6 +42,8 @@ pub struct Pipeline {
     pub log: Option<QueryLog>,
     /// Alerts for the profiles' `alert` categories.
     pub notices: Arc<Notifier>,
+    /// The ISP's subscribers and their profiles (empty without `[directory]`).
+    pub directory: Arc<Directory>,
 }
 
 impl Pipeline {
@@ -140,7 +143,8 @@ impl Pipeline {
                 usage.get(&profile.name).map_or(&[], Vec::as_slice)
             },
         };
-        let planned = plan::plan(snapshot, q, client, now, live);
+        let subscribers = self.directory.table();
+        let planned = plan::plan(snapshot, Some(&subscribers), q, client, now, live);
         if let (Some(profile), Some(b)) = (planned.profile, planned.budget)
             && b.first_in(budget::minute_of(now))
         {
