@@ -27,6 +27,7 @@ pub use familydns::app::Running;
 
 pub mod daemon;
 pub mod parents;
+pub mod postgres;
 pub mod raw;
 
 /// A small cut of a real public list in `tests/fixtures/` (origins and licences in its
