@@ -46,7 +46,12 @@ fn bench(c: &mut Criterion) {
             IpAddr::V6((net | 0x1234).into())
         })
         .collect();
-    assert!(hosts.iter().chain(&sites).all(|&ip| t.profile(ip, None).is_some()));
+    assert!(
+        hosts
+            .iter()
+            .chain(&sites)
+            .all(|&ip| t.profile(ip, None).is_some())
+    );
     let mut group = c.benchmark_group(format!("directory {n}"));
     let mut k = 0;
     group.bench_function("ipv4 subscriber", |b| {

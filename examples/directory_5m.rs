@@ -61,7 +61,11 @@ async fn main() {
         .unwrap()
         .success();
     assert!(ok, "psql \\copy");
-    println!("COPY of {} rows into PostgreSQL: {:?}", n + 1, start.elapsed());
+    println!(
+        "COPY of {} rows into PostgreSQL: {:?}",
+        n + 1,
+        start.elapsed()
+    );
 
     // Two instances; the first one's start is the load time and its RSS growth.
     let profiles = dir.path().join("profiles");
@@ -115,9 +119,11 @@ snapshot = "subscribers-{k}.snap"
 
     // UPDATE, then ask both instances until both answer with the new profile.
     let start = Instant::now();
-    db.batch_execute("UPDATE familydns_subscribers SET profile = 'teen' WHERE prefix = '127.0.0.2/32'")
-        .await
-        .unwrap();
+    db.batch_execute(
+        "UPDATE familydns_subscribers SET profile = 'teen' WHERE prefix = '127.0.0.2/32'",
+    )
+    .await
+    .unwrap();
     let committed = start.elapsed();
     let mut pending = servers.clone();
     while !pending.is_empty() && start.elapsed() < Duration::from_secs(10) {
@@ -140,12 +146,18 @@ snapshot = "subscribers-{k}.snap"
 async fn probe(server: SocketAddr) -> ResponseCode {
     let sock = tokio::net::UdpSocket::bind("127.0.0.2:0").await.unwrap();
     let mut m = Message::new(7, MessageType::Query, OpCode::Query);
-    m.add_query(Query::query(Name::from_ascii("probe.test.").unwrap(), RecordType::A));
+    m.add_query(Query::query(
+        Name::from_ascii("probe.test.").unwrap(),
+        RecordType::A,
+    ));
     sock.send_to(&m.to_vec().unwrap(), server).await.unwrap();
     let mut buf = vec![0u8; 4096];
     let (len, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
         .await
         .unwrap()
         .unwrap();
-    Message::from_vec(&buf[..len]).unwrap().metadata.response_code
+    Message::from_vec(&buf[..len])
+        .unwrap()
+        .metadata
+        .response_code
 }

@@ -1,12 +1,17 @@
 //! The keys of the subscriber table: addresses as unsigned integers, most significant bit
 //! first, so that a prefix is a masked integer and a sorted array of them is searchable.
 
+/// Bits of a key that index a level's buckets (see `family::Level`).
+pub const INDEX_BITS: u8 = 16;
+
 /// An address (or the top half of one) as an integer of `WIDTH` bits.
 pub trait Bits: Copy + Ord + Send + Sync + 'static {
     const WIDTH: u8;
     const BYTES: usize;
     /// The first `len` bits, the rest zero.
     fn masked(self, len: u8) -> Self;
+    /// The `INDEX_BITS` bits after the first `skip` (`skip + INDEX_BITS <= WIDTH`).
+    fn bucket(self, skip: u8) -> usize;
     fn put(self, out: &mut Vec<u8>);
     /// Reads one key from exactly `BYTES` bytes.
     fn get(bytes: &[u8]) -> Self;
@@ -23,6 +28,9 @@ macro_rules! bits {
                     l if l >= Self::WIDTH => self,
                     l => self & (<$t>::MAX << (Self::WIDTH - l)),
                 }
+            }
+            fn bucket(self, skip: u8) -> usize {
+                ((self << skip) >> (Self::WIDTH - INDEX_BITS)) as usize
             }
             fn put(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());

@@ -2,7 +2,7 @@
 //! parallel array of profile indexes. Six bytes an IPv4 subscriber, ten an IPv6 one (up to
 //! /64), and a lookup is one binary search per length present, not a pointer chase per bit.
 
-use super::bits::{Bits, Lengths};
+use super::bits::{Bits, INDEX_BITS, Lengths};
 
 /// A profile, as an index into the table's names.
 pub type ProfileId = u16;
@@ -28,6 +28,60 @@ pub struct Level<K> {
     pub(super) len: u8,
     pub(super) keys: Box<[K]>,
     pub(super) profiles: Box<[ProfileId]>,
+    /// Where each bucket of keys starts: the bucket is the [`INDEX_BITS`] bits after the
+    /// bits all keys share, so a search starts in a range of a few dozen keys instead of
+    /// millions (256 KiB a level; none for small levels).
+    starts: Box<[u32]>,
+    skip: u8,
+}
+
+/// Levels with fewer keys than this are searched whole.
+const INDEXED: usize = 1 << 12;
+
+impl<K: Bits> Level<K> {
+    pub(super) fn new(len: u8, keys: Box<[K]>, profiles: Box<[ProfileId]>) -> Level<K> {
+        let (Some(&first), Some(&last)) = (keys.first(), keys.last()) else {
+            return Level {
+                len,
+                keys,
+                profiles,
+                starts: Box::new([]),
+                skip: 0,
+            };
+        };
+        let shared = (0..K::WIDTH).find(|&b| first.masked(b + 1) != last.masked(b + 1));
+        let skip = shared.unwrap_or(K::WIDTH).min(K::WIDTH - INDEX_BITS);
+        let starts = if keys.len() < INDEXED {
+            Box::new([]) as Box<[u32]>
+        } else {
+            let mut starts = vec![0u32; (1 << INDEX_BITS) + 1];
+            for k in keys.iter() {
+                starts[k.bucket(skip) + 1] += 1;
+            }
+            for b in 1..starts.len() {
+                starts[b] += starts[b - 1];
+            }
+            starts.into_boxed_slice()
+        };
+        Level {
+            len,
+            keys,
+            profiles,
+            starts,
+            skip,
+        }
+    }
+
+    fn get(&self, key: K) -> Option<ProfileId> {
+        let (lo, hi) = if self.starts.is_empty() {
+            (0, self.keys.len())
+        } else {
+            let b = key.bucket(self.skip);
+            (self.starts[b] as usize, self.starts[b + 1] as usize)
+        };
+        let i = self.keys[lo..hi].binary_search(&key).ok()?;
+        Some(self.profiles[lo + i])
+    }
 }
 
 /// A prefix and what it maps to: a profile, or (a change) nothing any more.
@@ -72,11 +126,11 @@ impl<K: Bits> Family<K> {
 
     fn push(&mut self, (len, keys, profiles): (u8, Vec<K>, Vec<ProfileId>)) {
         self.lengths.insert(len);
-        self.levels.push(Level {
+        self.levels.push(Level::new(
             len,
-            keys: keys.into_boxed_slice(),
-            profiles: profiles.into_boxed_slice(),
-        });
+            keys.into_boxed_slice(),
+            profiles.into_boxed_slice(),
+        ));
     }
 
     /// The profile of exactly this prefix (`key` already masked to `len`).
@@ -84,12 +138,7 @@ impl<K: Bits> Family<K> {
         if !self.lengths.contains(len) {
             return None;
         }
-        let level = self.levels.iter().find(|l| l.len == len)?;
-        level
-            .keys
-            .binary_search(&key)
-            .ok()
-            .map(|i| level.profiles[i])
+        self.levels.iter().find(|l| l.len == len)?.get(key)
     }
 
     /// Every prefix, longest first, each length in key order.
@@ -111,9 +160,10 @@ impl<K: Bits> Family<K> {
         self.levels.iter().map(|l| l.keys.len()).sum()
     }
 
-    /// Bytes of the arrays.
+    /// Bytes of the arrays and their indexes.
     pub fn bytes(&self) -> usize {
-        self.len() * (K::BYTES + std::mem::size_of::<ProfileId>())
+        let index: usize = self.levels.iter().map(|l| l.starts.len() * 4).sum();
+        self.len() * (K::BYTES + std::mem::size_of::<ProfileId>()) + index
     }
 }
 
@@ -139,5 +189,24 @@ mod tests {
         assert_eq!(g.get(32, 0x0a00_0105), None);
         assert_eq!(g.get(16, 0x0a00_0000), Some(5));
         assert_eq!(g.entries().next(), Some((24, 0x0a00_0100, Some(3))));
+    }
+
+    #[test]
+    fn large_levels_are_searched_through_their_index() {
+        let keys: Vec<Entry<u64>> = (0..20_000u64)
+            .map(|i| {
+                (
+                    64,
+                    0x2001_0db8_0000_0000 | ((i * 0x9e37_79b1) & 0xffff_ffff),
+                    Some(i as u16),
+                )
+            })
+            .collect();
+        let f = Family::from_entries(keys.clone());
+        assert!(!f.levels[0].starts.is_empty());
+        for (len, key, profile) in keys {
+            assert_eq!(f.get(len, key), profile);
+            assert_eq!(f.get(len, key ^ (1 << 40)), None);
+        }
     }
 }

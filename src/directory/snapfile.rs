@@ -147,11 +147,7 @@ impl<'a> Reader<'a> {
                 return Err("unknown profile index");
             }
             family.lengths.insert(len);
-            family.levels.push(Level {
-                len,
-                keys,
-                profiles,
-            });
+            family.levels.push(Level::new(len, keys, profiles));
         }
         Ok(family)
     }
