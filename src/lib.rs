@@ -13,6 +13,7 @@ pub mod clients;
 pub mod complaint_api;
 pub mod complaints;
 pub mod config;
+pub mod directory;
 pub mod dnstap;
 pub mod download;
 pub mod exchange;

@@ -12,6 +12,7 @@ use crate::budget::Usage;
 use crate::clients::NetworkTable;
 use crate::complaints::Accepted;
 use crate::config::Config;
+use crate::directory::Subscribers;
 use crate::filter::{Blocklists, ClassifierLayer};
 use crate::name::QueryName;
 use crate::overrides::ProfileOverrides;
@@ -158,19 +159,33 @@ impl Snapshot {
     /// The profile for a client: by MAC when a trusted forwarder gave one that a
     /// `[[client]]` lists, else by address (the forwarder's ECS subnet, or the source).
     pub fn profile_for_client(&self, client: &Client) -> &Profile {
-        self.device(client).0
+        self.device(client, None).0
     }
 
     /// The client's profile and, when a `[[client]]` names it, its name (the query log's
-    /// "device").
-    pub fn device(&self, client: &Client) -> (&Profile, Option<&str>) {
+    /// "device"). A client no `[[client]]` matches gets its profile from the subscriber
+    /// `directory` when it lists the client with a profile this config has, else the
+    /// default profile.
+    pub fn device(
+        &self,
+        client: &Client,
+        directory: Option<&Subscribers>,
+    ) -> (&Profile, Option<&str>) {
         let by_mac = client.mac.and_then(|m| self.macs.get(&m));
         match by_mac.or_else(|| self.clients.lookup(client.ip)) {
             Some(&device) => {
                 let (profile, name) = &self.devices[device];
                 (&self.profiles[*profile], Some(name))
             }
-            None => (&self.profiles[self.default_profile], None),
+            None => {
+                let subscriber = directory
+                    .and_then(|d| d.profile(client.ip, client.mac))
+                    .and_then(|name| self.profile_named(name));
+                (
+                    subscriber.unwrap_or(&self.profiles[self.default_profile]),
+                    None,
+                )
+            }
         }
     }
 

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use crate::budget::Budgets;
 use crate::complaints::{Complaints, Feed};
 use crate::config::{self, Config};
+use crate::directory::Directory;
 use crate::dnstap::Tap;
 use crate::download::Downloader;
 use crate::exchange::{Inbox, Publisher};
@@ -118,7 +119,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         ),
         None => None,
     };
-    let tasks = vec![
+    let mut tasks = vec![
         tokio::spawn(budgets.clone().persist()),
         reload::watch(reloader.clone()),
         reload::refresh_lists(
@@ -164,6 +165,12 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         }
         None => None,
     };
+    let directory = Arc::new(Directory::new(metrics.directory.clone()));
+    if let Some(d) = &config.directory {
+        let known = snapshot.clone();
+        let known = Arc::new(move |name: &str| known.load().profile_named(name).is_some());
+        tasks.extend(directory.start(d.clone(), known).await);
+    }
     let pipeline = Arc::new(Pipeline {
         snapshot,
         forwarder: forwarder.clone(),
@@ -181,6 +188,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
         dnstap: config.dnstap.as_ref().map(|d| Tap::start(d, &metrics)),
         trends,
         inbox,
+        directory,
     });
     let listeners = Listeners::start(pipeline.clone(), &config.server, &metrics)
         .await

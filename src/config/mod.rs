@@ -22,6 +22,7 @@ use ipnet::IpNet;
 pub use address::parse_mac;
 pub use dnstap::{DnstapConfig, DnstapTarget};
 pub use error::{ConfigError, ConfigErrors};
+pub use raw::DirectoryConfig;
 pub use raw::{ComplaintToken, ComplaintsConfig, Role};
 pub use trends::{ProfileKind, TrendsConfig};
 
@@ -77,6 +78,8 @@ pub struct Config {
     pub tsig_keys: Vec<exchange::TsigKeyConfig>,
     /// `[exchange]`: the RPZ feed we publish; `None` when off.
     pub exchange: Option<exchange::ExchangeConfig>,
+    /// The PostgreSQL subscriber directory (`[directory]`); `None` when off.
+    pub directory: Option<DirectoryConfig>,
 }
 
 #[derive(Debug, Clone)]

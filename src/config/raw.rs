@@ -7,6 +7,7 @@ mod budget;
 mod check;
 mod clients;
 mod complaints;
+mod directory;
 mod dnstap;
 mod exchange;
 mod listeners;
@@ -28,6 +29,7 @@ pub use complaints::{ComplaintToken, ComplaintsConfig, Role};
 
 use super::{Config, ConfigErrors, QueryLogConfig};
 use check::{Check, parse_toml, read_toml};
+pub use directory::DirectoryConfig;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,6 +57,7 @@ struct RawConfig {
     exchange: Option<exchange::RawExchange>,
     default_profile: Option<Spanned<String>>,
     trends: Option<trends::RawTrends>,
+    directory: Option<directory::RawDirectory>,
 }
 
 /// `[query_log]`: on unless `enabled = false`.
@@ -139,6 +142,10 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
             .map_or_else(|| cache_dir.join("querylog.db"), |p| base.join(p)),
         queue: raw.query_log.queue.max(1),
     });
+    let directory = raw
+        .directory
+        .as_ref()
+        .and_then(|d| directory::directory(&mut c, d, base, &cache_dir));
     let dnstap = raw
         .dnstap
         .as_ref()
@@ -196,5 +203,6 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigErrors> {
         profiles,
         tsig_keys,
         exchange,
+        directory,
     })
 }

@@ -83,6 +83,8 @@ pub struct Metrics {
     pub querylog_dropped: IntCounter,
     /// Asks and alerts POSTed to the parent's webhook, failed, and dropped (queue full).
     pub notices: crate::notices::Counters,
+    /// The subscriber directory's metrics and state.
+    pub directory: Arc<crate::directory::Status>,
     /// Settings the last reload could not apply live, shown by `/health`.
     unapplied: Mutex<Vec<String>>,
     /// `familydns_settings_unapplied`: how many there are (0 when every setting is live).
@@ -245,6 +247,7 @@ impl Metrics {
                     "Asks and alerts dropped because the webhook was behind (answering never waits)",
                 ),
             },
+            directory: Arc::new(crate::directory::Status::new(counter, gauge)),
             unapplied: Mutex::new(Vec::new()),
             unapplied_count: gauge(
                 "familydns_settings_unapplied",
@@ -351,6 +354,10 @@ impl Metrics {
         }
         for (list, e) in self.download_problems.lock().expect("not poisoned").iter() {
             out.push_str(&format!("list {list}: download: {e}\n"));
+        }
+        if let Some(line) = self.directory.health() {
+            out.push_str(&line);
+            out.push('\n');
         }
         out
     }

@@ -30,7 +30,11 @@ pub fn answer_offline(
     let reply = match plan::admit(snapshot, &question) {
         Err((_, reply)) => reply,
         Ok((client, _)) => {
-            match plan::plan(snapshot, &question, &client, now, |_| plan::Live::NONE).plan {
+            match plan::plan(snapshot, None, &question, &client, now, |_| {
+                plan::Live::NONE
+            })
+            .plan
+            {
                 Plan::Reply(_, reply) => reply,
                 Plan::Forward(_) => Reply::error(ResponseCode::ServFail),
             }

@@ -16,6 +16,7 @@ pub use super::ratelimit::Limit;
 use crate::budget::{self, Budgets, Usage};
 use crate::complaints::{Accepted, Complaints};
 use crate::config::RateLimitAction;
+use crate::directory::Directory;
 use crate::dnstap::{Decision, Tap};
 use crate::exchange::Inbox;
 use crate::metrics::Metrics;
@@ -52,6 +53,8 @@ pub struct Pipeline {
     pub trends: Option<crate::trends::Recorder>,
     /// NOTIFYs from the primaries of subscribed RPZ feeds.
     pub inbox: Arc<Inbox>,
+    /// The ISP's subscribers and their profiles (empty without `[directory]`).
+    pub directory: Arc<Directory>,
 }
 
 impl Pipeline {
@@ -168,7 +171,8 @@ impl Pipeline {
             },
             accepted: Some(accepted),
         };
-        let planned = plan::plan(snapshot, q, client, now, live);
+        let subscribers = self.directory.table();
+        let planned = plan::plan(snapshot, Some(&subscribers), q, client, now, live);
         if let (Some(profile), Some(b)) = (planned.profile, planned.budget)
             && b.first_in(budget::minute_of(now))
         {

@@ -15,6 +15,7 @@ use super::answer::{self, Reply};
 use super::identity;
 use crate::budget::{Budget, Usage};
 use crate::complaints::Accepted;
+use crate::directory::Subscribers;
 use crate::name::QueryName;
 use crate::overrides::ProfileOverrides;
 use crate::policy::{Block, Label, Policy, Profile, SafeTarget, Verdict};
@@ -117,9 +118,10 @@ impl Live<'_> {
 }
 
 /// Decides what `q` from an admitted `client` needs at `now`, with what `live` says of the
-/// client's profile.
+/// client's profile; `directory` gives the profiles of subscribers no `[[client]]` names.
 pub fn plan<'s>(
     snapshot: &'s Snapshot,
+    directory: Option<&Subscribers>,
     q: &Question<'_>,
     client: &Client,
     now: jiff::Timestamp,
@@ -142,7 +144,7 @@ pub fn plan<'s>(
     let Some((qname, qtype, qclass)) = q.query else {
         return early(Label::FormErr, ResponseCode::FormErr);
     };
-    let (profile, device) = snapshot.device(client);
+    let (profile, device) = snapshot.device(client, directory);
     let planned = |category, budget, plan| Planned {
         profile: Some(profile),
         device,

@@ -59,6 +59,7 @@ fn plan_for<'s>(snapshot: &'s Snapshot, qname: &Name, qtype: RecordType) -> Plan
     };
     plan(
         snapshot,
+        None,
         &q,
         &Client::address(SRC),
         NOW.parse().unwrap(),
@@ -110,6 +111,7 @@ fn protocol_errors_are_answered_before_any_decision() {
         };
         let planned = plan(
             &snap,
+            None,
             &q,
             &Client::address(SRC),
             NOW.parse().unwrap(),

@@ -54,7 +54,7 @@ fn device(web: &Web, peer: SocketAddr) -> Result<Device, WebError> {
         ));
     }
     let client = Client::address(peer.ip());
-    let (profile, name) = snapshot.device(&client);
+    let (profile, name) = snapshot.device(&client, None);
     Ok(Device {
         id: device_id(name, &client),
         profile: profile.name.clone(),

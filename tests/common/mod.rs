@@ -29,6 +29,7 @@ pub mod complaints;
 pub mod daemon;
 pub mod exchange;
 pub mod parents;
+pub mod postgres;
 pub mod raw;
 
 /// A small cut of a real public list in `tests/fixtures/` (origins and licences in its
