@@ -14,6 +14,7 @@ mod parents;
 mod profiles;
 mod schedule;
 mod server;
+mod tls;
 mod upstream;
 
 use std::path::Path;
