@@ -65,6 +65,11 @@ struct Setup {
 }
 
 async fn setup(openssl: &Path) -> Setup {
+    setup_with(openssl, "").await
+}
+
+/// `extra` goes at the end of the main config.
+async fn setup_with(openssl: &Path, extra: &str) -> Setup {
     let upstream = start_upstream().await;
     let (dot, doh) = (free_port().await, free_port().await);
     let main = format!(
@@ -84,7 +89,7 @@ format = "domains"
 name = "alice-phone"
 match = ["id:alice"]
 profile = "kids"
-"#
+{extra}"#
     );
     let cfg = TestConfig::new(
         &main,
@@ -272,4 +277,84 @@ fn a_bad_client_id_is_an_error_at_its_line() {
         errors.contains(&expected),
         "missing:\n{expected}\nin:\n{errors}"
     );
+}
+
+/// curl (a real HTTP/1.1 and HTTP/2 client) posting `body` to `path`: the HTTP status and
+/// the response body.
+async fn curl(s: &Setup, http: &str, path: &str, body: &[u8]) -> Option<(String, Vec<u8>)> {
+    let curl = find_program(&["curl"])?;
+    let dir = s.cert.parent().unwrap();
+    let (request, response) = (dir.join("request.bin"), dir.join("response.bin"));
+    std::fs::write(&request, body).unwrap();
+    let mut command = Command::new(curl);
+    command
+        .args(["-s", "--max-time", "10", http, "-o"])
+        .arg(&response)
+        .args(["-w", "%{http_code}", "--cacert"])
+        .arg(&s.cert)
+        .args(["--resolve", &format!("{DOMAIN}:{}:127.0.0.1", s.doh)])
+        .args([
+            "-H",
+            "content-type: application/dns-message",
+            "--data-binary",
+        ])
+        .arg(format!("@{}", request.display()))
+        .arg(format!("https://{DOMAIN}:{}{path}", s.doh));
+    let output = tokio::task::spawn_blocking(move || command.output().expect("curl runs"))
+        .await
+        .unwrap();
+    let status = String::from_utf8_lossy(&output.stdout).into_owned();
+    Some((status, std::fs::read(&response).unwrap_or_default()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doh_over_http1_and_http2_answers_and_refuses_an_oversized_body() {
+    let Some((_, openssl)) = tools() else {
+        return;
+    };
+    let s = setup(&openssl).await;
+    let query = common::raw::query(BLOCKED, hickory_proto::rr::RecordType::A, 7);
+    let Some((status, body)) = curl(&s, "--http1.1", "/dns-query/alice", &query).await else {
+        eprintln!("SKIPPED: curl not installed");
+        return;
+    };
+    assert_eq!(status, "200");
+    let (h2, _) = curl(&s, "--http2", "/dns-query/alice", &query)
+        .await
+        .unwrap();
+    assert_eq!(h2, "200", "HTTP/2");
+    let answer = hickory_proto::op::Message::from_vec(&body).unwrap();
+    assert_eq!(
+        answer.metadata.response_code,
+        hickory_proto::op::ResponseCode::NXDomain
+    );
+    for http in ["--http1.1", "--http2"] {
+        let big = vec![0u8; 70_000];
+        let (status, _) = curl(&s, http, "/dns-query", &big).await.unwrap();
+        // 413, or (000) curl saw the refusal as a reset while still sending the body.
+        assert!(
+            ["413", "000"].contains(&status.as_str()),
+            "{http}: {status}"
+        );
+        let (after, _) = curl(&s, http, "/dns-query", &query).await.unwrap();
+        assert_eq!(after, "200", "{http}: still serving");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn encrypted_connections_share_the_tcp_per_client_cap() {
+    let Some((_, openssl)) = tools() else {
+        return;
+    };
+    let s = setup_with(&openssl, "[server.tcp]\nmax_per_client = 2\n").await;
+    let connect = async |port| {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap()
+    };
+    // Two handshakes left pending hold both of this client's slots (for 5 s)...
+    let _held = [connect(s.dot).await, connect(s.doh).await];
+    // ...so a third connection, to either listener, is closed at once.
+    let mut third = connect(s.doh).await;
+    assert!(closed_by_server(&mut third, Duration::from_secs(2)).await);
 }

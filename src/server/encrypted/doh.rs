@@ -13,7 +13,7 @@ use data_encoding::BASE64URL_NOPAD;
 use hickory_proto::op::{Message, MessageType};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -116,6 +116,11 @@ async fn query(request: Request<Incoming>) -> Result<(Option<ClientId>, Vec<u8>)
             let content_type = request.headers().get(CONTENT_TYPE);
             if content_type.is_none_or(|t| t.as_bytes() != DNS_MESSAGE.as_bytes()) {
                 return Err(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            }
+            // Refused before reading when it says it is too long; `Limited` holds the others.
+            let length = request.headers().get(CONTENT_LENGTH);
+            if length.and_then(|l| l.to_str().ok()?.parse::<usize>().ok()) > Some(MAX_MESSAGE) {
+                return Err(StatusCode::PAYLOAD_TOO_LARGE);
             }
             let body = Limited::new(request.into_body(), MAX_MESSAGE).collect();
             match timeout(READ_TIMEOUT, body).await {
