@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use jiff::Timestamp;
 
 use crate::budget::Usage;
-use crate::clients::NetworkTable;
+use crate::clients::{ClientId, NetworkTable};
 use crate::complaints::Accepted;
 use crate::config::Config;
 use crate::directory::Subscribers;
@@ -25,21 +25,29 @@ pub struct Client {
     pub ip: IpAddr,
     /// The MAC a trusted forwarder passed along (EDNS0 65001 / 65073).
     pub mac: Option<[u8; 6]>,
+    /// The id an encrypted connection named (the DoH path, the DoT server name).
+    pub id: Option<ClientId>,
 }
 
 impl Client {
     pub fn address(ip: IpAddr) -> Client {
-        Client { ip, mac: None }
+        Client {
+            ip,
+            mac: None,
+            id: None,
+        }
     }
 }
 
 /// How the query log, the child's page and alerts name a device: its `[[client]]` name,
-/// else the MAC a trusted forwarder gave, else its address.
+/// else the id its encrypted connection named, else the MAC a trusted forwarder gave, else
+/// its address.
 pub fn device_id(name: Option<&str>, client: &Client) -> String {
-    match (name, client.mac) {
-        (Some(name), _) => name.to_owned(),
-        (None, Some(mac)) => mac.map(|b| format!("{b:02x}")).join(":"),
-        (None, None) => client.ip.to_canonical().to_string(),
+    match (name, client.id, client.mac) {
+        (Some(name), _, _) => name.to_owned(),
+        (None, Some(id), _) => id.to_string(),
+        (None, None, Some(mac)) => mac.map(|b| format!("{b:02x}")).join(":"),
+        (None, None, None) => client.ip.to_canonical().to_string(),
     }
 }
 
@@ -50,9 +58,10 @@ pub struct Snapshot {
     pub special: SpecialNames,
     pub profiles: Vec<Profile>,
     default_profile: usize,
-    /// `[[client]]` entries by address and by MAC: indexes into `devices`.
+    /// `[[client]]` entries by address, by MAC and by id: indexes into `devices`.
     clients: NetworkTable<usize>,
     macs: HashMap<[u8; 6], usize>,
+    ids: HashMap<ClientId, usize>,
     /// Each `[[client]]`: its profile (an index into `profiles`) and its name.
     devices: Vec<(usize, String)>,
     allowed: NetworkTable<()>,
@@ -106,6 +115,7 @@ impl Snapshot {
             index(&config.default_profile).expect("config validation checks default_profile");
         let mut clients = NetworkTable::default();
         let mut macs = HashMap::new();
+        let mut ids = HashMap::new();
         let mut devices = Vec::new();
         for (device, client) in config.clients.iter().enumerate() {
             let profile = index(&client.profile).expect("config validation checks profiles");
@@ -116,6 +126,9 @@ impl Snapshot {
             for &mac in &client.macs {
                 macs.entry(mac).or_insert(device);
             }
+            for &id in &client.ids {
+                ids.entry(id).or_insert(device);
+            }
         }
         Ok(Snapshot {
             blocklists,
@@ -123,6 +136,7 @@ impl Snapshot {
             default_profile,
             clients,
             macs,
+            ids,
             devices,
             allowed: config.server.allow_clients.iter().copied().collect(),
             trusted: config.server.trusted_forwarders.iter().copied().collect(),
@@ -156,23 +170,29 @@ impl Snapshot {
         self.profile_for_client(&Client::address(ip))
     }
 
-    /// The profile for a client: by MAC when a trusted forwarder gave one that a
-    /// `[[client]]` lists, else by address (the forwarder's ECS subnet, or the source).
+    /// The profile for a client: by the id of its encrypted connection, else by MAC when a
+    /// trusted forwarder gave one, when a `[[client]]` lists them, else by address (the
+    /// forwarder's ECS subnet, or the source). An id is the most specific: it follows the
+    /// device off the home network.
     pub fn profile_for_client(&self, client: &Client) -> &Profile {
         self.device(client, None).0
     }
 
     /// The client's profile and, when a `[[client]]` names it, its name (the query log's
-    /// "device"). A client no `[[client]]` matches gets its profile from the subscriber
-    /// `directory` when it lists the client with a profile this config has, else the
-    /// default profile.
+    /// "device"). A client no `[[client]]` matches (by id, MAC or address) gets its profile
+    /// from the subscriber `directory` when it lists the client with a profile this config
+    /// has, else the default profile.
     pub fn device(
         &self,
         client: &Client,
         directory: Option<&Subscribers>,
     ) -> (&Profile, Option<&str>) {
-        let by_mac = client.mac.and_then(|m| self.macs.get(&m));
-        match by_mac.or_else(|| self.clients.lookup(client.ip)) {
+        let by_id = client.id.and_then(|id| self.ids.get(&id));
+        let by_mac = || client.mac.and_then(|m| self.macs.get(&m));
+        match by_id
+            .or_else(by_mac)
+            .or_else(|| self.clients.lookup(client.ip))
+        {
             Some(&device) => {
                 let (profile, name) = &self.devices[device];
                 (&self.profiles[*profile], Some(name))

@@ -1,5 +1,9 @@
 //! Who is asking: source addresses to profiles, and who may ask at all.
 
+mod id;
+
+pub use id::{BadId, ClientId};
+
 use std::net::IpAddr;
 
 use ipnet::IpNet;

@@ -95,6 +95,21 @@ pub struct ServerConfig {
     pub rate_limit: RateLimitConfig,
     pub tcp: TcpConfig,
     pub udp: UdpConfig,
+    /// `[server.tls]`: DoT and DoH; `None` when not configured.
+    pub tls: Option<TlsConfig>,
+}
+
+/// `[server.tls]`. Encrypted connections share `server.tcp`'s bounds and slots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// PEM files, re-read when they change.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub dot_listen: Vec<SocketAddr>,
+    pub doh_listen: Vec<SocketAddr>,
+    /// A DoT server name `{id}.{client_id_domain}` names client `id` (lowercase, no
+    /// final dot).
+    pub client_id_domain: Option<String>,
 }
 
 /// `server.tcp`: what one TCP client, or all of them, may hold of the resolver.
@@ -266,6 +281,8 @@ pub struct ClientConfig {
     pub networks: Vec<IpNet>,
     /// MAC addresses, matched when a trusted forwarder passes them along.
     pub macs: Vec<[u8; 6]>,
+    /// Ids named by encrypted connections (`match = ["id:alice-phone"]`).
+    pub ids: Vec<crate::clients::ClientId>,
     pub profile: String,
 }
 

@@ -17,6 +17,7 @@ mod parents;
 mod profiles;
 mod schedule;
 mod server;
+mod tls;
 mod trends;
 mod upstream;
 

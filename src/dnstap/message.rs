@@ -63,6 +63,8 @@ pub const INET6: i32 = 2;
 /// `SocketProtocol`.
 pub const UDP: i32 = 1;
 pub const TCP: i32 = 2;
+pub const DOT: i32 = 3;
+pub const DOH: i32 = 4;
 
 /// The operator policy applied to a message: for us, the profile's decision.
 #[derive(Clone, PartialEq, prost::Message)]

@@ -25,6 +25,8 @@ use message::{Action, Dnstap, Message, Policy};
 pub enum Transport {
     Udp,
     Tcp,
+    Dot,
+    Doh,
 }
 
 /// What decided a query, when it was not simply allowed.
@@ -84,6 +86,8 @@ impl Event {
             socket_protocol: Some(match self.transport {
                 Transport::Udp => message::UDP,
                 Transport::Tcp => message::TCP,
+                Transport::Dot => message::DOT,
+                Transport::Doh => message::DOH,
             }),
             query_address: Some(client_ip),
             response_address: Some(server_ip),

@@ -1,4 +1,5 @@
-//! The DNS front end: our own UDP and TCP listeners in front of one [`Pipeline`].
+//! The DNS front end: our own UDP and TCP listeners, and DoT and DoH ([`encrypted`]), in
+//! front of one [`Pipeline`].
 //!
 //! hickory-server's listeners were replaced (the library still parses and encodes every
 //! message): its UDP path spawns a task per datagram and hands answers to a socket task, which
@@ -6,6 +7,7 @@
 //! connection limits and answers a connection's queries one at a time.
 
 mod answer;
+mod encrypted;
 mod identity;
 mod logged;
 mod offline;
@@ -39,6 +41,8 @@ pub struct Listeners {
     waiting: udp::Waiting,
     cores: usize,
     bound: Vec<Bound>,
+    /// DoT and DoH (`[server.tls]`), bound at start; a reload does not move them.
+    _encrypted: Option<encrypted::Encrypted>,
 }
 
 /// One configured address and what serves it.
@@ -75,10 +79,16 @@ impl Listeners {
             waiting: udp::Waiting::new(config.udp.max_waiting, metrics.upstream_wait_full.clone()),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             bound: Vec::new(),
+            _encrypted: None,
         };
         for &addr in &config.listen {
             let bound = listeners.bind(addr).await?;
             listeners.bound.push(bound);
+        }
+        if let Some(tls) = &config.tls {
+            let (pipeline, slots) = (listeners.pipeline.clone(), listeners.slots.clone());
+            let started = encrypted::Encrypted::start(tls, pipeline, slots, listeners.tcp.clone());
+            listeners._encrypted = Some(started.await.map_err(std::io::Error::other)?);
         }
         Ok(listeners)
     }

@@ -14,6 +14,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use super::answer::{self, Reply};
 use super::identity;
 use crate::budget::{Budget, Usage};
+use crate::clients::ClientId;
 use crate::complaints::Accepted;
 use crate::directory::Subscribers;
 use crate::name::QueryName;
@@ -31,6 +32,8 @@ pub struct Question<'a> {
     pub edns: Option<&'a Edns>,
     /// The request's DO and CD, forwarded as the client set them.
     pub dnssec: Dnssec,
+    /// The client id its encrypted connection named (DoH path, DoT server name).
+    pub id: Option<ClientId>,
 }
 
 impl<'a> Question<'a> {
@@ -49,6 +52,7 @@ impl<'a> Question<'a> {
                 ok: request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
                 checking_disabled: request.metadata.checking_disabled,
             },
+            id: None,
         }
     }
 }
@@ -92,12 +96,15 @@ pub struct Planned<'s> {
 /// The first, cheapest and most final check: a source outside `allow_clients` is refused
 /// before anything is spent on it (a rate-limit bucket, a decision). For an allowed source,
 /// the client it speaks for (the MAC or subnet a trusted forwarder names), and whether it
-/// sent identity options it may not.
+/// sent identity options it may not. The id of an encrypted connection is the device's own
+/// word for itself: it came over TLS, to a name or path only that device was set up with.
 pub fn admit(snapshot: &Snapshot, q: &Question<'_>) -> Result<(Client, bool), (Label, Reply)> {
     if !snapshot.is_allowed(q.src) {
         return Err((Label::Refused, Reply::error(ResponseCode::Refused)));
     }
-    Ok(identity::identify(snapshot, q.src, q.edns))
+    let (mut client, ignored) = identity::identify(snapshot, q.src, q.edns);
+    client.id = q.id;
+    Ok((client, ignored))
 }
 
 /// What a decision reads besides the snapshot: the profile's timed exceptions and pause,

@@ -56,6 +56,7 @@ fn plan_for<'s>(snapshot: &'s Snapshot, qname: &Name, qtype: RecordType) -> Plan
         query: Some((qname, qtype, DNSClass::IN)),
         edns: None,
         dnssec: Dnssec::default(),
+        id: None,
     };
     plan(
         snapshot,
@@ -108,6 +109,7 @@ fn protocol_errors_are_answered_before_any_decision() {
             query,
             edns,
             dnssec: Dnssec::default(),
+            id: None,
         };
         let planned = plan(
             &snap,

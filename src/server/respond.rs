@@ -9,6 +9,7 @@ use hickory_proto::op::Message;
 use super::answer;
 use super::pipeline::Pipeline;
 use super::plan::Question;
+use crate::clients::ClientId;
 use crate::dnstap::{Event, Transport};
 
 /// What dnstap keeps of a query as it arrives (a copy of its bytes), only when a `[dnstap]`
@@ -31,16 +32,18 @@ pub(super) fn tapped(
     })
 }
 
-/// Answers `request` from `client` in at most `limit` bytes (`None`: no answer, as for a
-/// rate-limited drop), and sends `tapped` on to dnstap with the answer.
+/// Answers `request` from `client` (and the client `id` an encrypted connection named) in at
+/// most `limit` bytes (`None`: no answer, as for a rate-limited drop), and sends `tapped` on
+/// to dnstap with the answer.
 pub(super) async fn respond(
     pipeline: &Pipeline,
     request: &Message,
-    client: SocketAddr,
+    (client, id): (SocketAddr, Option<ClientId>),
     limit: usize,
     tapped: Option<Event>,
 ) -> Option<Vec<u8>> {
-    let question = Question::from_message(request, client.ip());
+    let mut question = Question::from_message(request, client.ip());
+    question.id = id;
     let mut response = pipeline.respond(&question).await;
     let decision = response.as_mut().and_then(|r| r.decision.take());
     let bytes = response.and_then(|r| answer::encode(request, r, limit));

@@ -169,7 +169,7 @@ async fn respond(
     tapped: Option<Event>,
 ) -> Option<Vec<u8>> {
     let limit = answer::udp_limit(&request);
-    respond::respond(&pipeline, &request, client, limit, tapped).await
+    respond::respond(&pipeline, &request, (client, None), limit, tapped).await
 }
 
 /// FORMERR for a request we could not parse, when its header at least is readable and it

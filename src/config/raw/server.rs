@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Check, listeners};
+use super::{Check, listeners, tls};
 use crate::config::address::is_public;
 use crate::config::{PRIVATE_NETWORKS, RateLimitAction, RateLimitConfig, ServerConfig};
 
@@ -27,6 +27,7 @@ pub(super) struct RawServer {
     tcp: listeners::RawTcp,
     #[serde(default)]
     udp: listeners::RawUdp,
+    tls: Option<tls::RawTls>,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +110,7 @@ pub(super) fn server(c: &mut Check<'_>, raw: &RawServer) -> ServerConfig {
     let rate_limit = rate_limit(c, &raw.rate_limit);
     let tcp = listeners::tcp(c, &raw.tcp);
     let udp = listeners::udp(c, &raw.udp);
+    let tls = raw.tls.as_ref().map(|t| tls::tls(c, t));
     let timezone = match &raw.timezone {
         Some(name) => c.timezone(name),
         None => jiff::tz::TimeZone::system(),
@@ -122,6 +124,7 @@ pub(super) fn server(c: &mut Check<'_>, raw: &RawServer) -> ServerConfig {
         rate_limit,
         tcp,
         udp,
+        tls,
     }
 }
 

@@ -1,4 +1,4 @@
-//! One TCP connection, served by one task: reading, the queries in flight and writing all
+//! One TCP connection (plain, or DoT once its TLS handshake is done), served by one task: reading, the queries in flight and writing all
 //! live in it, so they end together and the socket closes with them (queries in flight
 //! are aborted when their `JoinSet` is dropped).
 //!
@@ -13,14 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::WriteHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use super::slots::Slot;
 use super::{MAX_MESSAGE, READ_TIMEOUT};
+use crate::clients::ClientId;
 use crate::config::TcpConfig;
 use crate::dnstap::Transport;
 use crate::server::pipeline::Pipeline;
@@ -53,11 +52,17 @@ pub struct Peer {
     pub addr: SocketAddr,
     /// In `server.trusted_proxies`: the stream may start with a PROXY v2 header.
     pub proxied: bool,
+    /// The address the connection came in on (dnstap reports it).
+    pub local: SocketAddr,
+    /// The client id a DoT server name carried.
+    pub id: Option<ClientId>,
+    /// TCP or DoT, for dnstap.
+    pub transport: Transport,
 }
 
 /// Serves `stream` until it closes, holding `slot` as long as the socket is open.
 pub async fn serve(
-    stream: TcpStream,
+    stream: impl AsyncRead + AsyncWrite + Send,
     peer: Peer,
     pipeline: Arc<Pipeline>,
     config: Arc<TcpConfig>,
@@ -81,16 +86,13 @@ pub async fn serve(
 /// Reads queries, answers them concurrently and writes each answer when it is ready; `Ok`
 /// when the client closed its side and every answer was written.
 async fn queries(
-    mut stream: TcpStream,
+    stream: impl AsyncRead + AsyncWrite,
     peer: Peer,
     pipeline: Arc<Pipeline>,
     config: &TcpConfig,
 ) -> Result<(), Closed> {
-    // Only dnstap reads it.
-    let local = stream
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let (mut reader, mut writer) = stream.split();
+    let (local, id, transport) = (peer.local, peer.id, peer.transport);
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let mut frames = Frames::default();
     let mut in_flight = JoinSet::new();
     let mut last_activity = Instant::now();
@@ -105,13 +107,13 @@ async fn queries(
         }
         while let Some(client) = client
             && in_flight.len() < config.max_in_flight
-            && let Some((request, tapped)) = frames
-                .next(|wire| respond::tapped(&pipeline, wire, client, local, Transport::Tcp))?
+            && let Some((request, tapped)) =
+                frames.next(|wire| respond::tapped(&pipeline, wire, client, local, transport))?
         {
             let pipeline = pipeline.clone();
             in_flight.spawn(async move {
                 let limit = usize::from(u16::MAX);
-                respond::respond(&pipeline, &request, client, limit, tapped).await
+                respond::respond(&pipeline, &request, (client, id), limit, tapped).await
             });
             last_activity = Instant::now();
         }
@@ -147,12 +149,21 @@ async fn queries(
     }
 }
 
-/// Writes one answer with its length prefix, within `limit`.
-async fn write(writer: &mut WriteHalf<'_>, answer: &[u8], limit: Duration) -> Result<(), Closed> {
+/// Writes one answer with its length prefix, within `limit`. The flush sends what TLS
+/// buffers (a no-op on a plain socket).
+async fn write(
+    writer: &mut (impl AsyncWrite + Unpin),
+    answer: &[u8],
+    limit: Duration,
+) -> Result<(), Closed> {
     let mut framed = Vec::with_capacity(answer.len() + 2);
     framed.extend_from_slice(&(answer.len() as u16).to_be_bytes());
     framed.extend_from_slice(answer);
-    timeout(limit, writer.write_all(&framed))
+    let send = async {
+        writer.write_all(&framed).await?;
+        writer.flush().await
+    };
+    timeout(limit, send)
         .await
         .map_err(|_| Closed::WriteTimeout)??;
     Ok(())

@@ -12,10 +12,11 @@
 mod connection;
 mod slots;
 
-use connection::Peer;
+pub use connection::{Peer, serve as serve_connection};
 
-pub use slots::Slots;
+pub use slots::{Slot, Slots};
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use tokio::net::TcpListener;
 
 use super::pipeline::Pipeline;
 use crate::config::TcpConfig;
+use crate::dnstap::Transport;
 
 /// Time to receive the rest of a message once its first byte has arrived.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -61,11 +63,18 @@ pub async fn serve(
         let Some(slot) = slot else {
             continue;
         };
+        // Only dnstap reads it.
+        let local = stream
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         tokio::spawn(connection::serve(
             stream,
             Peer {
                 addr: peer,
                 proxied,
+                local,
+                id: None,
+                transport: Transport::Tcp,
             },
             pipeline.clone(),
             config.clone(),
