@@ -54,7 +54,7 @@ async fn transfers_need_a_subscribers_key_or_address() {
         upstream.addr,
         "[[exchange.subscriber]]\nname = \"school1\"\nkey = \"school1\"\n",
     );
-    let fdns = start_live(&cfg).await;
+    let fdns = cfg.start().await;
     // 600 names: 1,202 records, seven messages, each signed in the chain dig checks.
     let names: Vec<String> = (0..600).map(|i| format!("n{i}.example")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -135,7 +135,7 @@ async fn unbound_subscribes_by_address_and_applies_notify() {
             "[[exchange.subscriber]]\nname = \"unbound\"\nunsigned_from = [\"127.0.0.1/32\"]\nnotify = [\"127.0.0.1:{port}\"]\n"
         ),
     );
-    let fdns = start_live(&cfg).await;
+    let fdns = cfg.start().await;
     accept(&fdns, &[("adult", &["first.example"])]).await;
     let feed = fdns.exchange_addr().unwrap();
     let dir = cfg.dir.path();
@@ -238,7 +238,7 @@ async fn bind_transfers_with_tsig_and_applies_notify() {
             "[[exchange.subscriber]]\nname = \"bind\"\nkey = \"school1\"\nnotify = [\"127.0.0.1:{port}\"]\n"
         ),
     );
-    let fdns = start_live(&cfg).await;
+    let fdns = cfg.start().await;
     accept(&fdns, &[("adult", &["first.example"])]).await;
     let feed = fdns.exchange_addr().unwrap();
     let dir = cfg.dir.path();
@@ -335,7 +335,7 @@ async fn the_transfer_server_is_bounded() {
         upstream.addr,
         "max_connections = 2\nidle_timeout = \"1s\"\n[[exchange.subscriber]]\nname = \"local\"\nunsigned_from = [\"127.0.0.1/32\"]\n",
     );
-    let fdns = start_live(&cfg).await;
+    let fdns = cfg.start().await;
     accept(&fdns, &[("adult", &["first.example"])]).await;
     let feed = fdns.exchange_addr().unwrap();
     assert!(

@@ -118,7 +118,7 @@ async fn familydns_subscribes_to_an_nsd_feed() {
 
     let source = format!("rpz+axfr://127.0.0.1:{nsd_port}/partner.example#school1");
     let cfg = subscriber_config(upstream.addr, port, &source);
-    let fdns = start_live(&cfg).await;
+    let fdns = cfg.start().await;
     let ours = fdns.dns_addrs[0];
     let first = time_until(ours, "first.example.", ResponseCode::NXDomain, APPLY_WITHIN).await;
     let first = first.expect("the feed's name is blocked after the first (signed) transfer");
@@ -181,7 +181,7 @@ async fn familydns_subscribes_to_an_nsd_feed() {
     // NSD stopped, familydns restarted: the cached copy still blocks.
     drop(fdns);
     drop(nsd);
-    let fdns = start_live(&cfg).await;
+    let fdns = cfg.start().await;
     let ours = fdns.dns_addrs[0];
     for name in [
         "first.example.",
@@ -208,12 +208,12 @@ async fn familydns_subscribes_to_familydns() {
         upstream.addr,
         &[("family", "")],
     );
-    let a = start_live(&publisher).await;
+    let a = publisher.start().await;
     accept(&a, &[("adult", &["first.example"])]).await;
     let feed = a.exchange_addr().unwrap();
     let source = format!("rpz+axfr://127.0.0.1:{}/{ADULT_ZONE}#school1", feed.port());
     let cfg = subscriber_config(upstream.addr, port, &source);
-    let b = start_live(&cfg).await;
+    let b = cfg.start().await;
     let ours = b.dns_addrs[0];
     assert!(
         time_until(ours, "first.example.", ResponseCode::NXDomain, APPLY_WITHIN)

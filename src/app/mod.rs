@@ -108,7 +108,6 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, S
                 &config.tsig_keys,
                 &config.cache_dir,
                 complaints_feed.clone(),
-                clock.clone(),
                 metrics.exchange.clone(),
             )
             .await

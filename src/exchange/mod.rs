@@ -32,10 +32,11 @@ pub use publish::Publisher;
 /// trailing dot). Sent whole on every change; the publisher diffs it against its zones.
 pub type Accepted = Arc<BTreeMap<String, BTreeSet<String>>>;
 
-/// The clock TSIG signatures are stamped and checked with; tests inject one.
-pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
-
-/// Seconds since the epoch, as TSIG and serials count them.
-fn unix_seconds(clock: &Clock) -> u64 {
-    u64::try_from(clock().as_second()).unwrap_or(0)
+/// Seconds since the epoch now, as TSIG and serials count them.
+///
+/// This is the real time, never the policy clock a test pins: a TSIG signature is checked
+/// against the peer's own clock (BIND answers BADTIME outside five minutes), so protocol
+/// time cannot be injected without breaking every real peer, and no decision depends on it.
+pub fn unix_now() -> u64 {
+    u64::try_from(jiff::Timestamp::now().as_second()).unwrap_or(0)
 }

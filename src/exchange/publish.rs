@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use super::serve::{self, Server};
 use super::tsig::Keyring;
 use super::zone::{Saved, Zones};
-use super::{Accepted, Clock, notify, unix_seconds};
+use super::{Accepted, notify, unix_now};
 use crate::atomic_file;
 use crate::config::exchange::{ExchangeConfig, TsigKeyConfig};
 
@@ -41,7 +41,6 @@ impl Publisher {
         keys: &[TsigKeyConfig],
         cache_dir: &Path,
         accepted: watch::Receiver<Accepted>,
-        clock: Clock,
         events: IntCounterVec,
     ) -> std::io::Result<Publisher> {
         let state = cache_dir.join(format!("exchange-{}json", config.zone.to_ascii()));
@@ -54,7 +53,6 @@ impl Publisher {
             zones: Arc::new(RwLock::new(zones)),
             keys: Keyring::new(keys),
             subscribers: config.subscribers.clone(),
-            clock,
             events,
             idle: config.idle_timeout,
         });
@@ -73,7 +71,7 @@ impl Publisher {
 async fn publish(server: Arc<Server>, mut accepted: watch::Receiver<Accepted>, state: PathBuf) {
     while accepted.changed().await.is_ok() {
         let set = accepted.borrow_and_update().clone();
-        let now = unix_seconds(&server.clock);
+        let now = unix_now();
         // Changed on a copy and saved before it is served: a serial a subscriber has seen
         // is never lost to a crash. This task is the only writer, and changes come at the
         // pace of reviewers, so the copy costs little.

@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 
 use super::tsig::{self, Auth, Keyring};
 use super::zone::Zones;
-use super::{Clock, unix_seconds, wire};
+use super::{unix_now, wire};
 use crate::config::exchange::SubscriberConfig;
 
 /// Largest request accepted: a signed IXFR query is a few hundred bytes.
@@ -30,7 +30,6 @@ pub struct Server {
     pub zones: Arc<RwLock<Zones>>,
     pub keys: Keyring,
     pub subscribers: Vec<SubscriberConfig>,
-    pub clock: Clock,
     /// `familydns_exchange_events_total{event}`.
     pub events: IntCounterVec,
     pub idle: Duration,
@@ -103,7 +102,7 @@ impl Server {
         if request.metadata.message_type != MessageType::Query {
             return Vec::new();
         }
-        let mut auth = self.keys.verify(bytes, &request, unix_seconds(&self.clock));
+        let mut auth = self.keys.verify(bytes, &request, unix_now());
         let refusal = if let Auth::Failed(_) = auth {
             Some((ResponseCode::NotAuth, "notauth"))
         } else if request.metadata.op_code != OpCode::Query {

@@ -371,8 +371,7 @@ mod tests {
         tx.send_replace(accepted);
         let cache = tempfile::tempdir().unwrap();
         let events = IntCounterVec::new(Opts::new("e", "e"), &["event"]).unwrap();
-        let clock: crate::exchange::Clock = Arc::new(jiff::Timestamp::now);
-        let publisher = Publisher::start(&config, &[], cache.path(), rx, clock, events)
+        let publisher = Publisher::start(&config, &[], cache.path(), rx, events)
             .await
             .unwrap();
         let feed = FeedSource {

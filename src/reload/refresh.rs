@@ -75,7 +75,7 @@ async fn fetch(
         .as_deref()
         .is_some_and(|u| u.starts_with(FEED_SCHEME))
     {
-        let now = u64::try_from(jiff::Timestamp::now().as_second()).unwrap_or(0);
+        let now = crate::exchange::unix_now();
         match subscribe::fetch(list, &reloader.config().tsig_keys, now).await {
             Ok(true) => Ok(Fetched::Updated),
             Ok(false) => Ok(Fetched::NotModified),

@@ -114,7 +114,7 @@ pub async fn serve(socket: UdpSocket, pipeline: Arc<Pipeline>, waiting: Waiting)
             }
         };
         if request.metadata.op_code == OpCode::Notify {
-            let now = u64::try_from((pipeline.clock)().as_second()).unwrap_or(0);
+            let now = crate::exchange::unix_now();
             if let Some(bytes) = pipeline.inbox.answer(packet, &request, client.ip(), now) {
                 send(&socket, &bytes, src).await;
             }

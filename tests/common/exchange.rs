@@ -1,10 +1,9 @@
-//! What the RPZ exchange tests share: a TSIG key both sides know, a familydns started on
-//! the wall clock (TSIG times are checked against the peer's clock), publishing a set of
+//! What the RPZ exchange tests share: a TSIG key both sides know (its times are the real
+//! clock's, checked against the peer's; the policy clock stays pinned), publishing a set of
 //! accepted names, and timing how long until a subscriber blocks or unblocks a name.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
@@ -13,7 +12,7 @@ use hickory_proto::rr::RecordType;
 use serde_json::Value;
 
 use super::complaints::{Api, REVIEWER};
-use super::{Running, TestConfig, eventually, udp};
+use super::{Running, eventually, udp};
 
 /// The key `school1`: 32 bytes, base64 as `tsig-keygen` prints it.
 pub const SECRET: &str = "JeGsbOSjjtqOiWEyZ8NpGt9objR6oFfRYpzKeVV9js8=";
@@ -31,15 +30,6 @@ secret = "JeGsbOSjjtqOiWEyZ8NpGt9objR6oFfRYpzKeVV9js8="
 /// The zone the tests publish under, and its `adult` category zone.
 pub const FEED: &str = "feed.alliance.example";
 pub const ADULT_ZONE: &str = "adult.feed.alliance.example";
-
-/// Starts `cfg` on the wall clock: TSIG signatures carry the time, and a real peer checks
-/// it against its own clock (a pinned test instant would be BADTIME to BIND).
-pub async fn start_live(cfg: &TestConfig) -> Running {
-    let config = familydns::config::load(&cfg.path()).unwrap();
-    familydns::app::start_with_clock(config, Arc::new(jiff::Timestamp::now))
-        .await
-        .expect("familydns starts")
-}
 
 /// What a publishing instance needs besides `[exchange]`: an `adult` list (complaints name
 /// a category the config knows) and a reviewer's token for the complaints API, with bounds
