@@ -4,8 +4,9 @@
 //! task through a channel; on the blocked and cached paths that machinery costs more than
 //! the decision itself. Here a datagram is parsed, decided and answered inline, on the task
 //! that received it, whenever the answer needs no upstream (blocks, cache hits, refusals);
-//! only a query that must wait for an upstream becomes a task of its own. Each listen
-//! address gets one `SO_REUSEPORT` socket per core so the kernel spreads the load.
+//! only a query that must wait for an upstream becomes a task of its own. Datagrams are read
+//! and answered in batches ([`batch`]), and each listen address gets one `SO_REUSEPORT`
+//! socket per core so the kernel spreads the load.
 //!
 //! Those tasks are bounded ([`Waiting`]): a random-subdomain flood would otherwise grow one
 //! task per query for as long as the upstream takes. Past the cap such a query is answered
@@ -13,13 +14,18 @@
 //! not parse (not even FORMERR: we are not a reflector). Behind a trusted load balancer the
 //! client is the one its PROXY v2 header names ([`proxy`]); the answer goes to the balancer.
 
+mod batch;
+
 use std::future::Future;
+use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use prometheus::IntCounter;
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 
@@ -27,10 +33,8 @@ use super::answer;
 use super::pipeline::Pipeline;
 use super::proxy;
 use super::respond;
+use batch::{Inbound, Outbound};
 use crate::dnstap::{Event, Transport};
-
-/// Largest datagram we read: EDNS payloads above this are not accepted anyway.
-const MAX_DATAGRAM: usize = 4096;
 
 /// Queries waiting for an upstream, counted across every UDP socket.
 #[derive(Clone)]
@@ -72,30 +76,63 @@ pub fn bind(addr: SocketAddr, count: usize) -> std::io::Result<Vec<UdpSocket>> {
     Ok(sockets)
 }
 
-/// Serves one socket until the task is dropped.
+/// Serves one socket until the task is dropped: reads a batch, decides every query in it,
+/// sends the batch's answers, and waits for the socket to be readable again.
 pub async fn serve(socket: UdpSocket, pipeline: Arc<Pipeline>, waiting: Waiting) {
     // Only dnstap reads it: a wildcard bind reports the wildcard.
     let local = socket
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let socket = Arc::new(socket);
-    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let fd = socket.as_raw_fd();
+    let mut inbound = Inbound::new();
+    let mut outbound = Outbound::default();
+    let listener = Listener {
+        socket: &socket,
+        pipeline: &pipeline,
+        waiting: &waiting,
+        local,
+    };
     loop {
-        let (len, src) = match socket.recv_from(&mut buf).await {
-            Ok(received) => received,
+        if let Err(e) = socket.readable().await {
+            tracing::debug!(error = %e, "udp socket not readable");
+            continue;
+        }
+        match socket.try_io(Interest::READABLE, || inbound.recv(fd)) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+            // ICMP errors from earlier sends surface here on some systems; keep going.
             Err(e) => {
-                // ICMP errors from earlier sends surface here on some systems; keep going.
                 tracing::debug!(error = %e, "udp receive error");
                 continue;
             }
-        };
-        let received = &buf[..len];
+        }
+        for (received, src) in inbound.datagrams() {
+            listener.handle(received, src, &mut outbound);
+        }
+        flush(&socket, &mut outbound).await;
+    }
+}
+
+/// What handling a datagram needs besides the datagram.
+struct Listener<'a> {
+    socket: &'a Arc<UdpSocket>,
+    pipeline: &'a Arc<Pipeline>,
+    waiting: &'a Waiting,
+    local: SocketAddr,
+}
+
+impl Listener<'_> {
+    /// Decides one datagram from `src`: its answer is queued on `out` when it needs no
+    /// upstream, else a task of its own sends it when the upstream has answered.
+    fn handle(&self, received: &[u8], src: SocketAddr, out: &mut Outbound) {
+        let pipeline = self.pipeline;
         let client = match proxy::origin(received, src, || pipeline.proxied_by(src.ip())) {
             Ok(Some(origin)) => origin,
             // A datagram is whole: a header that does not end in it is as bad as a wrong one.
             Ok(None) | Err(_) => {
                 pipeline.metrics.proxy_refused.inc();
-                continue;
+                return;
             }
         };
         let packet = &received[client.header..];
@@ -103,33 +140,33 @@ pub async fn serve(socket: UdpSocket, pipeline: Arc<Pipeline>, waiting: Waiting)
         let request = match Message::from_vec(packet) {
             Ok(m) if m.metadata.message_type == MessageType::Query => m,
             // Never answer responses: that is how reflection loops start.
-            Ok(_) => continue,
+            Ok(_) => return,
             Err(_) => {
                 if pipeline.allows(client.ip())
                     && let Some(formerr) = formerr(packet)
                 {
-                    let _ = socket.try_send_to(&formerr, src);
+                    out.push(formerr, src);
                 }
-                continue;
+                return;
             }
         };
         if request.metadata.op_code == OpCode::Notify {
             let now = crate::exchange::unix_now();
             if let Some(bytes) = pipeline.inbox.answer(packet, &request, client.ip(), now) {
-                send(&socket, &bytes, src).await;
+                out.push(bytes, src);
             }
-            continue;
+            return;
         }
-        let tapped = respond::tapped(&pipeline, packet, client, local, Transport::Udp);
+        let tapped = respond::tapped(pipeline, packet, client, self.local, Transport::Udp);
         let mut reply = Box::pin(respond(pipeline.clone(), request, client, tapped));
         // Most answers need no upstream: finish them here, without a task.
         let polled = reply.as_mut().poll(&mut Context::from_waker(Waker::noop()));
         match polled {
-            Poll::Ready(Some(bytes)) => send(&socket, &bytes, src).await,
+            Poll::Ready(Some(bytes)) => out.push(bytes, src),
             Poll::Ready(None) => {}
-            Poll::Pending => match waiting.permits.clone().try_acquire_owned() {
+            Poll::Pending => match self.waiting.permits.clone().try_acquire_owned() {
                 Ok(permit) => {
-                    let socket = socket.clone();
+                    let socket = self.socket.clone();
                     tokio::spawn(async move {
                         if let Some(bytes) = reply.await {
                             send(&socket, &bytes, src).await;
@@ -139,17 +176,34 @@ pub async fn serve(socket: UdpSocket, pipeline: Arc<Pipeline>, waiting: Waiting)
                 }
                 Err(_) => {
                     drop(reply);
-                    waiting.full.inc();
+                    self.waiting.full.inc();
                     // The request moved into the dropped reply; this path is rare enough to
                     // parse the packet again rather than keep a copy for every query.
                     if let Some(bytes) = Message::from_vec(packet)
                         .ok()
                         .and_then(|request| answer::error(&request, ResponseCode::ServFail))
                     {
-                        send(&socket, &bytes, src).await;
+                        out.push(bytes, src);
                     }
                 }
             },
+        }
+    }
+}
+
+/// Sends every queued answer, waiting for the socket when its send buffer is full.
+async fn flush(socket: &UdpSocket, out: &mut Outbound) {
+    let fd = socket.as_raw_fd();
+    while !out.is_empty() {
+        match socket.try_io(Interest::WRITABLE, || out.send(fd)) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                if socket.writable().await.is_err() {
+                    return;
+                }
+            }
+            // The answer it belonged to is dropped; the others still go.
+            Err(e) => tracing::debug!(error = %e, "udp send failed"),
         }
     }
 }
