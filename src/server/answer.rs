@@ -1,14 +1,14 @@
-//! Building the records and EDNS of our answers: blocks, upstream answers as the client gets
-//! them, the EDE that says why, and the encoding.
+//! Building the records of our answers: blocks, upstream answers as the client gets them,
+//! and the EDE that says why; [`wire`](super::wire) writes their bytes.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::LazyLock;
 
-use hickory_proto::op::{Edns, Message, MessageType, ResponseCode};
-use hickory_proto::rr::rdata::opt::EdnsOption;
+use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
+use super::wire;
 use crate::config::{BlockAnswer, RateLimitAction};
 use crate::dnstap::Decision;
 use crate::policy::EdeCode;
@@ -18,11 +18,6 @@ use crate::upstream::{Answer, Outcome, STALE_TTL};
 pub const BLOCK_TTL: u32 = 60;
 /// TTL of safe-search rewrites.
 pub const REWRITE_TTL: u32 = 300;
-/// RFC 8914 option code.
-const EDE_OPTION: u16 = 15;
-/// Longest EDE text we send: a large OPT shrinks the room left for answers (Blocky caps at
-/// 200 bytes too).
-const EDE_TEXT_MAX: usize = 200;
 /// Largest UDP payload we advertise (DNS flag day 2020).
 pub const MAX_UDP_PAYLOAD: u16 = 1232;
 
@@ -139,35 +134,6 @@ pub fn soa(qname: &Name) -> Record {
     Record::from_rdata(qname.clone(), BLOCK_TTL, RData::SOA(SOA_RDATA.clone()))
 }
 
-/// The OPT of a response to a request that carried `request` EDNS: version 0 (the only
-/// one we speak, RFC 6891 §6.1.3, also in a BADVERS answer), the client's payload size
-/// (capped), its DO bit echoed (RFC 3225 §3), and an EDE when there is one.
-///
-/// The OPT is built fresh rather than copied from the request, so that what ednscomp checks
-/// holds by construction: the request's unknown options are not echoed, and its unknown
-/// flags (the Z bits) are clear in the reply.
-pub fn response_edns(request: &Edns, ede: Option<(EdeCode, &str)>) -> Edns {
-    let mut edns = Edns::new();
-    edns.set_max_payload(request.max_payload().clamp(512, MAX_UDP_PAYLOAD));
-    edns.set_dnssec_ok(request.flags().dnssec_ok);
-    if let Some((code, text)) = ede {
-        let mut text = text;
-        if text.len() > EDE_TEXT_MAX {
-            let mut end = EDE_TEXT_MAX;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            text = &text[..end];
-        }
-        let mut data = Vec::with_capacity(2 + text.len());
-        data.extend_from_slice(&(code as u16).to_be_bytes());
-        data.extend_from_slice(text.as_bytes());
-        edns.options_mut()
-            .insert(EdnsOption::Unknown(EDE_OPTION, data));
-    }
-    edns
-}
-
 /// The UDP size a client accepts: 512 bytes without EDNS, else its advertised size
 /// (between 512 and [`MAX_UDP_PAYLOAD`]).
 pub fn udp_limit(request: &Message) -> usize {
@@ -189,35 +155,13 @@ pub fn error(request: &Message, rcode: ResponseCode) -> Option<Vec<u8>> {
 /// Encodes a response in at most `limit` bytes; an answer that does not fit goes out empty
 /// with TC=1, and the client retries over TCP.
 pub fn encode(request: &Message, response: Response, limit: usize) -> Option<Vec<u8>> {
-    let reply = response.reply;
-    let mut m = Message::new(
-        request.metadata.id,
-        MessageType::Response,
-        request.metadata.op_code,
-    );
-    m.metadata.recursion_desired = request.metadata.recursion_desired;
-    m.metadata.checking_disabled = request.metadata.checking_disabled;
+    let reply = &response.reply;
     // RFC 6840 §5.8: the AD bit goes only to a client that showed it understands it.
     let do_bit = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
-    m.metadata.authentic_data = reply.authentic && (do_bit || request.metadata.authentic_data);
-    m.metadata.recursion_available = true;
-    m.metadata.response_code = reply.rcode;
-    m.metadata.truncation = response.truncated;
-    m.queries = request.queries.clone();
-    m.answers = reply.answers;
-    m.authorities = reply.authorities;
-    if let Some(edns) = &request.edns {
-        m.set_edns(response_edns(
-            edns,
-            reply.ede.as_ref().map(|(c, t)| (*c, t.as_str())),
-        ));
-    }
-    let bytes = m.to_vec().ok()?;
-    if bytes.len() <= limit {
-        return Some(bytes);
-    }
-    m.answers.clear();
-    m.authorities.clear();
-    m.metadata.truncation = true;
-    m.to_vec().ok()
+    let flags = wire::Flags {
+        rcode: reply.rcode,
+        truncated: response.truncated,
+        authentic: reply.authentic && (do_bit || request.metadata.authentic_data),
+    };
+    wire::encode(request, reply, flags, limit)
 }

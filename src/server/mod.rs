@@ -18,6 +18,7 @@ mod ratelimit;
 mod respond;
 mod tcp;
 mod udp;
+mod wire;
 
 pub use offline::answer_offline;
 pub use pipeline::{Clock, Limit, Pipeline};
