@@ -198,7 +198,13 @@ impl Pipeline {
     /// upstreams fail.
     async fn forward(&self, forward: &Forward<'_>) -> Reply {
         let (name, qtype) = (&forward.name, forward.qtype);
-        let outcome = self.forwarder.resolve(name, qtype, forward.dnssec).await;
+        // A fresh cached answer is taken without a future. The upstream's future is boxed:
+        // it is kilobytes, and every query's future (a block's too) would otherwise carry
+        // room for it, allocated and copied per query.
+        let outcome = match self.forwarder.cached(name, qtype, forward.dnssec) {
+            Some(outcome) => outcome,
+            None => Box::pin(self.forwarder.resolve(name, qtype, forward.dnssec)).await,
+        };
         self.metrics.upstream_outcome(&outcome);
         if let Outcome::Failed(reason) = &outcome {
             tracing::debug!(%name, %qtype, %reason, "upstream failed");

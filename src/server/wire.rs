@@ -51,7 +51,10 @@ pub fn encode(request: &Message, reply: &Reply, flags: Flags, limit: usize) -> O
     for record in reply.answers.iter().chain(&reply.authorities) {
         out.record(record)?;
     }
-    let ede = reply.ede.as_ref().map(|(code, text)| (*code, text.as_str()));
+    let ede = reply
+        .ede
+        .as_ref()
+        .map(|(code, text)| (*code, text.as_str()));
     if let Some(edns) = &request.edns {
         out.opt(edns, flags.rcode, ede);
     }
@@ -83,9 +86,7 @@ impl<'r> Writer<'r> {
         let rcode = u16::from(flags.rcode);
         self.u16(m.id);
         self.bytes.push(
-            0x80 | opcode << 3
-                | u8::from(flags.truncated) << 1
-                | u8::from(m.recursion_desired),
+            0x80 | opcode << 3 | u8::from(flags.truncated) << 1 | u8::from(m.recursion_desired),
         );
         // RA, AD, CD, and the low four bits of the rcode (the rest go in the OPT).
         self.bytes.push(

@@ -51,7 +51,8 @@ fn reference(request: &Message, reply: &Reply, flags: &Flags) -> Message {
         if let Some((code, text)) = &reply.ede {
             let mut data = (*code as u16).to_be_bytes().to_vec();
             data.extend_from_slice(ede_text(text).as_bytes());
-            edns.options_mut().insert(EdnsOption::Unknown(EDE_OPTION, data));
+            edns.options_mut()
+                .insert(EdnsOption::Unknown(EDE_OPTION, data));
         }
         m.set_edns(edns);
     }
@@ -95,13 +96,24 @@ fn blocks_nodata_and_errors_encode_as_hickory_does() {
     for edns in [None, Some(edns(false, 4096)), Some(edns(true, 1232))] {
         let req = request("Tracker.Example.", RecordType::A, edns);
         let mut nx = reply(ResponseCode::NXDomain, vec![], vec![soa(&q)]);
-        nx.ede = Some((EdeCode::Filtered, "familydns: category adult (list x)".into()));
+        nx.ede = Some((
+            EdeCode::Filtered,
+            "familydns: category adult (list x)".into(),
+        ));
         let bytes = same_as_hickory(&req, nx, flags(ResponseCode::NXDomain));
         // The client's spelling of its question is kept (0x20), and the SOA owner points at it.
         assert_eq!(&bytes[13..20], b"Tracker");
         let null = Record::from_rdata(q.clone(), 60, RData::A(A(Ipv4Addr::UNSPECIFIED)));
-        same_as_hickory(&req, reply(ResponseCode::NoError, vec![null], vec![]), flags(ResponseCode::NoError));
-        for rcode in [ResponseCode::Refused, ResponseCode::ServFail, ResponseCode::NotImp] {
+        same_as_hickory(
+            &req,
+            reply(ResponseCode::NoError, vec![null], vec![]),
+            flags(ResponseCode::NoError),
+        );
+        for rcode in [
+            ResponseCode::Refused,
+            ResponseCode::ServFail,
+            ResponseCode::NotImp,
+        ] {
             same_as_hickory(&req, reply(rcode, vec![], vec![]), flags(rcode));
         }
     }
@@ -116,13 +128,29 @@ fn upstream_answers_of_every_kind_encode_as_hickory_does() {
         Record::from_rdata(target.clone(), 20, RData::A(A(Ipv4Addr::new(192, 0, 2, 1)))),
         Record::from_rdata(target.clone(), 20, RData::A(A(Ipv4Addr::new(192, 0, 2, 2)))),
         Record::from_rdata(target.clone(), 20, RData::AAAA(AAAA(Ipv6Addr::LOCALHOST))),
-        Record::from_rdata(q.clone(), 60, RData::MX(MX::new(10, name("mail.example.com.")))),
-        Record::from_rdata(q.clone(), 60, RData::TXT(TXT::new(vec!["v=spf1 -all".into()]))),
+        Record::from_rdata(
+            q.clone(),
+            60,
+            RData::MX(MX::new(10, name("mail.example.com."))),
+        ),
+        Record::from_rdata(
+            q.clone(),
+            60,
+            RData::TXT(TXT::new(vec!["v=spf1 -all".into()])),
+        ),
     ];
     let authority = Record::from_rdata(
         name("example.com."),
         3600,
-        RData::SOA(SOA::new(name("ns.example.com."), name("h.example.com."), 7, 1, 2, 3, 4)),
+        RData::SOA(SOA::new(
+            name("ns.example.com."),
+            name("h.example.com."),
+            7,
+            1,
+            2,
+            3,
+            4,
+        )),
     );
     let mut req = request("www.example.com.", RecordType::A, Some(edns(true, 1232)));
     req.metadata.authentic_data = true;
@@ -138,7 +166,10 @@ fn upstream_answers_of_every_kind_encode_as_hickory_does() {
     );
     // The CNAME target is written once and pointed at by the records it owns.
     let target_wire = b"\x04edge\x03cdn\x07example\x03net\x00";
-    let count = bytes.windows(target_wire.len()).filter(|w| w == target_wire).count();
+    let count = bytes
+        .windows(target_wire.len())
+        .filter(|w| w == target_wire)
+        .count();
     assert_eq!(count, 1);
 }
 

@@ -147,6 +147,18 @@ impl Forwarder {
             .collect()
     }
 
+    /// The fresh cached answer to `name`/`rtype` asked with `dnssec`, if there is one.
+    pub fn cached(&self, name: &Name, rtype: RecordType, dnssec: Dnssec) -> Option<Outcome> {
+        let key = CacheKey::new(name, rtype, DNSClass::IN, dnssec);
+        match self.cache.load().get(&key)? {
+            Cached::Fresh(answer) => Some(Outcome::Answer {
+                answer,
+                cached: true,
+            }),
+            Cached::Stale(_) => None,
+        }
+    }
+
     /// Answers `name`/`rtype`, asked with the client's `dnssec` bits, from the cache or the
     /// upstreams. An expired answer within the serve-stale window stands in when every
     /// upstream fails.

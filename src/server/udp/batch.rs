@@ -212,7 +212,9 @@ mod tests {
         let error = inbound.recv(fd).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
         for i in 0..BATCH + 3 {
-            client.send_to(&[i as u8; 20], server.local_addr().unwrap()).unwrap();
+            client
+                .send_to(&[i as u8; 20], server.local_addr().unwrap())
+                .unwrap();
         }
         // Loopback delivery is synchronous: all are queued once send_to returns.
         assert_eq!(inbound.recv(fd).unwrap(), BATCH);

@@ -20,6 +20,7 @@ use std::future::Future;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -33,8 +34,8 @@ use super::answer;
 use super::pipeline::Pipeline;
 use super::proxy;
 use super::respond;
-use batch::{Inbound, Outbound};
 use crate::dnstap::{Event, Transport};
+use batch::{Inbound, Outbound};
 
 /// Queries waiting for an upstream, counted across every UDP socket.
 #[derive(Clone)]
@@ -87,6 +88,9 @@ pub async fn serve(socket: UdpSocket, pipeline: Arc<Pipeline>, waiting: Waiting)
     let fd = socket.as_raw_fd();
     let mut inbound = Inbound::new();
     let mut outbound = Outbound::default();
+    // One query's future, reused: most finish at their first poll, and the allocation (two
+    // kilobytes, past glibc's per-thread cache) is then kept for the next query.
+    let mut slot = None;
     let listener = Listener {
         socket: &socket,
         pipeline: &pipeline,
@@ -108,10 +112,40 @@ pub async fn serve(socket: UdpSocket, pipeline: Arc<Pipeline>, waiting: Waiting)
             }
         }
         for (received, src) in inbound.datagrams() {
-            listener.handle(received, src, &mut outbound);
+            let Some(query) = listener.admit(received, src, &mut outbound) else {
+                continue;
+            };
+            let packet = &received[query.header..];
+            let future = respond(pipeline.clone(), query.request, query.client, query.tapped);
+            let reply = match &mut slot {
+                Some(reply) => {
+                    Pin::set(reply, future);
+                    reply
+                }
+                None => slot.insert(Box::pin(future)),
+            };
+            // Most answers need no upstream: finish them here, without a task.
+            match reply.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(Some(bytes)) => outbound.push(bytes, src),
+                Poll::Ready(None) => {}
+                Poll::Pending => {
+                    let reply = slot.take().expect("just filled");
+                    listener.wait(reply, packet, src, &mut outbound);
+                }
+            }
         }
         flush(&socket, &mut outbound).await;
     }
+}
+
+/// A datagram's query, admitted for an answer.
+struct Query {
+    request: Message,
+    /// The client: the datagram's source, or the one its PROXY header names.
+    client: SocketAddr,
+    tapped: Option<Event>,
+    /// The PROXY header's length: the DNS message starts after it.
+    header: usize,
 }
 
 /// What handling a datagram needs besides the datagram.
@@ -123,31 +157,31 @@ struct Listener<'a> {
 }
 
 impl Listener<'_> {
-    /// Decides one datagram from `src`: its answer is queued on `out` when it needs no
-    /// upstream, else a task of its own sends it when the upstream has answered.
-    fn handle(&self, received: &[u8], src: SocketAddr, out: &mut Outbound) {
+    /// Reads one datagram from `src`: the request to answer, from the client its PROXY
+    /// header names, or `None` when it was answered here (FORMERR, NOTIFY) or is dropped.
+    fn admit(&self, received: &[u8], src: SocketAddr, out: &mut Outbound) -> Option<Query> {
         let pipeline = self.pipeline;
         let client = match proxy::origin(received, src, || pipeline.proxied_by(src.ip())) {
             Ok(Some(origin)) => origin,
             // A datagram is whole: a header that does not end in it is as bad as a wrong one.
             Ok(None) | Err(_) => {
                 pipeline.metrics.proxy_refused.inc();
-                return;
+                return None;
             }
         };
-        let packet = &received[client.header..];
-        let client = client.client;
+        let (header, client) = (client.header, client.client);
+        let packet = &received[header..];
         let request = match Message::from_vec(packet) {
             Ok(m) if m.metadata.message_type == MessageType::Query => m,
             // Never answer responses: that is how reflection loops start.
-            Ok(_) => return,
+            Ok(_) => return None,
             Err(_) => {
                 if pipeline.allows(client.ip())
                     && let Some(formerr) = formerr(packet)
                 {
                     out.push(formerr, src);
                 }
-                return;
+                return None;
             }
         };
         if request.metadata.op_code == OpCode::Notify {
@@ -155,38 +189,45 @@ impl Listener<'_> {
             if let Some(bytes) = pipeline.inbox.answer(packet, &request, client.ip(), now) {
                 out.push(bytes, src);
             }
-            return;
+            return None;
         }
         let tapped = respond::tapped(pipeline, packet, client, self.local, Transport::Udp);
-        let mut reply = Box::pin(respond(pipeline.clone(), request, client, tapped));
-        // Most answers need no upstream: finish them here, without a task.
-        let polled = reply.as_mut().poll(&mut Context::from_waker(Waker::noop()));
-        match polled {
-            Poll::Ready(Some(bytes)) => out.push(bytes, src),
-            Poll::Ready(None) => {}
-            Poll::Pending => match self.waiting.permits.clone().try_acquire_owned() {
-                Ok(permit) => {
-                    let socket = self.socket.clone();
-                    tokio::spawn(async move {
-                        if let Some(bytes) = reply.await {
-                            send(&socket, &bytes, src).await;
-                        }
-                        drop(permit);
-                    });
-                }
-                Err(_) => {
-                    drop(reply);
-                    self.waiting.full.inc();
-                    // The request moved into the dropped reply; this path is rare enough to
-                    // parse the packet again rather than keep a copy for every query.
-                    if let Some(bytes) = Message::from_vec(packet)
-                        .ok()
-                        .and_then(|request| answer::error(&request, ResponseCode::ServFail))
-                    {
-                        out.push(bytes, src);
+        Some(Query {
+            request,
+            client,
+            tapped,
+            header,
+        })
+    }
+
+    /// Lets `reply`, which waits for an upstream, finish in a task of its own, within the
+    /// [`Waiting`] bound; past it, `packet` is answered SERVFAIL at once.
+    fn wait<F>(&self, reply: Pin<Box<F>>, packet: &[u8], src: SocketAddr, out: &mut Outbound)
+    where
+        F: Future<Output = Option<Vec<u8>>> + Send + 'static,
+    {
+        match self.waiting.permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let socket = self.socket.clone();
+                tokio::spawn(async move {
+                    if let Some(bytes) = reply.await {
+                        send(&socket, &bytes, src).await;
                     }
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                drop(reply);
+                self.waiting.full.inc();
+                // The request moved into the dropped reply; this path is rare enough to
+                // parse the packet again rather than keep a copy for every query.
+                if let Some(bytes) = Message::from_vec(packet)
+                    .ok()
+                    .and_then(|request| answer::error(&request, ResponseCode::ServFail))
+                {
+                    out.push(bytes, src);
                 }
-            },
+            }
         }
     }
 }
