@@ -348,7 +348,11 @@ fn with_config(
 
 fn serve(config: PathBuf) -> ExitCode {
     familydns::reload::limit_malloc_arenas();
+    // One worker per CPU this process may run on (its affinity, not the machine's count):
+    // pinned to one core, a second worker only takes turns with the first.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
         .enable_all()
         .build()
     {

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use hickory_proto::rr::Name;
 use jiff::Timestamp;
 
 use super::answer::Reply;
@@ -50,10 +51,7 @@ impl Answered<'_> {
         let profile = self.profile?;
         let (name, qtype, _) = q.query?;
         let device = self.device_id(client);
-        let mut name = name.to_lowercase().to_ascii();
-        if name.len() > 1 && name.ends_with('.') {
-            name.pop();
-        }
+        let name = log_text(name);
         let reason = self.reply.ede.as_ref().map_or("", |(_, text)| {
             text.strip_prefix("familydns: ").unwrap_or(text)
         });
@@ -70,5 +68,47 @@ impl Answered<'_> {
             mode: profile.log,
             keep_days: profile.log_days,
         })
+    }
+}
+
+/// `name` as the log shows it: lowercase, without the trailing dot. Host-name bytes are
+/// copied as they are; a name with any other byte takes hickory's escaped spelling.
+fn log_text(name: &Name) -> String {
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_');
+    if !name.iter().all(|label| label.iter().all(plain)) {
+        let mut text = name.to_lowercase().to_ascii();
+        if text.len() > 1 && text.ends_with('.') {
+            text.pop();
+        }
+        return text;
+    }
+    let mut text = String::with_capacity(name.len());
+    for label in name.iter() {
+        if !text.is_empty() {
+            text.push('.');
+        }
+        text.extend(label.iter().map(|b| char::from(b.to_ascii_lowercase())));
+    }
+    if text.is_empty() {
+        text.push('.');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_names_are_lowercase_without_the_dot_and_odd_bytes_escaped() {
+        let text = |n: &str| log_text(&Name::from_ascii(n).unwrap());
+        assert_eq!(text("WWW.Example.COM."), "www.example.com");
+        assert_eq!(text("_dmarc.x-y.example"), "_dmarc.x-y.example");
+        assert_eq!(text("."), ".");
+        let odd = Name::from_labels(vec![b"a b".to_vec(), b"Example".to_vec()]).unwrap();
+        assert_eq!(
+            log_text(&odd),
+            odd.to_lowercase().to_ascii().trim_end_matches('.')
+        );
     }
 }

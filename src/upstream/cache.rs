@@ -134,7 +134,10 @@ pub enum Cached {
 }
 
 pub struct AnswerCache {
-    cache: Option<Cache<CacheKey, Arc<Answer>>>,
+    /// foldhash rather than SipHash: keys are names we asked for, not an attacker's choice of
+    /// collisions (the map is bounded anyway), and hashing every lookup's key showed up in
+    /// the cached path's profile.
+    cache: Option<Cache<CacheKey, Arc<Answer>, foldhash::fast::RandomState>>,
     stale: Duration,
 }
 
@@ -154,7 +157,7 @@ impl AnswerCache {
                         u32::try_from(answer.bytes().max(min_weight)).unwrap_or(u32::MAX)
                     })
                     .expire_after(TtlExpiry { stale })
-                    .build()
+                    .build_with_hasher(foldhash::fast::RandomState::default())
             }),
             stale,
         }
