@@ -27,6 +27,7 @@ pub use familydns::app::Running;
 
 pub mod complaints;
 pub mod daemon;
+pub mod dnsdist;
 pub mod exchange;
 pub mod parents;
 pub mod postgres;
