@@ -31,6 +31,7 @@ pub mod reload;
 mod secret;
 pub mod server;
 pub mod snapshot;
+pub mod sqlite;
 pub mod trends;
 pub mod upstream;
 pub mod web;

@@ -3,32 +3,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use common::*;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 const TOKEN: &str = "test-token-0123456789";
-
-async fn cli(config: &Path, args: &[&str]) -> (bool, String) {
-    let (config, args): (PathBuf, Vec<String>) = (
-        config.to_owned(),
-        args.iter().map(|a| a.to_string()).collect(),
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        let rest: Vec<&str> = args[1..].iter().map(String::as_str).collect();
-        familydns(&args[0], &config, &rest)
-    })
-    .await
-    .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
 
 /// A loopback port that was free a moment ago.
 fn free_port() -> u16 {

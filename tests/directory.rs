@@ -8,10 +8,10 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::daemon::*;
+use common::dnsdist::{find_dnsdist, start_dnsdist};
 use common::postgres::Cluster;
 use common::raw::metric;
 use common::*;
@@ -272,8 +272,7 @@ async fn the_database_going_away_loses_nothing() {
 
 #[tokio::test]
 async fn dnsdist_in_front_of_two_instances_sharing_the_directory() {
-    let Some(dnsdist) = find_program(&["dnsdist"]) else {
-        println!("SKIPPED: dnsdist is not installed (apt-get install dnsdist)");
+    let Some(dnsdist) = find_dnsdist() else {
         return;
     };
     let Some(pg) = Cluster::start().await else {
@@ -295,27 +294,8 @@ async fn dnsdist_in_front_of_two_instances_sharing_the_directory() {
     let (a, b) = (cfg_a.start().await, cfg_b.start().await);
     let (pa, pb) = (a.dns_addrs[0], b.dns_addrs[0]);
 
-    let port = free_port().await;
-    let conf = cfg_a.dir.path().join("dnsdist.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            r#"setLocal("127.0.0.1:{port}")
-setACL({{"127.0.0.0/8"}})
-newServer{{address="{pa}", name="a", useProxyProtocol=true, checkName="www.example.test.", checkInterval=1}}
-newServer{{address="{pb}", name="b", useProxyProtocol=true, checkName="www.example.test.", checkInterval=1}}
-setServerPolicy(roundrobin)
-"#
-        ),
-    )
-    .unwrap();
-    let _dnsdist = Daemon::start(
-        Command::new(dnsdist)
-            .args(["--supervised", "--disable-syslog", "-C"])
-            .arg(&conf),
-    );
-    let front: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    assert!(dns_is_up(front).await, "dnsdist answers on {front}");
+    let dnsdist = start_dnsdist(&dnsdist, cfg_a.dir.path(), &[pa, pb]).await;
+    let front = dnsdist.front;
 
     // Round robin: whichever instance answers, the subscriber's profile applies (three
     // queries a round, so that each client's queries reach both).

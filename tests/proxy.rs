@@ -9,10 +9,9 @@
 mod common;
 
 use std::net::{IpAddr, SocketAddr};
-use std::process::Command;
 use std::time::Duration;
 
-use common::daemon::*;
+use common::dnsdist::{find_dnsdist, start_dnsdist};
 use common::raw::*;
 use common::*;
 use hickory_proto::op::{Message, ResponseCode};
@@ -232,8 +231,7 @@ async fn both_subscribers(front: SocketAddr) -> (Option<ResponseCode>, Option<Re
 
 #[tokio::test]
 async fn dnsdist_in_front_of_two_instances() {
-    let Some(dnsdist) = find_program(&["dnsdist"]) else {
-        eprintln!("SKIPPED: dnsdist is not installed (apt-get install dnsdist)");
+    let Some(dnsdist) = find_dnsdist() else {
         return;
     };
     let upstream = start_upstream().await;
@@ -242,27 +240,8 @@ async fn dnsdist_in_front_of_two_instances() {
     let b = cfg.start().await;
     let (pa, pb) = (a.dns_addrs[0], b.dns_addrs[0]);
 
-    let port = free_port().await;
-    let conf = cfg.dir.path().join("dnsdist.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            r#"setLocal("127.0.0.1:{port}")
-setACL({{"127.0.0.0/8"}})
-newServer{{address="{pa}", name="a", useProxyProtocol=true, checkName="www.example.test.", checkInterval=1}}
-newServer{{address="{pb}", name="b", useProxyProtocol=true, checkName="www.example.test.", checkInterval=1}}
-setServerPolicy(roundrobin)
-"#
-        ),
-    )
-    .unwrap();
-    let _dnsdist = Daemon::start(
-        Command::new(dnsdist)
-            .args(["--supervised", "--disable-syslog", "-C"])
-            .arg(&conf),
-    );
-    let front: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    assert!(dns_is_up(front).await, "dnsdist answers on {front}");
+    let dnsdist = start_dnsdist(&dnsdist, cfg.dir.path(), &[pa, pb]).await;
+    let front = dnsdist.front;
 
     // Round robin: both instances answer, and each applies the subscriber's profile (three
     // queries a round, so that each subscriber's queries reach both).

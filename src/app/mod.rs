@@ -85,7 +85,7 @@ pub async fn start_with(config: Config) -> Result<Running, StartError> {
 pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Running, StartError> {
     let snapshot = reload::build_snapshot(config.clone()).await?;
     let metrics = Arc::new(Metrics::new());
-    metrics.snapshot_loaded(&snapshot);
+    metrics.reload.snapshot_loaded(&snapshot);
     let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
     let forwarder = Arc::new(Forwarder::new(&config.upstream)?);
     let reloader = Arc::new(Reloader::new(&config, snapshot.clone(), metrics.clone()));

@@ -4,11 +4,12 @@
 //! their labels stay low-cardinality: profile and decision, never the query name.
 
 mod http;
+mod reload;
 
 pub use http::{CONNECTION_LIFETIME, HEADER_READ_TIMEOUT, serve};
+pub use reload::ReloadStatus;
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::upstream::Outcome;
 use axum::Router;
@@ -21,8 +22,6 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
-use crate::snapshot::Snapshot;
-
 pub struct Metrics {
     registry: Registry,
     /// Queries by profile and decision (allowed, blocked, rewritten, refused, servfail,
@@ -34,25 +33,8 @@ pub struct Metrics {
     pub cache_misses: IntCounter,
     pub cache_entries: IntGauge,
     pub cache_bytes: IntGauge,
-    pub list_entries: IntGaugeVec,
-    pub list_skipped: IntGaugeVec,
     /// Failed queries per upstream URL.
     pub upstream_failures: IntGaugeVec,
-    /// 1 when a downloaded list's last fetch succeeded, 0 when it failed.
-    list_fetch_ok: IntGaugeVec,
-    /// Unix time of a downloaded list's last successful fetch.
-    list_fetch_time: IntGaugeVec,
-    /// Lists that are loaded with nothing (a download with no cached copy yet).
-    list_problems: Mutex<Vec<String>>,
-    /// The last failed or refused download of each list, until one succeeds: `/health` shows
-    /// them, so a captive portal or a shrunken list is noticed, not just survived.
-    download_problems: Mutex<BTreeMap<String, String>>,
-    pub reload_failures: IntCounter,
-    pub reload_seconds: Histogram,
-    /// Unix time of the last snapshot that went live (start or reload).
-    reload_last_success: IntGauge,
-    /// Heap bytes of the live rule set.
-    snapshot_bytes: IntGauge,
     /// Answers served past their TTL because every upstream failed.
     pub stale_answers: IntCounter,
     /// The RPZ exchange: transfers served, refused and NOTAUTH requests, NOTIFYs sent and
@@ -76,8 +58,6 @@ pub struct Metrics {
     /// Packets and connections with a PROXY header from outside `server.trusted_proxies`,
     /// or a malformed one: dropped.
     pub proxy_refused: IntCounter,
-    /// The last reload error, shown by `/health` until a reload succeeds.
-    last_reload_error: Mutex<Option<String>>,
     /// Query log entries written, and dropped because the writer was behind.
     pub querylog_written: IntCounter,
     pub querylog_dropped: IntCounter,
@@ -85,26 +65,16 @@ pub struct Metrics {
     pub notices: crate::notices::Counters,
     /// The subscriber directory's metrics and state.
     pub directory: Arc<crate::directory::Status>,
-    /// Settings the last reload could not apply live, shown by `/health`.
-    unapplied: Mutex<Vec<String>>,
-    /// `familydns_settings_unapplied`: how many there are (0 when every setting is live).
-    unapplied_count: IntGauge,
+    /// The lists and reloads: what went live, when, and what failed.
+    pub reload: ReloadStatus,
 }
 
 impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        let counter = |name: &str, help: &str| register(&registry, IntCounter::new(name, help));
-        let gauge = |name: &str, help: &str| register(&registry, IntGauge::new(name, help));
-        let gauges = |name: &str, help: &str, labels: &[&str]| {
-            register(&registry, IntGaugeVec::new(Opts::new(name, help), labels))
-        };
-        let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
-            register(
-                &registry,
-                Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)),
-            )
-        };
+        let f = Families(&registry);
+        let counter = |name: &str, help: &str| f.counter(name, help);
+        let gauge = |name: &str, help: &str| f.gauge(name, help);
         Metrics {
             queries: register(
                 &registry,
@@ -116,7 +86,7 @@ impl Metrics {
                     &["profile", "decision"],
                 ),
             ),
-            latency: histogram(
+            latency: f.histogram(
                 "familydns_query_duration_seconds",
                 "Time from a parsed query to its answer being handed to the socket",
                 vec![
@@ -141,49 +111,10 @@ impl Metrics {
                 "familydns_cache_bytes",
                 "Approximate bytes of the answers held in the cache",
             ),
-            list_entries: gauges(
-                "familydns_list_entries",
-                "Rules accepted from each list",
-                &["list", "category"],
-            ),
-            list_skipped: gauges(
-                "familydns_list_skipped_lines",
-                "Lines of each list that produced no rule",
-                &["list", "category"],
-            ),
-            upstream_failures: gauges(
+            upstream_failures: f.gauges(
                 "familydns_upstream_failures",
                 "Failed or timed-out queries so far, per upstream",
                 &["upstream"],
-            ),
-            list_fetch_ok: gauges(
-                "familydns_list_fetch_ok",
-                "1 if the last download of a list succeeded",
-                &["list"],
-            ),
-            list_fetch_time: gauges(
-                "familydns_list_fetch_timestamp_seconds",
-                "Unix time of the last successful download of a list",
-                &["list"],
-            ),
-            list_problems: Mutex::new(Vec::new()),
-            download_problems: Mutex::new(BTreeMap::new()),
-            reload_failures: counter(
-                "familydns_reload_failures_total",
-                "Reloads rejected because the new config or a list was bad",
-            ),
-            reload_seconds: histogram(
-                "familydns_reload_duration_seconds",
-                "Time to read and compile a new snapshot",
-                vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
-            ),
-            reload_last_success: gauge(
-                "familydns_reload_last_success_timestamp_seconds",
-                "Unix time of the last configuration and lists that went live",
-            ),
-            snapshot_bytes: gauge(
-                "familydns_snapshot_bytes",
-                "Heap bytes of the live compiled rule set",
             ),
             exchange: register(
                 &registry,
@@ -224,7 +155,6 @@ impl Metrics {
                 "familydns_proxy_refused_total",
                 "PROXY v2 headers refused: not from a trusted proxy, or malformed",
             ),
-            last_reload_error: Mutex::new(None),
             querylog_written: counter(
                 "familydns_querylog_written_total",
                 "Query log entries written to the database",
@@ -248,57 +178,8 @@ impl Metrics {
                 ),
             },
             directory: Arc::new(crate::directory::Status::new(counter, gauge)),
-            unapplied: Mutex::new(Vec::new()),
-            unapplied_count: gauge(
-                "familydns_settings_unapplied",
-                "Settings the last reload could not apply live; a restart applies them",
-            ),
+            reload: ReloadStatus::new(&f),
             registry,
-        }
-    }
-
-    /// Records the lists of a snapshot that has just gone live.
-    pub fn snapshot_loaded(&self, snapshot: &Snapshot) {
-        self.reload_last_success
-            .set(jiff::Timestamp::now().as_second());
-        self.snapshot_bytes
-            .set(i64::try_from(snapshot.blocklists.matcher.heap_bytes()).unwrap_or(i64::MAX));
-        self.list_entries.reset();
-        self.list_skipped.reset();
-        for list in &snapshot.blocklists.lists {
-            let labels = [list.name.as_str(), list.category.as_str()];
-            self.list_entries
-                .with_label_values(&labels)
-                .set(i64::try_from(list.stats.rules).unwrap_or(i64::MAX));
-            self.list_skipped
-                .with_label_values(&labels)
-                .set(i64::try_from(list.stats.skipped_total()).unwrap_or(i64::MAX));
-        }
-        *self.last_reload_error.lock().expect("not poisoned") = None;
-        *self.list_problems.lock().expect("not poisoned") = snapshot
-            .blocklists
-            .lists
-            .iter()
-            .filter_map(|l| l.error.as_ref().map(|e| format!("list {}: {e}", l.name)))
-            .collect();
-    }
-
-    /// Records the outcome of a list download: `Err` holds why it failed or was refused.
-    pub fn list_fetched(&self, list: &str, result: Result<(), String>) {
-        self.list_fetch_ok
-            .with_label_values(&[list])
-            .set(i64::from(result.is_ok()));
-        let mut problems = self.download_problems.lock().expect("not poisoned");
-        match result {
-            Ok(()) => {
-                self.list_fetch_time
-                    .with_label_values(&[list])
-                    .set(jiff::Timestamp::now().as_second());
-                problems.remove(list);
-            }
-            Err(e) => {
-                problems.insert(list.to_owned(), e);
-            }
         }
     }
 
@@ -320,18 +201,6 @@ impl Metrics {
         }
     }
 
-    /// Records the settings a reload could not apply live (empty when all were).
-    pub fn set_unapplied(&self, unapplied: Vec<String>) {
-        self.unapplied_count
-            .set(i64::try_from(unapplied.len()).unwrap_or(i64::MAX));
-        *self.unapplied.lock().expect("not poisoned") = unapplied;
-    }
-
-    pub fn reload_failed(&self, error: String) {
-        self.reload_failures.inc();
-        *self.last_reload_error.lock().expect("not poisoned") = Some(error);
-    }
-
     fn render(&self) -> String {
         let mut buf = Vec::new();
         TextEncoder::new()
@@ -341,20 +210,7 @@ impl Metrics {
     }
 
     fn health(&self) -> String {
-        let mut out = match &*self.last_reload_error.lock().expect("not poisoned") {
-            None => "ok\n".to_owned(),
-            Some(e) => format!("ok (serving the last good config)\nlast reload failed:\n{e}\n"),
-        };
-        for line in self.unapplied.lock().expect("not poisoned").iter() {
-            out.push_str(&format!("not applied: {line}\n"));
-        }
-        for problem in self.list_problems.lock().expect("not poisoned").iter() {
-            out.push_str(problem);
-            out.push('\n');
-        }
-        for (list, e) in self.download_problems.lock().expect("not poisoned").iter() {
-            out.push_str(&format!("list {list}: download: {e}\n"));
-        }
+        let mut out = self.reload.health();
         if let Some(line) = self.directory.health() {
             out.push_str(&line);
             out.push('\n');
@@ -371,6 +227,31 @@ impl Metrics {
         metric: prometheus::Result<M>,
     ) -> M {
         register(&self.registry, metric)
+    }
+}
+
+/// Makes metrics registered with one registry: `Metrics::new` and the groups it delegates
+/// to (`ReloadStatus`) share these, so each family is declared once, where it is used.
+struct Families<'a>(&'a Registry);
+
+impl Families<'_> {
+    fn counter(&self, name: &str, help: &str) -> IntCounter {
+        register(self.0, IntCounter::new(name, help))
+    }
+
+    fn gauge(&self, name: &str, help: &str) -> IntGauge {
+        register(self.0, IntGauge::new(name, help))
+    }
+
+    fn gauges(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        register(self.0, IntGaugeVec::new(Opts::new(name, help), labels))
+    }
+
+    fn histogram(&self, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
+        register(
+            self.0,
+            Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)),
+        )
     }
 }
 

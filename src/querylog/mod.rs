@@ -34,11 +34,8 @@ pub enum LogError {
         path: String,
         source: rusqlite::Error,
     },
-    #[error("query log: cannot create {path}: {source}")]
-    Dir {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("query log: {0}")]
+    Open(#[from] crate::sqlite::OpenError),
     #[error("query log: cannot start the writer thread: {0}")]
     Thread(std::io::Error),
 }

@@ -48,19 +48,7 @@ const SCHEMA: &str = "
 ";
 
 pub(super) fn open(path: &Path) -> Result<Connection, LogError> {
-    let sqlite = |source| LogError::Sqlite {
-        path: path.display().to_string(),
-        source,
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| LogError::Dir {
-            path: dir.display().to_string(),
-            source,
-        })?;
-    }
-    let conn = Connection::open(path).map_err(sqlite)?;
-    conn.execute_batch(SCHEMA).map_err(sqlite)?;
-    Ok(conn)
+    Ok(crate::sqlite::open_with_schema(path, SCHEMA)?)
 }
 
 /// Opens the database and starts the thread; returns the queue to it.

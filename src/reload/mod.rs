@@ -133,8 +133,9 @@ impl Reloader {
         };
         match result {
             Ok((snapshot, config)) => {
-                self.metrics.snapshot_loaded(&snapshot);
+                self.metrics.reload.snapshot_loaded(&snapshot);
                 self.metrics
+                    .reload
                     .reload_seconds
                     .observe(start.elapsed().as_secs_f64());
                 // Swapping drops the old snapshot unless a query still holds it.
@@ -145,7 +146,7 @@ impl Reloader {
                     for line in &unapplied {
                         tracing::warn!("reload: {line}");
                     }
-                    self.metrics.set_unapplied(unapplied);
+                    self.metrics.reload.set_unapplied(unapplied);
                 }
                 self.config.store(Arc::new(config));
                 tracing::info!(
@@ -156,7 +157,7 @@ impl Reloader {
             }
             Err(e) => {
                 tracing::error!(error = %e, "reload failed; still serving the last good configuration");
-                self.metrics.reload_failed(e.to_string());
+                self.metrics.reload.reload_failed(e.to_string());
                 Err(e)
             }
         }

@@ -42,12 +42,12 @@ pub fn refresh_lists(
                 let next = match &result {
                     Ok(fetched) => {
                         changed |= *fetched == Fetched::Updated;
-                        metrics.list_fetched(&list.name, Ok(()));
+                        metrics.reload.list_fetched(&list.name, Ok(()));
                         list.refresh
                     }
                     Err(e) => {
                         tracing::warn!(list = %list.name, url = ?list.url, error = %e, "list download failed or refused; keeping the cached copy");
-                        metrics.list_fetched(&list.name, Err(e.clone()));
+                        metrics.reload.list_fetched(&list.name, Err(e.clone()));
                         RETRY_FAILED.min(list.refresh)
                     }
                 };

@@ -51,11 +51,8 @@ pub enum TrendsError {
     },
     #[error("trends database: {0}")]
     Db(#[from] rusqlite::Error),
-    #[error("trends: cannot create {path}: {source}")]
-    Dir {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("trends database: {0}")]
+    Open(#[from] crate::sqlite::OpenError),
     #[error("trends: no randomness for the day's salt: {0}")]
     Random(getrandom::Error),
     #[error("trends: cannot start the writer thread: {0}")]

@@ -54,19 +54,7 @@ const SCHEMA: &str = "
 
 /// Opens (or creates) the database at `path`.
 pub(super) fn open(path: &Path) -> Result<Connection, TrendsError> {
-    let sqlite = |source| TrendsError::Sqlite {
-        path: path.display().to_string(),
-        source,
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| TrendsError::Dir {
-            path: dir.display().to_string(),
-            source,
-        })?;
-    }
-    let conn = Connection::open(path).map_err(sqlite)?;
-    conn.execute_batch(SCHEMA).map_err(sqlite)?;
-    Ok(conn)
+    Ok(crate::sqlite::open_with_schema(path, SCHEMA)?)
 }
 
 /// An open day as the writer tracks it: its salt and how many devices it counts.

@@ -2,14 +2,13 @@
 //! token), a client of the complaints API, and "is this name blocked now?" over real DNS.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
 use serde_json::{Value, json};
 
 use super::parents::config_with_lists;
-use super::{Running, TestConfig, ede, familydns, udp_from};
+use super::{Running, TestConfig, ede, udp_from};
 
 pub const REPORTER: &str = "reporter-token-0123456789";
 pub const REVIEWER: &str = "reviewer-token-0123456789";
@@ -178,24 +177,4 @@ pub async fn time_to_block(fdns: &Running, name: &str, since: Instant) -> (Durat
         }
     }
     panic!("{name} not blocked within 5 s of its acceptance");
-}
-
-/// Runs the `familydns` binary off the async threads; success and its output.
-pub async fn cli(config: &Path, args: &[&str]) -> (bool, String) {
-    let (config, args): (PathBuf, Vec<String>) = (
-        config.to_owned(),
-        args.iter().map(|a| a.to_string()).collect(),
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        let rest: Vec<&str> = args[1..].iter().map(String::as_str).collect();
-        familydns(&args[0], &config, &rest)
-    })
-    .await
-    .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }

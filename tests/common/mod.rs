@@ -27,6 +27,7 @@ pub use familydns::app::Running;
 
 pub mod complaints;
 pub mod daemon;
+pub mod dnsdist;
 pub mod exchange;
 pub mod parents;
 pub mod postgres;
@@ -367,6 +368,26 @@ pub fn familydns(subcommand: &str, config: &Path, args: &[&str]) -> std::process
         .args(args)
         .output()
         .unwrap()
+}
+
+/// Runs the `familydns` binary off the async threads; success and its output.
+pub async fn cli(config: &Path, args: &[&str]) -> (bool, String) {
+    let (config, args): (PathBuf, Vec<String>) = (
+        config.to_owned(),
+        args.iter().map(|a| a.to_string()).collect(),
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        let rest: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+        familydns(&args[0], &config, &rest)
+    })
+    .await
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }
 
 /// The instant test servers run at unless a test picks its own (`start_at`): a Saturday

@@ -18,11 +18,9 @@ use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::net::TcpListener;
 use tokio::time::timeout;
-use tokio_rustls::TlsAcceptor;
 
-use super::{Shared, accept, handshake};
+use super::{Accepted, Shared};
 use crate::clients::ClientId;
 use crate::dnstap::Transport;
 use crate::server::respond;
@@ -35,45 +33,40 @@ const MAX_MESSAGE: usize = u16::MAX as usize;
 /// HTTP/2 header block limit: a GET carries its query in the path.
 const MAX_HEADERS: u32 = 16 * 1024;
 
-/// Accepts DoH connections until the task is dropped.
-pub async fn serve(listener: TcpListener, acceptor: TlsAcceptor, shared: Shared) {
-    let local = listener
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    loop {
-        let (stream, addr, slot) = accept(&listener, &shared).await;
-        let (acceptor, shared) = (acceptor.clone(), shared.clone());
-        tokio::spawn(async move {
-            let Some(tls) = handshake(&acceptor, stream).await else {
-                return;
-            };
-            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-            let (lifetime, streams) = (shared.tcp.max_lifetime, shared.tcp.max_in_flight);
-            let service = service_fn(move |request| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(answer(request, &shared, addr, local).await) }
-            });
-            let io = TokioIo::new(tls);
-            let served = if h2 {
-                let connection = http2::Builder::new(TokioExecutor::new())
-                    .timer(TokioTimer::new())
-                    .max_concurrent_streams(u32::try_from(streams).unwrap_or(u32::MAX))
-                    .max_header_list_size(MAX_HEADERS)
-                    .serve_connection(io, service);
-                timeout(lifetime, connection).await
-            } else {
-                let connection = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(READ_TIMEOUT)
-                    .serve_connection(io, service);
-                timeout(lifetime, connection).await
-            };
-            if let Ok(Err(e)) = served {
-                tracing::debug!(peer = %addr, error = %e, "doh connection closed");
-            }
-            drop(slot);
-        });
+/// Serves one DoH connection: HTTP/2 when the client chose it by ALPN, else HTTP/1.1.
+pub(super) async fn connection(accepted: Accepted) {
+    let Accepted {
+        tls,
+        addr,
+        local,
+        slot,
+        shared,
+    } = accepted;
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    let (lifetime, streams) = (shared.tcp.max_lifetime, shared.tcp.max_in_flight);
+    let service = service_fn(move |request| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(answer(request, &shared, addr, local).await) }
+    });
+    let io = TokioIo::new(tls);
+    let served = if h2 {
+        let connection = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(u32::try_from(streams).unwrap_or(u32::MAX))
+            .max_header_list_size(MAX_HEADERS)
+            .serve_connection(io, service);
+        timeout(lifetime, connection).await
+    } else {
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(READ_TIMEOUT)
+            .serve_connection(io, service);
+        timeout(lifetime, connection).await
+    };
+    if let Ok(Err(e)) = served {
+        tracing::debug!(peer = %addr, error = %e, "doh connection closed");
     }
+    drop(slot);
 }
 
 /// One DoH request to its HTTP response.

@@ -12,6 +12,7 @@ mod dot;
 
 pub use certs::CertError;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,13 +91,13 @@ impl Encrypted {
         let dot = acceptor(&[b"dot"])?;
         for &addr in &config.dot_listen {
             let listener = bind(addr).await?;
-            let task = dot::serve(listener, dot.clone(), shared.clone());
+            let task = serve(listener, dot.clone(), shared.clone(), dot::connection);
             encrypted.tasks.push(tokio::spawn(task));
         }
         let doh = acceptor(&[b"h2", b"http/1.1"])?;
         for &addr in &config.doh_listen {
             let listener = bind(addr).await?;
-            let task = doh::serve(listener, doh.clone(), shared.clone());
+            let task = serve(listener, doh.clone(), shared.clone(), doh::connection);
             encrypted.tasks.push(tokio::spawn(task));
         }
         Ok(encrypted)
@@ -107,6 +108,47 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr)
         .await
         .map_err(|e| StartError::Bind(addr, e))
+}
+
+/// A connection whose handshake is done, with what serving it needs.
+struct Accepted {
+    tls: TlsStream<TcpStream>,
+    /// The client's address.
+    addr: SocketAddr,
+    /// The listener's address.
+    local: SocketAddr,
+    /// Its place under the TCP caps, held until the connection ends.
+    slot: Slot,
+    shared: Shared,
+}
+
+/// Accepts connections on `listener` until the task is dropped, each on its own task:
+/// handshake, then `connection` (DoT's or DoH's).
+async fn serve<F, Fut>(listener: TcpListener, acceptor: TlsAcceptor, shared: Shared, connection: F)
+where
+    F: Fn(Accepted) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let local = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    loop {
+        let (stream, addr, slot) = accept(&listener, &shared).await;
+        let (acceptor, shared) = (acceptor.clone(), shared.clone());
+        tokio::spawn(async move {
+            let Some(tls) = handshake(&acceptor, stream).await else {
+                return;
+            };
+            connection(Accepted {
+                tls,
+                addr,
+                local,
+                slot,
+                shared,
+            })
+            .await;
+        });
+    }
 }
 
 /// The next connection that may be served, with its slot: allowed (`server.allow_clients`)

@@ -6,8 +6,8 @@
 //! after a first line naming the zone and serial; the list machinery reads it as an `rpz`
 //! list, so a start while the primary is offline filters with it.
 
-use std::collections::BTreeSet;
-use std::path::Path;
+mod copy;
+
 use std::time::Duration;
 
 use hickory_proto::ProtoError;
@@ -16,9 +16,10 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+use copy::{Copy, soa_serial};
+
 use super::tsig::{self, Keyring};
 use super::wire;
-use crate::atomic_file;
 use crate::config::ListConfig;
 use crate::config::exchange::{FeedSource, FeedSourceError, TsigKeyConfig};
 
@@ -159,13 +160,6 @@ async fn transfer(
         .unwrap_or(Err(TransferError::Timeout))
 }
 
-fn soa_serial(record: &Record) -> Option<u32> {
-    match &record.data {
-        RData::SOA(soa) => Some(soa.serial),
-        _ => None,
-    }
-}
-
 /// Whether `records` hold a whole transfer: the SOA alone (an IXFR that is current), or
 /// the new SOA closing it (twice for AXFR form; three times for IXFR diffs, whose last
 /// diff also ends at it).
@@ -185,125 +179,6 @@ fn complete(records: &[Record], ixfr: bool) -> Result<bool, TransferError> {
     Ok(last_is_soa && closing >= if incremental { 3 } else { 2 })
 }
 
-/// A feed's records as the cache keeps them: `owner CNAME target`, owner relative.
-struct Copy {
-    serial: u32,
-    lines: BTreeSet<String>,
-}
-
-/// Labels of RPZ triggers that are not query names (RFC draft: IP, NSDNAME, NSIP, client IP).
-const NOT_QNAME_TRIGGERS: [&str; 4] = ["rpz-ip", "rpz-nsdname", "rpz-nsip", "rpz-client-ip"];
-
-/// The cache line of a record of `zone`: its QNAME-trigger CNAMEs under the apex. Which of
-/// them block (`CNAME .`) is the list parser's call.
-fn line(record: &Record, zone: &Name) -> Option<String> {
-    let RData::CNAME(target) = &record.data else {
-        return None;
-    };
-    let owner = record.name.to_lowercase().to_ascii();
-    let relative = owner.strip_suffix(&format!(".{}", zone.to_ascii()))?;
-    if relative
-        .split('.')
-        .any(|label| NOT_QNAME_TRIGGERS.contains(&label))
-    {
-        return None;
-    }
-    Some(format!(
-        "{relative} CNAME {}",
-        target.0.to_lowercase().to_ascii()
-    ))
-}
-
-impl Copy {
-    fn header(zone: &Name) -> String {
-        format!("; rpz {} serial ", zone.to_ascii())
-    }
-
-    /// The cached copy of `zone`, when there is one.
-    fn read(path: &Path, zone: &Name) -> Option<Copy> {
-        let text = std::fs::read_to_string(path).ok()?;
-        let mut lines = text.lines();
-        let serial = lines
-            .next()?
-            .strip_prefix(&Copy::header(zone))?
-            .parse()
-            .ok()?;
-        Some(Copy {
-            serial,
-            lines: lines.map(str::to_owned).collect(),
-        })
-    }
-
-    fn write(&self, path: &Path, zone: &Name) -> std::io::Result<()> {
-        let mut text = format!("{}{}\n", Copy::header(zone), self.serial);
-        for line in &self.lines {
-            text.push_str(line);
-            text.push('\n');
-        }
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        atomic_file::write(path, text.as_bytes())
-    }
-
-    /// An AXFR-form answer (also what an IXFR gets when the journal is too short).
-    fn full(zone: &Name, records: &[Record]) -> Result<Copy, TransferError> {
-        let serial = records
-            .first()
-            .filter(|r| &r.name.to_lowercase() == zone)
-            .and_then(soa_serial)
-            .ok_or_else(|| TransferError::NotZone(zone.clone()))?;
-        let lines = records[1..].iter().filter_map(|r| line(r, zone)).collect();
-        Ok(Copy { serial, lines })
-    }
-
-    /// This copy after an IXFR answer: the SOA alone (current), diffs, or the whole zone.
-    fn apply(&self, zone: &Name, records: &[Record]) -> Result<Copy, TransferError> {
-        let serial = records
-            .first()
-            .and_then(soa_serial)
-            .ok_or_else(|| TransferError::NotZone(zone.clone()))?;
-        if records.len() == 1 {
-            return Ok(Copy {
-                serial: self.serial,
-                lines: self.lines.clone(),
-            });
-        }
-        if soa_serial(&records[1]).is_none() {
-            return Copy::full(zone, records);
-        }
-        let mut lines = self.lines.clone();
-        let mut current = self.serial;
-        let mut rest = &records[1..records.len() - 1];
-        // Each diff: old SOA, deletions, new SOA, additions.
-        while let Some((from, tail)) = rest.split_first() {
-            if soa_serial(from) != Some(current) {
-                return Err(TransferError::Mismatch(self.serial));
-            }
-            let split = tail
-                .iter()
-                .position(|r| soa_serial(r).is_some())
-                .unwrap_or(tail.len());
-            for r in &tail[..split] {
-                if let Some(l) = line(r, zone) {
-                    lines.remove(&l);
-                }
-            }
-            let Some((to, tail)) = tail[split..].split_first() else {
-                return Err(TransferError::NotZone(zone.clone()));
-            };
-            current = soa_serial(to).unwrap_or(current);
-            let split = tail
-                .iter()
-                .position(|r| soa_serial(r).is_some())
-                .unwrap_or(tail.len());
-            lines.extend(tail[..split].iter().filter_map(|r| line(r, zone)));
-            rest = &tail[split..];
-        }
-        Ok(Copy { serial, lines })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
@@ -314,38 +189,6 @@ mod tests {
     use super::*;
     use crate::config::exchange::{ExchangeConfig, SubscriberConfig, fqdn};
     use crate::exchange::{Accepted, Publisher};
-
-    #[test]
-    fn only_qname_triggers_are_kept() {
-        let zone = fqdn("rpz.example").unwrap();
-        let cname = |owner: &str, target: &str| {
-            let rdata = RData::CNAME(hickory_proto::rr::rdata::CNAME(
-                Name::from_ascii(target).unwrap(),
-            ));
-            Record::from_rdata(Name::from_ascii(owner).unwrap(), 60, rdata)
-        };
-        assert_eq!(
-            line(&cname("Bad.Example.rpz.example.", "."), &zone).as_deref(),
-            Some("bad.example CNAME .")
-        );
-        assert_eq!(
-            line(&cname("*.bad.example.rpz.example.", "rpz-passthru."), &zone).as_deref(),
-            Some("*.bad.example CNAME rpz-passthru.")
-        );
-        assert_eq!(
-            line(&cname("32.1.2.0.192.rpz-ip.rpz.example.", "."), &zone),
-            None
-        );
-        assert_eq!(
-            line(&cname("ns.evil.rpz-nsdname.rpz.example.", "."), &zone),
-            None
-        );
-        assert_eq!(
-            line(&cname("bad.example.other.example.", "."), &zone),
-            None,
-            "outside the zone"
-        );
-    }
 
     /// A zone over the cap is refused whole, by a real transfer from our own publisher.
     #[tokio::test]
