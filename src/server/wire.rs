@@ -100,9 +100,10 @@ impl<'r> Writer<'r> {
         self.u16(u16::from(request.edns.is_some()));
     }
 
-    /// Writes `name`, as a pointer when an equal name was written before.
+    /// Writes `name`, as a pointer when the same name, spelled the same, was written before:
+    /// letter case counts, so that each question is echoed exactly as it was asked (0x20).
     fn name(&mut self, name: &'r Name) -> Option<()> {
-        if let Some((_, at)) = self.names.iter().find(|(seen, _)| *seen == name) {
+        if let Some((_, at)) = self.names.iter().find(|(seen, _)| seen.eq_case(name)) {
             self.u16(0xC000 | at);
             return Some(());
         }

@@ -174,6 +174,24 @@ fn upstream_answers_of_every_kind_encode_as_hickory_does() {
 }
 
 #[test]
+fn questions_that_differ_only_in_case_are_each_echoed_as_asked() {
+    let mut req = request("MAsK.", RecordType::TXT, None);
+    req.add_query(Query::query(name("maSk."), RecordType::A));
+    let bytes = same_as_hickory(
+        &req,
+        reply(ResponseCode::NoError, vec![], vec![]),
+        flags(ResponseCode::NoError),
+    );
+    let decoded = Message::from_vec(&bytes).unwrap();
+    let spelled: Vec<String> = decoded
+        .queries
+        .iter()
+        .map(|q| q.name().to_ascii())
+        .collect();
+    assert_eq!(spelled, ["MAsK.", "maSk."]);
+}
+
+#[test]
 fn badvers_carries_its_upper_bits_in_the_opt() {
     let mut e = edns(false, 1232);
     e.set_version(1);

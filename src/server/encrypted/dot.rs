@@ -7,23 +7,24 @@ use crate::server::tcp::{Peer, serve_connection};
 
 /// Serves one DoT connection; its TLS server name may name the client.
 pub(super) async fn connection(accepted: Accepted) {
-    let Accepted {
-        tls,
-        addr,
-        local,
-        slot,
-        shared,
-    } = accepted;
+    let shared = accepted.shared;
     let id = shared.client_id_domain.as_deref().and_then(|domain| {
-        let name = tls.get_ref().1.server_name()?;
+        let name = accepted.tls.get_ref().1.server_name()?;
         ClientId::from_server_name(name, domain)
     });
     let peer = Peer {
-        addr,
+        addr: accepted.addr,
         proxied: false,
-        local,
+        local: accepted.local,
         id,
         transport: Transport::Dot,
     };
-    serve_connection(tls, peer, shared.pipeline, shared.tcp, slot).await;
+    serve_connection(
+        accepted.tls,
+        peer,
+        shared.pipeline,
+        shared.tcp,
+        accepted.slot,
+    )
+    .await;
 }
