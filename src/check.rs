@@ -7,16 +7,19 @@
 //! [`Policy::verdict`]: crate::policy::Policy::verdict
 //! [`Policy::check_chain`]: crate::policy::Policy::check_chain
 
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::budget;
+use crate::budget::Usage;
 use crate::complaints::{self, Accepted};
 use crate::config::{BlockAnswer, Config};
 use crate::lists::RuleKind;
 use crate::name::QueryName;
-use crate::overrides::Overrides;
-use crate::policy::{Action, Decision, Profile, Reason, SafeTarget, Verdict};
+use crate::overrides::{Overrides, ProfileOverrides};
+use crate::policy::{Action, Decision, Policy, Profile, Reason, SafeTarget, Verdict};
 use crate::snapshot::Snapshot;
 
 /// Explains the decision for `client` asking for `name`. The snapshot must have been built
@@ -67,19 +70,11 @@ pub fn explain(
             ""
         }
     );
-    let overrides = Overrides::load(&config.file).current();
-    let usage = budget::read(&config.file);
-    let usage = usage.get(&profile.name).map_or(&[][..], Vec::as_slice);
-    for left in budget::left(&profile.budgets, usage, now) {
+    let live = Live::read(config);
+    for left in budget::left(&profile.budgets, live.usage(profile), now) {
         let _ = writeln!(out, "budget:   {left}");
     }
-    let accepted = complaints::read(config);
-    let policy = snapshot.policy(
-        profile,
-        overrides.get(&profile.name),
-        usage,
-        Some(&accepted),
-    );
+    let policy = live.policy(snapshot, profile);
     let matches = policy.explain(&qname, now);
     let decision = matches.first().copied().unwrap_or(Decision::NO_MATCH);
     let _ = writeln!(
@@ -91,7 +86,7 @@ pub fn explain(
         config,
         snapshot,
         profile,
-        accepted: &accepted,
+        accepted: &live.accepted,
     };
     let _ = writeln!(out, "reason:   {}", rules.describe(&qname, decision.reason));
     if !matches.is_empty() {
@@ -246,6 +241,34 @@ impl Rules<'_> {
 
 /// The instant a check is made at: `--at` is wall-clock time in the profile's zone, as
 /// schedules are written; without it, now.
+/// What the running server would read besides the snapshot, read from its files: the
+/// parents' timed exceptions, today's budget usage and the names accepted from complaints.
+struct Live {
+    overrides: Arc<HashMap<String, ProfileOverrides>>,
+    usage: HashMap<String, Vec<Usage>>,
+    accepted: Accepted,
+}
+
+impl Live {
+    fn read(config: &Config) -> Live {
+        Live {
+            overrides: Overrides::load(&config.file).current(),
+            usage: budget::read(&config.file),
+            accepted: complaints::read(config),
+        }
+    }
+
+    fn usage(&self, profile: &Profile) -> &[Usage] {
+        self.usage.get(&profile.name).map_or(&[], Vec::as_slice)
+    }
+
+    /// `profile`'s policy as the server would apply it now.
+    fn policy<'s>(&'s self, snapshot: &'s Snapshot, profile: &'s Profile) -> Policy<'s> {
+        let timed = self.overrides.get(&profile.name);
+        snapshot.policy(profile, timed, self.usage(profile), Some(&self.accepted))
+    }
+}
+
 fn instant(profile: &Profile, at: Option<jiff::civil::DateTime>) -> jiff::Timestamp {
     at.and_then(|dt| dt.to_zoned(profile.timezone.clone()).ok())
         .map_or_else(jiff::Timestamp::now, |z| z.timestamp())
@@ -291,16 +314,8 @@ pub fn explain_cname_chain(
     at: Option<jiff::civil::DateTime>,
 ) -> String {
     let profile = snapshot.profile_for(client);
-    let overrides = Overrides::load(&config.file).current();
-    let usage = budget::read(&config.file);
-    let usage = usage.get(&profile.name).map_or(&[][..], Vec::as_slice);
-    let accepted = complaints::read(config);
-    let policy = snapshot.policy(
-        profile,
-        overrides.get(&profile.name),
-        usage,
-        Some(&accepted),
-    );
+    let live = Live::read(config);
+    let policy = live.policy(snapshot, profile);
     let names = targets
         .iter()
         .filter_map(|t| Some((t, QueryName::parse(t).ok()?)));
@@ -310,7 +325,7 @@ pub fn explain_cname_chain(
                 config,
                 snapshot,
                 profile,
-                accepted: &accepted,
+                accepted: &live.accepted,
             };
             format!(
                 "cname:    {}: the answer's CNAME chain reaches `{target}`, blocked by {}\n",
