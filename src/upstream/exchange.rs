@@ -5,8 +5,8 @@
 //! the client's DNSSEC bits reach the upstream: the resolver sets DO only when it validates
 //! itself, takes no CD, and strips RRSIGs and the AD bit from every answer.
 
-use hickory_proto::op::{DnsRequest, DnsRequestOptions, DnsResponse, Query, ResponseCode};
-use hickory_proto::rr::{Name, Record, RecordType};
+use hickory_proto::op::{DnsRequest, DnsRequestOptions, DnsResponse, Message, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_resolver::net::{DnsError, NetError, NoRecords};
 
 use super::{Answer, NEGATIVE_TTL_WITHOUT_SOA};
@@ -66,30 +66,8 @@ pub fn answer(
     response: Result<DnsResponse, NetError>,
     dnssec: Dnssec,
 ) -> Result<Answer, QueryError> {
-    let authority = |records: Vec<Record>| -> Vec<Record> {
-        if dnssec.ok {
-            records
-        } else {
-            records
-                .into_iter()
-                .filter(|r| r.record_type() == RecordType::SOA)
-                .collect()
-        }
-    };
     match response {
-        Ok(response) => {
-            let authentic = response.metadata.authentic_data;
-            let mut message = response.into_message();
-            let authorities = authority(std::mem::take(&mut message.authorities));
-            let rcode = message.metadata.response_code;
-            Ok(Answer::new(
-                rcode,
-                message.answers,
-                authorities,
-                None,
-                authentic,
-            ))
-        }
+        Ok(response) => from_message(response.into_message(), dnssec),
         Err(NetError::Dns(DnsError::NoRecordsFound(NoRecords {
             soa,
             negative_ttl,
@@ -98,7 +76,7 @@ pub fn answer(
             ..
         }))) => {
             let negative_ttl = negative_ttl.or(soa.is_none().then_some(NEGATIVE_TTL_WITHOUT_SOA));
-            let authorities = authority(authorities.map(|a| a.to_vec()).unwrap_or_default());
+            let authorities = kept(authorities.map(|a| a.to_vec()).unwrap_or_default(), dnssec);
             Ok(Answer::new(
                 response_code,
                 vec![],
@@ -112,12 +90,68 @@ pub fn answer(
     }
 }
 
+/// A request as sent over our own UDP client.
+pub fn encode(request: &DnsRequest) -> Result<Vec<u8>, QueryError> {
+    request
+        .to_vec()
+        .map_err(|e| QueryError::Transport(NetError::from(e)))
+}
+
+/// A reply read by our own UDP client; `None` when it was truncated (ask again over TCP).
+pub fn decode(reply: &[u8], dnssec: Dnssec) -> Result<Option<Answer>, QueryError> {
+    let message = Message::from_vec(reply).map_err(|e| QueryError::Transport(NetError::from(e)))?;
+    if message.metadata.truncation {
+        return Ok(None);
+    }
+    from_message(message, dnssec).map(Some)
+}
+
+/// What we keep of an upstream's reply read off the wire by our own UDP client, as
+/// [`answer`] does for hickory's: the rcodes that are answers, the authority section as the
+/// client's DO bit allows, and the negative TTL (RFC 2308 §5: the smaller of the SOA's TTL
+/// and its minimum). Here the header is at hand, so a validated negative answer keeps its AD
+/// bit.
+fn from_message(mut message: Message, dnssec: Dnssec) -> Result<Answer, QueryError> {
+    let rcode = message.metadata.response_code;
+    if !matches!(
+        rcode,
+        ResponseCode::NoError | ResponseCode::NXDomain | ResponseCode::Unknown(_)
+    ) {
+        return Err(QueryError::Rcode(rcode));
+    }
+    let negative_ttl = message.answers.is_empty().then(|| {
+        message
+            .authorities
+            .iter()
+            .find_map(|r| match &r.data {
+                RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+                _ => None,
+            })
+            .unwrap_or(NEGATIVE_TTL_WITHOUT_SOA)
+    });
+    let authorities = kept(std::mem::take(&mut message.authorities), dnssec);
+    Ok(Answer::new(
+        rcode,
+        message.answers,
+        authorities,
+        negative_ttl,
+        message.metadata.authentic_data,
+    ))
+}
+
+/// The authority records kept: all of them for DO, otherwise only the SOA.
+fn kept(mut authorities: Vec<Record>, dnssec: Dnssec) -> Vec<Record> {
+    if !dnssec.ok {
+        authorities.retain(|r| r.record_type() == RecordType::SOA);
+    }
+    authorities
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
 
-    use hickory_proto::op::{Message, MessageType, OpCode};
-    use hickory_proto::rr::RData;
+    use hickory_proto::op::{MessageType, OpCode};
     use hickory_proto::rr::rdata::{A, NS, SOA};
 
     use super::*;
@@ -193,6 +227,28 @@ mod tests {
         assert_eq!(with_do.authorities.len(), 2);
         let plain = answer(no_records(), Dnssec::default()).unwrap();
         assert_eq!(plain.authorities, [soa()]);
+    }
+
+    #[test]
+    fn a_reply_off_the_wire_keeps_a_negative_answers_ad_bit() {
+        let mut m = Message::new(7, MessageType::Response, OpCode::Query);
+        m.metadata.response_code = ResponseCode::NXDomain;
+        m.metadata.authentic_data = true;
+        m.authorities = vec![soa()];
+        let answer = decode(&m.to_vec().unwrap(), Dnssec::default()).unwrap();
+        let answer = answer.expect("not truncated");
+        assert_eq!(answer.rcode, ResponseCode::NXDomain);
+        assert!(answer.authentic, "the header is at hand");
+        assert_eq!(answer.authorities, [soa()]);
+
+        m.metadata.truncation = true;
+        let truncated = decode(&m.to_vec().unwrap(), Dnssec::default()).unwrap();
+        assert!(truncated.is_none(), "asked again over TCP");
+
+        m.metadata.truncation = false;
+        m.metadata.response_code = ResponseCode::Refused;
+        let refused = decode(&m.to_vec().unwrap(), Dnssec::default()).unwrap_err();
+        assert!(matches!(refused, QueryError::Rcode(ResponseCode::Refused)));
     }
 
     #[test]

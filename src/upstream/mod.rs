@@ -1,8 +1,8 @@
-//! Forwarding allowed queries upstream through hickory's name-server pools, behind our own
-//! answer cache.
+//! Forwarding allowed queries upstream, behind our own answer cache.
 //!
-//! hickory does the transports (UDP with TCP fallback on truncation, TCP, TLS, HTTPS) and the
-//! spread over an upstream's addresses; we build the requests ([`exchange`]), so that the
+//! Plain DNS to one address goes over our own UDP client ([`udp`]), the miss path's hot
+//! part. hickory does the other transports (TCP, also for truncated replies, TLS, HTTPS) and
+//! the spread over an upstream's addresses; we build the requests ([`exchange`]), so that the
 //! client's DO and CD reach the upstream and its RRSIGs and AD bit come back. Our cache sits
 //! in front so that we know hits from misses (metrics), keep the upstream's rcode and
 //! authority records exactly, and can count TTLs down from the moment the answer arrived.
@@ -10,6 +10,7 @@
 mod cache;
 mod exchange;
 mod pool;
+mod udp;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -245,17 +246,23 @@ impl Forwarder {
 /// the per-upstream timeout.
 fn pool(config: &UpstreamConfig) -> Result<Pool, UpstreamError> {
     let mut upstreams = Vec::new();
+    let sockets = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     for upstream in &config.servers {
-        let name_servers = upstream_ips(upstream)?
+        let ips = upstream_ips(upstream)?;
+        // Our own UDP client where there is one address to send to; hickory spreads over
+        // several, and keeps the TCP for truncated replies.
+        let udp = (upstream.protocol == UpstreamProtocol::Udp && ips.len() == 1)
+            .then(|| udp::UdpUpstream::new(SocketAddr::new(ips[0], upstream.port), sockets));
+        let name_servers = ips
             .into_iter()
-            .map(|ip| NameServerConfig::new(ip, true, connections(upstream)));
+            .map(|ip| NameServerConfig::new(ip, true, connections(upstream, udp.is_some())));
         let mut options = ResolverOpts::default();
         options.timeout = config.timeout;
         let tls = TlsConfig::new().map_err(|e| UpstreamError::Tls(e.to_string()))?;
         let context = Arc::new(PoolContext::new(options, tls));
         let servers =
             NameServerPool::from_config(name_servers, context, TokioRuntimeProvider::default());
-        upstreams.push(pool::Upstream::new(upstream.url.clone(), servers));
+        upstreams.push(pool::Upstream::new(upstream.url.clone(), udp, servers));
     }
     Ok(Pool::new(upstreams, config.strategy, config.timeout))
 }
@@ -264,10 +271,12 @@ fn cache(config: &UpstreamConfig) -> AnswerCache {
     AnswerCache::new(config.cache_entries, config.cache_bytes, config.serve_stale)
 }
 
-/// Plain DNS gets UDP and TCP, so that a truncated UDP answer is retried over TCP.
-fn connections(upstream: &Upstream) -> Vec<ConnectionConfig> {
+/// Plain DNS gets UDP and TCP, so that a truncated UDP answer is retried over TCP; only TCP
+/// when our own client does the UDP (`own_udp`).
+fn connections(upstream: &Upstream, own_udp: bool) -> Vec<ConnectionConfig> {
     let name = || Arc::<str>::from(upstream.tls_name.clone().unwrap_or_default());
     let mut connections = match upstream.protocol {
+        UpstreamProtocol::Udp if own_udp => vec![ConnectionConfig::tcp()],
         UpstreamProtocol::Udp => vec![ConnectionConfig::udp(), ConnectionConfig::tcp()],
         UpstreamProtocol::Tcp => vec![ConnectionConfig::tcp()],
         UpstreamProtocol::Tls => vec![ConnectionConfig::tls(name())],

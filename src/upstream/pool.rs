@@ -20,6 +20,7 @@ use hickory_resolver::net::xfer::{DnsHandle, FirstAnswer};
 
 use super::Answer;
 use super::exchange::{self, Dnssec, QueryError};
+use super::udp::UdpUpstream;
 use crate::config::UpstreamStrategy;
 
 /// How long a failed upstream waits before it is tried first again (unless a probe finds it
@@ -30,8 +31,11 @@ pub const PROBE_EVERY: Duration = Duration::from_secs(2);
 
 pub struct Upstream {
     pub url: String,
-    /// hickory's pool of this upstream's addresses: transports, TCP on truncation, and the
-    /// spread over the addresses of a host name.
+    /// Our own client for a plain-DNS upstream at one address; `servers` then only takes
+    /// the truncated replies over TCP.
+    udp: Option<UdpUpstream>,
+    /// hickory's pool of this upstream's addresses: the other transports, TCP on
+    /// truncation, and the spread over the addresses of a host name.
     servers: NameServerPool<TokioRuntimeProvider>,
     /// Smoothed latency in microseconds (fastest strategy).
     latency_us: AtomicU64,
@@ -40,9 +44,14 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(url: String, servers: NameServerPool<TokioRuntimeProvider>) -> Upstream {
+    pub fn new(
+        url: String,
+        udp: Option<UdpUpstream>,
+        servers: NameServerPool<TokioRuntimeProvider>,
+    ) -> Upstream {
         Upstream {
             url,
+            udp,
             servers,
             latency_us: AtomicU64::new(0),
             down_until: Mutex::new(None),
@@ -53,17 +62,39 @@ impl Upstream {
     /// Asks a demoted upstream for the root's NS: any DNS answer, even REFUSED, shows it
     /// is back; only silence or a transport error keeps it demoted.
     async fn probe(&self, timeout: Duration) {
-        let request = exchange::request(&Name::root(), RecordType::NS, Dnssec::default());
-        let response = self.servers.send(request).first_answer();
+        let root = Name::root();
+        let response = self.ask(&root, RecordType::NS, Dnssec::default());
         let alive = match tokio::time::timeout(timeout, response).await {
             Err(_) => false,
-            Ok(Ok(_)) | Ok(Err(NetError::Dns(_))) => true,
-            Ok(Err(_)) => false,
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => !e.is_health_failure(),
         };
         if alive {
             *self.down_until.lock().expect("not poisoned") = None;
             tracing::info!(upstream = %self.url, "upstream is back");
         }
+    }
+
+    /// One exchange, unbounded in time: over our UDP client where there is one (and over
+    /// TCP if its reply is truncated), otherwise through hickory.
+    async fn ask(
+        &self,
+        name: &Name,
+        rtype: RecordType,
+        dnssec: Dnssec,
+    ) -> Result<Answer, QueryError> {
+        let request = exchange::request(name, rtype, dnssec);
+        if let Some(udp) = &self.udp {
+            let mut bytes = exchange::encode(&request)?;
+            let reply = udp
+                .exchange(&mut bytes)
+                .await
+                .map_err(|e| QueryError::Transport(NetError::from(e)))?;
+            if let Some(answer) = exchange::decode(&reply, dnssec)? {
+                return Ok(answer);
+            }
+        }
+        exchange::answer(self.servers.send(request).first_answer().await, dnssec)
     }
 
     fn healthy(&self, now: Instant) -> bool {
@@ -82,12 +113,10 @@ impl Upstream {
         timeout: Duration,
     ) -> Result<Answer, QueryError> {
         let start = Instant::now();
-        let request = exchange::request(name, rtype, dnssec);
-        let result =
-            match tokio::time::timeout(timeout, self.servers.send(request).first_answer()).await {
-                Err(_) => Err(QueryError::Timeout),
-                Ok(response) => exchange::answer(response, dnssec),
-            };
+        let result = match tokio::time::timeout(timeout, self.ask(name, rtype, dnssec)).await {
+            Err(_) => Err(QueryError::Timeout),
+            Ok(result) => result,
+        };
         match &result {
             Ok(_) => {
                 let sample = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
