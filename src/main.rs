@@ -9,13 +9,6 @@ use tracing_subscriber::EnvFilter;
 
 use familydns::{app, check, config, querylog, snapshot::Snapshot};
 
-/// mimalloc rather than glibc's malloc. After a burst of cache misses had evicted some 100k
-/// cached answers, glibc consolidated its fast bins on the next large allocation: one query
-/// waited 20-55 ms, and every query queued behind it on that worker. mimalloc frees into
-/// per-page lists and never walks them all at once.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(version, about = "A family content-filtering DNS resolver")]
 struct Cli {
@@ -354,7 +347,7 @@ fn with_config(
 }
 
 fn serve(config: PathBuf) -> ExitCode {
-    familydns::reload::limit_malloc_arenas();
+    familydns::reload::tune_malloc();
     // One worker per CPU this process may run on (its affinity, not the machine's count):
     // pinned to one core, a second worker only takes turns with the first.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
