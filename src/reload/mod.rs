@@ -1,7 +1,7 @@
 //! Reloading: what triggers it (file changes, SIGHUP, the admin endpoint) and the swap.
 //!
 //! A reload reads the config, the profiles and every list into a new [`Snapshot`] on a
-//! blocking thread, off the query path, and swaps it in with one atomic store; queries in
+//! thread of its own at the lowest priority, off the query path, and swaps it in with one atomic store; queries in
 //! flight finish on the snapshot they loaded. Reloads are serialised, so a burst of edits
 //! builds one snapshot at a time. Any error keeps the last good snapshot serving.
 
@@ -138,9 +138,8 @@ impl Reloader {
                     .reload
                     .reload_seconds
                     .observe(start.elapsed().as_secs_f64());
-                // Swapping drops the old snapshot unless a query still holds it.
-                self.snapshot.store(Arc::new(snapshot));
-                release_free_memory();
+                let old = self.snapshot.swap(Arc::new(snapshot));
+                release(old);
                 if let Some(apply) = self.apply.get() {
                     let unapplied = apply.apply(&config).await;
                     for line in &unapplied {
@@ -164,15 +163,27 @@ impl Reloader {
     }
 }
 
-/// Hands memory freed by the old snapshot back to the OS. glibc keeps freed memory in its
-/// per-thread arenas, and a snapshot built on one thread and freed on another made RSS creep
-/// from 25 to 107 MiB over ten reloads of a million rules (Blocky's #1770 in another
-/// language); trimming after each swap holds it flat.
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
+/// Drops the swapped-out snapshot (unless a query still holds it) and hands the memory it
+/// freed back to the OS, both in the background at the lowest priority: freeing a million
+/// rules and trimming the heap took the core from queries for milliseconds.
+///
+/// glibc keeps freed memory in its per-thread arenas, and a snapshot built on one thread and
+/// freed on another made RSS creep from 25 to 107 MiB over ten reloads of a million rules
+/// (Blocky's #1770 in another language); trimming after each swap holds it flat.
+fn release(old: Arc<Snapshot>) {
+    let spawned = std::thread::Builder::new()
+        .name("snapshot-release".into())
+        .spawn(move || {
+            crate::priority::lowest_for_this_thread();
+            drop(old);
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            // SAFETY: malloc_trim only returns free heap pages to the kernel.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start a thread to release the old snapshot");
     }
 }
 
@@ -198,13 +209,33 @@ pub fn tune_malloc() {
     }
 }
 
-/// Builds a snapshot on a blocking thread: parsing millions of rules is CPU work that must
-/// not hold up the threads answering queries.
+/// Builds a snapshot on a thread of its own at the lowest priority: parsing millions of
+/// rules is CPU work that must not hold up the threads answering queries, even on a server
+/// pinned to one core, where the build gets only what answering leaves idle. (On tokio's
+/// blocking pool the lowered priority would stay with a thread that later serves others.)
 pub async fn build_snapshot(config: Config) -> Result<Snapshot, ReloadError> {
-    match tokio::task::spawn_blocking(move || Snapshot::build(&config, false)).await {
-        Ok(built) => Ok(built?),
-        Err(e) => Err(ReloadError::Panicked(e.to_string())),
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("snapshot-build".into())
+        .spawn(move || {
+            crate::priority::lowest_for_this_thread();
+            let built = std::panic::catch_unwind(|| Snapshot::build(&config, false));
+            let _ = tx.send(built.map_err(|panic| panic_message(&*panic)));
+        })
+        .map_err(|e| ReloadError::Panicked(format!("cannot start the build thread: {e}")))?;
+    match rx.await {
+        Ok(Ok(built)) => Ok(built?),
+        Ok(Err(message)) => Err(ReloadError::Panicked(message)),
+        Err(_) => Err(ReloadError::Panicked("the build thread ended".into())),
     }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 /// The config, the profiles directory and local list files. Downloaded lists are not
