@@ -8,7 +8,7 @@
 //! fill gigabytes.
 
 use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
@@ -117,7 +117,8 @@ pub enum Cached {
     Stale(Arc<Answer>),
 }
 
-/// Shards at most: one lock each, so that worker threads rarely meet on one.
+/// Shards at most: one lock each, so that worker threads rarely meet on one. The locks are
+/// read-write: a popular name's shard is read by every worker at once.
 const SHARDS: usize = 16;
 /// Bytes a shard holds at least, so that the largest answer (64 KiB over TCP) fits with room
 /// to spare: a small byte budget gets fewer shards.
@@ -127,12 +128,12 @@ const SHARD_BYTES_MIN: u64 = 1 << 20;
 ///
 /// Our own rather than moka: on the miss path, where every answer is new and one is evicted
 /// for each, moka's hashing, table rehashing and housekeeping took a fifth of the CPU.
-/// Here each shard is a map under a mutex, and an entry over the bounds is evicted by
+/// Here each shard is a map under a read-write lock, and an entry over the bounds is evicted by
 /// sampling: of two entries drawn at random, the one that expires first goes (Redis's
 /// approximated eviction), so expired answers go first without a timer wheel.
 pub struct AnswerCache {
     /// `None` when caching is off.
-    shards: Option<Box<[Mutex<Shard>]>>,
+    shards: Option<Box<[RwLock<Shard>]>>,
     /// Picks a key's shard. foldhash rather than SipHash: keys are names we asked for, the
     /// shards are bounded, and hashing showed up in the cached path's profile.
     hasher: foldhash::fast::RandomState,
@@ -165,7 +166,7 @@ impl AnswerCache {
             shards: (entries > 0 && bytes > 0).then(|| {
                 (0..count)
                     .map(|i| {
-                        Mutex::new(Shard {
+                        RwLock::new(Shard {
                             entries: IndexMap::with_hasher(seed.clone()),
                             bytes: 0,
                             draw: seed.hash_one(i) | 1,
@@ -180,22 +181,36 @@ impl AnswerCache {
         }
     }
 
-    fn shard(&self, key: &CacheKey) -> Option<&Mutex<Shard>> {
+    fn shard(&self, key: &CacheKey) -> Option<&RwLock<Shard>> {
         let shards = self.shards.as_ref()?;
         let at = self.hasher.hash_one(key) as usize % shards.len();
         Some(&shards[at])
     }
 
     pub fn get(&self, key: &CacheKey) -> Option<Cached> {
-        let mut shard = self.shard(key)?.lock().expect("not poisoned");
-        let answer = shard.entries.get(key)?.answer.clone();
+        let shard = self.shard(key)?;
+        let answer = shard
+            .read()
+            .expect("not poisoned")
+            .entries
+            .get(key)?
+            .answer
+            .clone();
         let age = answer.age();
         if age < answer.ttl {
             Some(Cached::Fresh(answer))
         } else if u64::from(age - answer.ttl) < self.stale.as_secs() {
             Some(Cached::Stale(answer))
         } else {
-            shard.remove(key);
+            let mut shard = shard.write().expect("not poisoned");
+            // Unless another query put a new answer there since.
+            if shard
+                .entries
+                .get(key)
+                .is_some_and(|e| Arc::ptr_eq(&e.answer, &answer))
+            {
+                shard.remove(key);
+            }
             None
         }
     }
@@ -208,7 +223,7 @@ impl AnswerCache {
             return;
         };
         let bytes = answer.bytes();
-        let mut shard = shard.lock().expect("not poisoned");
+        let mut shard = shard.write().expect("not poisoned");
         shard.remove(&key);
         shard.bytes += bytes;
         shard.entries.insert(key, Entry { answer, bytes });
@@ -234,7 +249,7 @@ impl AnswerCache {
         self.shards.as_deref().map_or(0, |shards| {
             shards
                 .iter()
-                .map(|s| f(&s.lock().expect("not poisoned")))
+                .map(|s| f(&s.read().expect("not poisoned")))
                 .sum()
         })
     }
@@ -358,7 +373,7 @@ mod tests {
             ))
         };
         cache.insert(key(1), answer(3600));
-        let mut shard = cache.shards.as_ref().unwrap()[0].lock().unwrap();
+        let mut shard = cache.shards.as_ref().unwrap()[0].write().unwrap();
         let short = answer(5);
         let bytes = short.bytes();
         shard.entries.insert(
