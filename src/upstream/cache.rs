@@ -9,17 +9,12 @@
 
 use std::hash::BuildHasher;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{DNSClass, LowerName, Name, Record, RecordType};
-use hickory_proto::serialize::binary::BinEncodable;
+use hickory_proto::rr::{DNSClass, LowerName, Name, RecordType};
 use indexmap::IndexMap;
 
-use super::Dnssec;
-
-/// Longest time an answer stays cached, whatever its TTL says.
-const MAX_CACHE_TTL: u32 = 86_400;
+use super::{Answer, Dnssec};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
@@ -38,76 +33,6 @@ impl CacheKey {
             class,
             dnssec,
         }
-    }
-}
-
-/// An upstream answer as received.
-#[derive(Debug)]
-pub struct Answer {
-    pub rcode: ResponseCode,
-    pub answers: Vec<Record>,
-    /// The SOA of a negative answer; for a DO question, the authority section as given.
-    pub authorities: Vec<Record>,
-    /// The upstream's AD bit: it validated the answer. Only a client that asked with DO or
-    /// AD is told (RFC 6840 §5.8).
-    pub authentic: bool,
-    received: Instant,
-    /// How long the answer may be cached: its smallest TTL, or the negative TTL.
-    ttl: u32,
-}
-
-impl Answer {
-    pub fn new(
-        rcode: ResponseCode,
-        answers: Vec<Record>,
-        authorities: Vec<Record>,
-        negative_ttl: Option<u32>,
-        authentic: bool,
-    ) -> Answer {
-        let min_ttl = answers.iter().chain(&authorities).map(|r| r.ttl).min();
-        let ttl = match (negative_ttl, min_ttl) {
-            (Some(n), Some(m)) => n.min(m),
-            (Some(n), None) => n,
-            (None, Some(m)) => m,
-            (None, None) => 0,
-        };
-        Answer {
-            rcode,
-            answers,
-            authorities,
-            authentic,
-            received: Instant::now(),
-            ttl: ttl.min(MAX_CACHE_TTL),
-        }
-    }
-
-    /// Seconds since the answer arrived, to subtract from every TTL when serving it.
-    pub fn age(&self) -> u32 {
-        u32::try_from(self.received.elapsed().as_secs()).unwrap_or(u32::MAX)
-    }
-
-    /// Copies of `records` with their TTLs mapped by `ttl`: counted down by the answer's
-    /// age when served from the cache, set to the stale TTL when served stale.
-    pub fn retimed(records: &[Record], ttl: impl Fn(u32) -> u32) -> Vec<Record> {
-        records
-            .iter()
-            .map(|r| {
-                let mut r = r.clone();
-                r.ttl = ttl(r.ttl);
-                r
-            })
-            .collect()
-    }
-
-    /// Approximate bytes the cache spends on this answer: the fixed size of the entry and of
-    /// each record, plus each record's wire size for what lives on the heap (long names,
-    /// record data).
-    fn bytes(&self) -> u64 {
-        let records = self.answers.iter().chain(&self.authorities);
-        let record_bytes: usize = records
-            .map(|r| size_of::<Record>() + r.to_bytes().map_or(0, |b| b.len()))
-            .sum();
-        (size_of::<CacheKey>() + size_of::<Answer>() + record_bytes) as u64
     }
 }
 
@@ -222,7 +147,7 @@ impl AnswerCache {
         let Some(shard) = self.shard(&key) else {
             return;
         };
-        let bytes = answer.bytes();
+        let bytes = weight(&answer);
         let mut shard = shard.write().expect("not poisoned");
         shard.remove(&key);
         shard.bytes += bytes;
@@ -253,6 +178,11 @@ impl AnswerCache {
                 .sum()
         })
     }
+}
+
+/// Bytes an entry costs: its key and its answer.
+fn weight(answer: &Answer) -> u64 {
+    size_of::<CacheKey>() as u64 + answer.bytes()
 }
 
 impl Shard {
@@ -292,8 +222,9 @@ impl Shard {
 mod tests {
     use std::net::Ipv4Addr;
 
-    use hickory_proto::rr::RData;
+    use hickory_proto::op::ResponseCode;
     use hickory_proto::rr::rdata::{A, TXT};
+    use hickory_proto::rr::{RData, Record};
 
     use super::*;
 
@@ -324,7 +255,7 @@ mod tests {
     fn answers_past_the_byte_budget_are_evicted() {
         let budget = 256 << 10;
         let cache = AnswerCache::new(100_000, budget, Duration::ZERO);
-        let one = big_answer().bytes();
+        let one = weight(&big_answer());
         assert!(one > 4000, "a 4 KB answer weighs its size: {one}");
         for i in 0..1000 {
             cache.insert(key(i), big_answer());
@@ -375,7 +306,7 @@ mod tests {
         cache.insert(key(1), answer(3600));
         let mut shard = cache.shards.as_ref().unwrap()[0].write().unwrap();
         let short = answer(5);
-        let bytes = short.bytes();
+        let bytes = weight(&short);
         shard.entries.insert(
             key(2),
             Entry {
@@ -396,7 +327,7 @@ mod tests {
         shard.evict_one(Duration::ZERO);
         assert_eq!(shard.entries.len(), 1);
         assert!(shard.entries.contains_key(&key(1)), "the 5 s answer went");
-        assert_eq!(shard.bytes, answer(3600).bytes());
+        assert_eq!(shard.bytes, weight(&answer(3600)));
     }
 
     #[test]

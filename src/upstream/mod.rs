@@ -7,6 +7,7 @@
 //! in front so that we know hits from misses (metrics), keep the upstream's rcode and
 //! authority records exactly, and can count TTLs down from the moment the answer arrived.
 
+mod answer;
 mod cache;
 mod exchange;
 mod pool;
@@ -24,7 +25,8 @@ use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverOpts}
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::{NameServerPool, PoolContext, TlsConfig};
 
-pub use cache::{Answer, AnswerCache, CacheKey, Cached};
+pub use answer::Answer;
+pub use cache::{AnswerCache, CacheKey, Cached};
 pub use exchange::Dnssec;
 
 use crate::config::{Upstream, UpstreamConfig, UpstreamProtocol};
