@@ -69,9 +69,8 @@ impl Answer {
     }
 
     /// Approximate bytes the cache spends on this answer (its key aside): the fixed size of the
-    /// answer and of
-    /// each record, plus each record's wire size for what lives on the heap (long names,
-    /// record data).
+    /// answer and of each record, plus each record's wire size for what lives on the heap
+    /// (long names, record data).
     pub(super) fn bytes(&self) -> u64 {
         let records = self.answers.iter().chain(&self.authorities);
         let record_bytes: usize = records
