@@ -10,6 +10,7 @@
 //! saturating burst that the README reports.) The writer is never woken per entry: it polls.
 //! The trends' recorder hands its events over the same way.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ pub(crate) struct Queue<T> {
     /// Wakes the writer when the log closes (never per entry: the writer polls).
     closed: Condvar,
     capacity: usize,
+    /// Whether the buffer was full at the last push, readable without the mutex.
+    full: AtomicBool,
 }
 
 struct Pending<T> {
@@ -35,6 +38,7 @@ impl<T> Queue<T> {
             }),
             closed: Condvar::new(),
             capacity: capacity.max(1),
+            full: AtomicBool::new(false),
         }
     }
 
@@ -45,7 +49,15 @@ impl<T> Queue<T> {
             return false;
         }
         p.entries.push(entry);
+        self.full
+            .store(p.entries.len() >= self.capacity, Ordering::Relaxed);
         true
+    }
+
+    /// Whether a push would likely find room: a hint read without the mutex, so that a
+    /// sender can skip building an entry that would be dropped.
+    pub(crate) fn has_room(&self) -> bool {
+        !self.full.load(Ordering::Relaxed)
     }
 
     /// No more entries will come: the writer writes what waits and stops.
@@ -63,6 +75,7 @@ impl<T> Queue<T> {
             p = self.closed.wait_timeout(p, idle).expect("not poisoned").0;
         }
         let closed = p.closed;
+        self.full.store(false, Ordering::Relaxed);
         (std::mem::replace(&mut p.entries, empty), closed)
     }
 }

@@ -159,4 +159,22 @@ fn a_full_queue_drops_and_counts_instead_of_waiting() {
         ));
     }
     assert_eq!(dropped.get(), 3);
+    // Once full, an entry is not even built; taking the queue's contents makes room again.
+    let built = std::cell::Cell::new(0);
+    let make = || {
+        built.set(built.get() + 1);
+        Some(entry(
+            "2026-11-28T12:00:00Z",
+            "kids",
+            "b.test",
+            "allowed",
+            LogMode::Full,
+        ))
+    };
+    log.record_with(LogMode::Full, make);
+    assert_eq!((built.get(), dropped.get()), (0, 4));
+    let (taken, _) = log.queue.take(Vec::new(), std::time::Duration::ZERO);
+    assert_eq!(taken.len(), 2);
+    log.record_with(LogMode::Full, make);
+    assert_eq!((built.get(), dropped.get()), (1, 4));
 }

@@ -115,10 +115,8 @@ impl Pipeline {
         let took = start.elapsed();
         m.latency.observe(took.as_secs_f64());
         if let Some((client, now)) = &decided {
-            if let Some(log) = &self.log
-                && let Some(entry) = answered.entry(q, client, *now, took)
-            {
-                log.record(entry);
+            if let (Some(log), Some(profile)) = (&self.log, answered.profile) {
+                log.record_with(profile.log, || answered.entry(q, client, *now, took));
             }
             if let (Label::Blocked, Some(profile), Some(category)) =
                 (answered.label, answered.profile, answered.category)
