@@ -189,9 +189,9 @@ fn release(old: Arc<Snapshot>) {
 
 /// Tunes glibc's malloc for a server that frees in bursts. Called once at start.
 ///
-/// - Few arenas: glibc would give every blocking thread that builds a snapshot an arena of
-///   its own; with few, the memory a reload frees is reused by the next one instead of piling
-///   up in arenas no thread returns to.
+/// - Few arenas: glibc would give every thread that builds a snapshot (one per reload) an
+///   arena of its own; with few, the memory a reload frees is reused by the next one instead
+///   of piling up in arenas no thread returns to.
 /// - No fast bins: after a burst of misses had evicted some 100k cached answers, glibc
 ///   consolidated its fast bins on the next large allocation, and one query waited 20-55 ms
 ///   with every query queued behind it on that worker. Without fast bins a free is merged at
