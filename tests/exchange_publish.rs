@@ -23,26 +23,6 @@ const APPLY_WITHIN: Duration = Duration::from_secs(15);
 /// A name the test upstream resolves, so that "unblocked" is an answer, not NXDOMAIN.
 const NAME: &str = "www.example.test";
 
-fn publisher_config(upstream: SocketAddr, exchange: &str) -> TestConfig {
-    TestConfig::new(
-        &format!(
-            "{HEAD}{KEY}{REVIEWING}\n[exchange]\nlisten = \"127.0.0.1:0\"\nzone = \"{FEED}\"\n{exchange}"
-        ),
-        upstream,
-        &[("family", "")],
-    )
-}
-
-/// Runs `dig` off the runtime (the servers it asks run on it).
-async fn dig(args: &[&str]) -> String {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let out = tokio::task::spawn_blocking(move || Command::new("dig").args(args).output())
-        .await
-        .unwrap()
-        .expect("dig runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[tokio::test]
 async fn transfers_need_a_subscribers_key_or_address() {
     if find_program(&["dig"]).is_none() {
@@ -142,24 +122,7 @@ async fn unbound_subscribes_by_address_and_applies_notify() {
     let conf = dir.join("unbound.conf");
     std::fs::write(
         &conf,
-        format!(
-            r#"{server}  verbosity: 1
-  module-config: "respip iterator"
-  qname-minimisation: no
-  local-zone: "test." nodefault
-forward-zone:
-  name: "."
-  forward-addr: {uip}@{uport}
-rpz:
-  name: "{ADULT_ZONE}."
-  primary: 127.0.0.1@{feed_port}
-  rpz-log: yes
-"#,
-            server = unbound_server(dir, port),
-            uip = upstream.addr.ip(),
-            uport = upstream.addr.port(),
-            feed_port = feed.port(),
-        ),
+        unbound_rpz_conf(dir, port, upstream.addr, feed.port()),
     )
     .unwrap();
     let _unbound = Daemon::start(Command::new(unbound).arg("-d").arg("-c").arg(&conf));
@@ -243,41 +206,7 @@ async fn bind_transfers_with_tsig_and_applies_notify() {
     let feed = fdns.exchange_addr().unwrap();
     let dir = cfg.dir.path();
     let conf = dir.join("named.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            r#"key "school1" {{ algorithm hmac-sha256; secret "{SECRET}"; }};
-controls {{ }};
-logging {{
-  channel log {{ file "{dir}/named.log"; severity info; print-time yes; }};
-  category default {{ log; }};
-}};
-options {{
-  directory "{dir}";
-  pid-file none;
-  listen-on port {port} {{ 127.0.0.1; }};
-  listen-on-v6 {{ none; }};
-  recursion yes;
-  allow-query {{ 127.0.0.1; }};
-  dnssec-validation no;
-  forwarders {{ {uip} port {uport}; }};
-  forward only;
-  notify no;
-  response-policy {{ zone "{ADULT_ZONE}" min-update-interval 0; }} qname-wait-recurse no;
-}};
-zone "{ADULT_ZONE}" {{
-  type secondary;
-  primaries {{ 127.0.0.1 port {feed_port} key "school1"; }};
-  allow-notify {{ 127.0.0.1; }};
-}};
-"#,
-            dir = dir.display(),
-            uip = upstream.addr.ip(),
-            uport = upstream.addr.port(),
-            feed_port = feed.port(),
-        ),
-    )
-    .unwrap();
+    std::fs::write(&conf, named_rpz_conf(dir, port, upstream.addr, feed.port())).unwrap();
     let _named = Daemon::start(Command::new(named).arg("-f").arg("-c").arg(&conf));
     let front = SocketAddr::from(([127, 0, 0, 1], port));
     assert!(dns_is_up(front).await, "named answers on {front}");

@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
@@ -12,7 +14,8 @@ use hickory_proto::rr::RecordType;
 use serde_json::Value;
 
 use super::complaints::{Api, REVIEWER};
-use super::{Running, eventually, udp};
+use super::daemon::unbound_server;
+use super::{HEAD, Running, TestConfig, eventually, udp};
 
 /// The key `school1`: 32 bytes, base64 as `tsig-keygen` prints it.
 pub const SECRET: &str = "JeGsbOSjjtqOiWEyZ8NpGt9objR6oFfRYpzKeVV9js8=";
@@ -116,4 +119,84 @@ pub async fn serial(feed: SocketAddr) -> Option<u32> {
         hickory_proto::rr::RData::SOA(soa) => Some(soa.serial),
         _ => None,
     })
+}
+
+/// A publishing instance: [`REVIEWING`], the key `school1`, and `[exchange]` serving
+/// [`FEED`] on a free loopback port, with `exchange` (its subscribers and bounds) added.
+pub fn publisher_config(upstream: SocketAddr, exchange: &str) -> TestConfig {
+    TestConfig::new(
+        &format!(
+            "{HEAD}{KEY}{REVIEWING}\n[exchange]\nlisten = \"127.0.0.1:0\"\nzone = \"{FEED}\"\n{exchange}"
+        ),
+        upstream,
+        &[("family", "")],
+    )
+}
+
+/// Runs `dig` off the runtime (the servers it asks run on it).
+pub async fn dig(args: &[&str]) -> String {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || Command::new("dig").args(args).output())
+        .await
+        .unwrap()
+        .expect("dig runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An `unbound.conf` for an Unbound on `127.0.0.1:port` that forwards to `upstream` and
+/// subscribes, by address, to the [`ADULT_ZONE`] feed served on `feed_port`.
+pub fn unbound_rpz_conf(dir: &Path, port: u16, upstream: SocketAddr, feed_port: u16) -> String {
+    format!(
+        r#"{server}  verbosity: 1
+  module-config: "respip iterator"
+  qname-minimisation: no
+  local-zone: "test." nodefault
+forward-zone:
+  name: "."
+  forward-addr: {uip}@{uport}
+rpz:
+  name: "{ADULT_ZONE}."
+  primary: 127.0.0.1@{feed_port}
+  rpz-log: yes
+"#,
+        server = unbound_server(dir, port),
+        uip = upstream.ip(),
+        uport = upstream.port(),
+    )
+}
+
+/// A `named.conf` for a BIND on `127.0.0.1:port` that forwards to `upstream` and holds the
+/// [`ADULT_ZONE`] feed served on `feed_port` as a TSIG-signed (`school1`) secondary used as
+/// its response policy; it logs to `named.log` in `dir`.
+pub fn named_rpz_conf(dir: &Path, port: u16, upstream: SocketAddr, feed_port: u16) -> String {
+    format!(
+        r#"key "school1" {{ algorithm hmac-sha256; secret "{SECRET}"; }};
+controls {{ }};
+logging {{
+  channel log {{ file "{dir}/named.log"; severity info; print-time yes; }};
+  category default {{ log; }};
+}};
+options {{
+  directory "{dir}";
+  pid-file none;
+  listen-on port {port} {{ 127.0.0.1; }};
+  listen-on-v6 {{ none; }};
+  recursion yes;
+  allow-query {{ 127.0.0.1; }};
+  dnssec-validation no;
+  forwarders {{ {uip} port {uport}; }};
+  forward only;
+  notify no;
+  response-policy {{ zone "{ADULT_ZONE}" min-update-interval 0; }} qname-wait-recurse no;
+}};
+zone "{ADULT_ZONE}" {{
+  type secondary;
+  primaries {{ 127.0.0.1 port {feed_port} key "school1"; }};
+  allow-notify {{ 127.0.0.1; }};
+}};
+"#,
+        dir = dir.display(),
+        uip = upstream.ip(),
+        uport = upstream.port(),
+    )
 }
