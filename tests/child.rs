@@ -7,10 +7,6 @@ use common::*;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 
-fn blocked(m: &Message) -> bool {
-    m.metadata.response_code == ResponseCode::NXDomain && ede(m).is_some()
-}
-
 async fn ask(fdns: &Running, name: &str, rtype: RecordType) -> Message {
     udp(fdns.dns_addrs[0], name, rtype).await
 }
@@ -62,7 +58,7 @@ async fn schedules_follow_the_injected_clock() {
     // Monday 2026-11-23, Moscow is UTC+3.
     let bedtime = cfg.start_at("2026-11-23T18:30:00Z").await; // 21:30 MSK
     let m = ask(&bedtime, "txt.example.test.", RecordType::TXT).await;
-    assert!(blocked(&m), "bedtime blocks everything");
+    assert!(is_blocked(&m), "bedtime blocks everything");
     assert!(ede(&m).unwrap().1.contains("schedule"));
     let m = ask(&bedtime, "www.example.test.", RecordType::A).await;
     assert_eq!(
@@ -74,21 +70,21 @@ async fn schedules_follow_the_injected_clock() {
 
     let school = cfg.start_at("2026-11-23T07:00:00Z").await; // 10:00 MSK
     assert!(
-        blocked(&ask(&school, &format!("{game}."), RecordType::A).await),
+        is_blocked(&ask(&school, &format!("{game}."), RecordType::A).await),
         "games blocked in school hours"
     );
-    assert!(!blocked(
+    assert!(!is_blocked(
         &ask(&school, "txt.example.test.", RecordType::TXT).await
     ));
 
     let afternoon = cfg.start_at("2026-11-23T13:00:00Z").await; // 16:00 MSK
     assert!(
-        !blocked(&ask(&afternoon, &format!("{game}."), RecordType::A).await),
+        !is_blocked(&ask(&afternoon, &format!("{game}."), RecordType::A).await),
         "games allowed after school"
     );
     let saturday_night = cfg.start_at("2026-11-28T19:00:00Z").await; // Sat 22:00 MSK
     assert!(
-        !blocked(&ask(&saturday_night, "txt.example.test.", RecordType::TXT).await),
+        !is_blocked(&ask(&saturday_night, "txt.example.test.", RecordType::TXT).await),
         "no bedtime on Saturday"
     );
 
@@ -246,9 +242,9 @@ profile = "kids"
     };
     // From the trusted router: the kids profile applies.
     let m = udp_with_options(s, "127.0.0.1", "txt.example.test.", RecordType::TXT, mac()).await;
-    assert!(blocked(&m), "kids profile by MAC");
+    assert!(is_blocked(&m), "kids profile by MAC");
     let text = || vec![EdnsOption::Unknown(65073, b"aa:bb:cc:dd:ee:ff".to_vec())];
-    assert!(blocked(
+    assert!(is_blocked(
         &udp_with_options(s, "127.0.0.1", "txt.example.test.", RecordType::TXT, text()).await
     ));
     // From an untrusted address the option is ignored (and counted).
@@ -291,7 +287,7 @@ async fn cname_cloaking_is_blocked_with_the_target_named() {
     let fdns = cfg.start().await;
     // alias.example.test is allowed itself, but its answer is a CNAME to a denied name.
     let m = ask(&fdns, "alias.example.test.", RecordType::A).await;
-    assert!(blocked(&m), "{m:?}");
+    assert!(is_blocked(&m), "{m:?}");
     assert!(
         ede(&m).unwrap().1.contains("via CNAME www.example.test."),
         "{:?}",
@@ -336,7 +332,7 @@ profile = "kids"
         subnet(),
     )
     .await;
-    assert!(blocked(&m), "kids profile by ECS: {m:?}");
+    assert!(is_blocked(&m), "kids profile by ECS: {m:?}");
     // From anyone else the subnet is ignored (and counted): the family profile applies.
     let m = udp_with_options(
         s,

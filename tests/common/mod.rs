@@ -20,9 +20,11 @@ pub mod complaints;
 pub mod daemon;
 pub mod dnsdist;
 pub mod exchange;
+pub mod filtering;
 pub mod parents;
 pub mod postgres;
 pub mod raw;
+pub mod trends;
 mod upstream;
 
 pub use upstream::*;
@@ -241,6 +243,11 @@ pub async fn udp(server: SocketAddr, name: &str, rtype: RecordType) -> Message {
         Some(1232),
     )
     .await
+}
+
+/// Blocked by the filter: NXDOMAIN with an EDE (the upstream's own NXDOMAINs carry none).
+pub fn is_blocked(m: &Message) -> bool {
+    m.metadata.response_code == hickory_proto::op::ResponseCode::NXDomain && ede(m).is_some()
 }
 
 /// The rcode of a TXT query for `name` (the quickest "is it blocked now?").
