@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::parents::{Client, PASSWORD, TestClock, config_with_lists, start_on};
+use common::parents::{Client, TestClock, config_with_lists, logged_in, start_on};
 use common::*;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
@@ -52,13 +52,6 @@ async fn budget_blocked(fdns: &Running, name: &str) -> bool {
     m.metadata.response_code == ResponseCode::NXDomain && ede(&m) == Some((17, SPENT.to_owned()))
 }
 
-/// A logged-in client of the parents' page.
-async fn parent(fdns: &Running) -> Client {
-    let mut client = Client::new(fdns);
-    assert_eq!(client.login(PASSWORD).await.status, 303);
-    client
-}
-
 /// "N of M min today" on the overview.
 async fn left_on_page(client: &Client) -> String {
     let page = client.get("/parents").await.body;
@@ -83,7 +76,7 @@ async fn minutes_are_counted_and_a_spent_budget_blocks_until_local_midnight() {
     let cfg = budget_config(upstream.addr);
     let clock = TestClock::new();
     let fdns = start_on(&cfg, &clock).await;
-    let client = parent(&fdns).await;
+    let client = logged_in(&fdns).await;
     assert_eq!(left_on_page(&client).await, "3 of 3");
 
     // Many lookups in one minute, of both categories, spend one minute.
@@ -158,7 +151,7 @@ async fn a_parent_grants_more_minutes_for_today_on_the_page() {
         clock.advance(MINUTE);
     }
     assert!(budget_blocked(&fdns, SOCIAL).await);
-    let client = parent(&fdns).await;
+    let client = logged_in(&fdns).await;
     let csrf = client.csrf().await;
     let form = [
         ("csrf", csrf.as_str()),

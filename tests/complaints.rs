@@ -1,8 +1,9 @@
 //! Complaint → review → block, through the real server on loopback: complaints filed through
-//! the API (with its own tokens), the `familydns report` / `familydns complaints` commands
-//! and the parents' page; an accepted name is blocked for a real DNS client at once, for the
-//! profiles that block its category only; rejected names never are; removed ones are
-//! unblocked at once; accepted ones survive a restart. The server's clock is the test's.
+//! the API (with its own tokens) and the `familydns report` / `familydns complaints` commands
+//! (the parents' page files and reviews them too: `parents_actions.rs`); an accepted name is
+//! blocked for a real DNS client at once, for the profiles that block its category only;
+//! rejected names never are; removed ones are unblocked at once; accepted ones survive a
+//! restart. The server's clock is the test's.
 
 mod common;
 
@@ -10,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::complaints::*;
-use common::parents::{Client, PASSWORD, TestClock, csrf_in, start_on};
+use common::parents::{TestClock, start_on};
 use common::*;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -213,90 +214,6 @@ async fn the_cli_reports_and_reviews_through_the_running_server() {
     assert_eq!(blocked(&fdns, "127.0.0.1", "www.example.test.").await, None);
     let (ok, out) = cli(&path, &["complaints", "reject", "7"]).await;
     assert!(!ok && out.contains("no complaint #7"), "{out}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_parents_page_reports_and_reviews() {
-    let upstream = start_upstream().await;
-    let cfg = config(upstream.addr, "");
-    let clock = TestClock::new();
-    let fdns = start_on(&cfg, &clock).await;
-    let mut page = Client::new(&fdns);
-    assert_eq!(
-        page.get("/parents/complaints").await.status,
-        303,
-        "logged out"
-    );
-    assert_eq!(page.login(PASSWORD).await.status, 303);
-    let form = page.get("/parents/complaints").await;
-    assert!(form.body.contains("Report a site"), "{}", form.body);
-    let csrf = csrf_in(&form.body);
-    let file = |name: &'static str, category: &'static str| {
-        [
-            ("csrf", csrf.clone()),
-            ("name", name.into()),
-            ("category", category.into()),
-            ("comment", "from the page".into()),
-            ("contact", "mum@home.test".into()),
-        ]
-    };
-    let post = |path, fields: [(&'static str, String); 5]| {
-        let page = &page;
-        async move {
-            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            page.post(path, &fields).await
-        }
-    };
-    let answer = post("/parents/complaints", file("www.example.test", "adult")).await;
-    assert_eq!(answer.location.as_deref(), Some("/parents/complaints"));
-    let shown = page.get("/parents/complaints").await.body;
-    assert!(
-        shown.contains("Complaint #1 about www.example.test filed"),
-        "{shown}"
-    );
-    assert!(
-        shown.contains("Waiting for review (1)") && shown.contains("mum@home.test"),
-        "{shown}"
-    );
-    post("/parents/complaints", file("x.example.test", "drugs")).await;
-    let shown = page.get("/parents/complaints").await.body;
-    assert!(
-        shown.contains("Not done: no list has category `drugs`"),
-        "{shown}"
-    );
-    // Without the session's CSRF token nothing is decided.
-    let forged = page
-        .post(
-            "/parents/complaints/decide",
-            &[("csrf", "x"), ("id", "1"), ("ruling", "accept")],
-        )
-        .await;
-    assert_eq!(forged.status, 403);
-    assert_eq!(blocked(&fdns, "127.0.0.1", "www.example.test.").await, None);
-    page.post(
-        "/parents/complaints/decide",
-        &[("csrf", &csrf), ("id", "1"), ("ruling", "accept")],
-    )
-    .await;
-    let shown = page.get("/parents/complaints").await.body;
-    assert!(
-        shown.contains("www.example.test is blocked in category adult now."),
-        "{shown}"
-    );
-    assert!(shown.contains("Blocked after a complaint (1)"), "{shown}");
-    assert_eq!(
-        blocked(&fdns, "127.0.0.1", "www.example.test.").await,
-        Some("17 familydns: category adult (complaint #1)".to_owned())
-    );
-    // Filed and decided by the page, as the reviewers' API shows.
-    let (_, body) = Api::of(&fdns)
-        .send(false, "?status=accepted", REVIEWER, None)
-        .await;
-    let listed: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(
-        (&listed[0]["via"], &listed[0]["decided_by"]),
-        (&json!("page"), &json!("parents' page"))
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,8 +4,12 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use super::{Running, TEST_NOW, TestConfig};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+use super::{Running, TEST_NOW, TestConfig, eventually, udp};
 
 /// The parents' password in the tests.
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -88,7 +92,7 @@ impl TestClock {
         TestClock(Arc::new(AtomicI64::new(now.as_millisecond())))
     }
 
-    pub fn advance(&self, by: std::time::Duration) {
+    pub fn advance(&self, by: Duration) {
         self.0
             .fetch_add(i64::try_from(by.as_millis()).unwrap(), Ordering::SeqCst);
     }
@@ -181,6 +185,14 @@ impl Client {
     }
 }
 
+/// A client of the page logged in with [`PASSWORD`].
+pub async fn logged_in(fdns: &Running) -> Client {
+    let mut c = Client::new(fdns);
+    let answer = c.login(PASSWORD).await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    c
+}
+
 /// The value of the first `csrf` field in a page.
 pub fn csrf_in(page: &str) -> String {
     let start = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
@@ -197,6 +209,22 @@ pub async fn ask_as_a_child(fdns: &Running) {
         "txt.example.test.",
         "www.example.test.",
     ] {
-        super::udp(fdns.dns_addrs[0], name, hickory_proto::rr::RecordType::A).await;
+        udp(fdns.dns_addrs[0], name, RecordType::A).await;
     }
+}
+
+/// The rcode of an A query for `name` from 127.0.0.1 (`emma-tablet` in [`parents_config`]).
+pub async fn a_rcode(fdns: &Running, name: &str) -> ResponseCode {
+    udp(fdns.dns_addrs[0], name, RecordType::A)
+        .await
+        .metadata
+        .response_code
+}
+
+/// Waits (bounded) until `name` gets `want`: reloads after a file edit take a moment.
+pub async fn until_rcode(fdns: &Running, name: &str, want: ResponseCode) -> bool {
+    eventually(Duration::from_secs(10), async || {
+        a_rcode(fdns, name).await == want
+    })
+    .await
 }
