@@ -114,7 +114,7 @@ async fn allow_pause_resume_and_reload_from_the_cli() {
     );
 
     // The state survives a restart.
-    drop(fdns);
+    fdns.shut_down().await;
     let fdns = start(&cfg).await;
     assert_eq!(
         udp(fdns.dns_addrs[0], "www.example.test.", RecordType::A)
@@ -124,7 +124,7 @@ async fn allow_pause_resume_and_reload_from_the_cli() {
         ResponseCode::NXDomain
     );
     // And ends by itself: an hour later neither the pause nor the exception holds.
-    drop(fdns);
+    fdns.shut_down().await;
     let hour_later = start_at(&cfg, test_now() + jiff::SignedDuration::from_secs(3600)).await;
     assert_eq!(
         rcode(&hour_later, "txt.example.test.").await,

@@ -186,7 +186,7 @@ async fn the_count_survives_a_restart() {
         eventually(CLIENT_TIMEOUT, async || used_on_disk(&cfg) == 2).await,
         "the ledger is written after each counted minute"
     );
-    drop(fdns);
+    fdns.shut_down().await;
 
     let fdns = start_on(&cfg, &clock).await;
     assert!(answered(&fdns, SOCIAL).await, "one minute was left");

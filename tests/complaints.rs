@@ -145,7 +145,7 @@ async fn an_accepted_name_is_blocked_at_once_where_its_category_is() {
     api.decided(id, "accept").await;
 
     // A restart loads the accepted names from the database.
-    drop(fdns);
+    fdns.shut_down().await;
     let fdns = start_on(&cfg, &clock).await;
     assert!(
         blocked(&fdns, "127.0.0.1", "www.example.test.")

@@ -235,7 +235,7 @@ async fn the_database_going_away_loses_nothing() {
     assert_eq!(from(dns, "127.0.0.2").await, NXDOMAIN);
 
     // A restart while it is down serves the snapshot on disk.
-    drop(fdns);
+    fdns.shut_down().await;
     let fdns = cfg.start().await;
     let dns = fdns.dns_addrs[0];
     assert_eq!(from(dns, "127.0.0.2").await, NXDOMAIN);

@@ -95,7 +95,7 @@ async fn url_lists_refresh_and_survive_the_publisher_going_away() {
 
     // The publisher goes away and familydns restarts: it filters from its cached copy.
     server.abort();
-    drop(fdns);
+    fdns.shut_down().await;
     let fdns = cfg.start().await;
     assert_eq!(
         rcode(&fdns, "txt.example.test.").await,
@@ -265,7 +265,7 @@ async fn lists_named_a_dot_b_and_a_underscore_b_keep_their_own_cache() {
     // Without the publishers, a restart filters both from two distinct cache files.
     dot_server.abort();
     underscore_server.abort();
-    drop(fdns);
+    fdns.shut_down().await;
     let fdns = cfg.start().await;
     assert_eq!(
         rcode(&fdns, "txt.example.test.").await,

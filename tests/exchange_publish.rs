@@ -337,7 +337,7 @@ async fn serials_never_go_back_across_restarts() {
         })
         .await
     );
-    drop(fdns);
+    fdns.shut_down().await;
 
     let fdns = cfg.start().await;
     let feed = fdns.exchange_addr().unwrap();

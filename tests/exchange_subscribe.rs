@@ -179,7 +179,7 @@ async fn familydns_subscribes_to_an_nsd_feed() {
     );
 
     // NSD stopped, familydns restarted: the cached copy still blocks.
-    drop(fdns);
+    fdns.shut_down().await;
     drop(nsd);
     let fdns = cfg.start().await;
     let ours = fdns.dns_addrs[0];

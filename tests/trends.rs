@@ -88,7 +88,7 @@ async fn exports_count_devices_suppress_small_cells_and_expose_no_one() {
     assert_eq!(get(&format!("{url}&since=yesterday"), TOKEN).await.0, 400);
 
     // The database never held a name or a device id.
-    drop(fdns);
+    fdns.shut_down().await;
     for file in std::fs::read_dir(cfg.dir.path()).unwrap() {
         let path = file.unwrap().path();
         if path.to_string_lossy().contains("trends.db") {
@@ -232,7 +232,7 @@ async fn a_device_counts_once_a_day_across_a_restart() {
     for n in 11..21 {
         blocked(&fdns, &format!("127.0.0.{n}"), ADULT).await;
     }
-    drop(fdns);
+    fdns.shut_down().await;
     let fdns = start_on(&cfg, &clock).await;
     for n in 11..22 {
         blocked(&fdns, &format!("127.0.0.{n}"), ADULT).await;
@@ -254,7 +254,7 @@ async fn a_device_counts_once_a_day_across_a_restart() {
         .iter()
         .find(|c| c.kind == "child" && c.category == "adult");
     assert_eq!(adult.unwrap().devices, Some(11));
-    drop(fdns);
+    fdns.shut_down().await;
 }
 
 #[test]

@@ -174,7 +174,7 @@ impl Endpoint {
     }
 
     /// Stops serving and waits until the listening socket is closed.
-    async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
             let _ = task.await;

@@ -278,6 +278,25 @@ impl Running {
     pub fn stop(self) {
         drop(self);
     }
+
+    /// Stops serving, as dropping does, and returns once the metrics endpoint's socket and
+    /// the background tasks are gone. Dropping only asks the runtime to stop them, so a
+    /// server started at once on the same fixed port (a restart in place) could find it
+    /// still bound.
+    pub async fn shut_down(mut self) {
+        let endpoint = self.live.endpoint.lock().expect("not poisoned").take();
+        let tasks = std::mem::take(&mut self.tasks);
+        drop(self);
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        if let Some(endpoint) = endpoint {
+            endpoint.stop().await;
+        }
+    }
 }
 
 /// Dropping a `Running` stops its listeners, watcher and metrics endpoint, so a test that
