@@ -166,6 +166,8 @@ fn bench(c: &mut Criterion) {
     let full = std::env::args().any(|a| a == "--bench");
     let files = union_files(if full { FULL } else { SMALL });
     let configs = list_configs(&files);
+    // The allocator as the server sets it up: what a rebuild gives back depends on it.
+    familydns::reload::tune_malloc();
 
     let rss_before = proc_status_kib("VmRSS");
     let start = Instant::now();
