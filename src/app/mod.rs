@@ -279,11 +279,12 @@ impl Running {
         drop(self);
     }
 
-    /// Stops serving, as dropping does, and returns once the metrics endpoint's socket and
-    /// the background tasks are gone. Dropping only asks the runtime to stop them, so a
-    /// server started at once on the same fixed port (a restart in place) could find it
-    /// still bound.
+    /// Stops serving, as dropping does, and returns once the DNS listeners' and the metrics
+    /// endpoint's sockets and the background tasks are gone. Dropping only asks the runtime
+    /// to stop them, so a server started at once on the same fixed port (a restart in place)
+    /// could find it still bound.
     pub async fn shut_down(mut self) {
+        let listeners = self.live.listeners.lock().expect("not poisoned").take();
         let endpoint = self.live.endpoint.lock().expect("not poisoned").take();
         let tasks = std::mem::take(&mut self.tasks);
         drop(self);
@@ -292,6 +293,9 @@ impl Running {
         }
         for task in tasks {
             let _ = task.await;
+        }
+        if let Some(listeners) = listeners {
+            listeners.close().await;
         }
         if let Some(endpoint) = endpoint {
             endpoint.stop().await;

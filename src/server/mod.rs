@@ -63,6 +63,24 @@ impl Drop for Bound {
 }
 
 impl Listeners {
+    /// Closes every listener, as dropping does, and returns once their tasks, and with them
+    /// the sockets, are gone: dropping only asks the runtime to stop them, and a server
+    /// started at once on the same fixed address (a restart in place) could find it bound.
+    pub async fn close(mut self) {
+        let tasks: Vec<JoinHandle<()>> = self
+            .bound
+            .iter_mut()
+            .flat_map(|b| std::mem::take(&mut b.tasks))
+            .collect();
+        drop(self);
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+
     /// Binds and serves every address of `config.listen`.
     pub async fn start(
         pipeline: Arc<Pipeline>,
