@@ -27,7 +27,7 @@ use crate::notices::{Destinations, Notifier};
 use crate::overrides::Overrides;
 use crate::querylog::QueryLog;
 use crate::reload::{self, Reloader};
-use crate::server::{Clock, Limit, Listeners, Pipeline};
+use crate::server::{self, Clock, Limit, Listeners, Pipeline};
 use crate::trends::Recorder;
 use crate::upstream::{Forwarder, UpstreamError};
 use live::{Endpoint, EndpointContext, Live, Started};
@@ -288,12 +288,7 @@ impl Running {
         let endpoint = self.live.endpoint.lock().expect("not poisoned").take();
         let tasks = std::mem::take(&mut self.tasks);
         drop(self);
-        for task in &tasks {
-            task.abort();
-        }
-        for task in tasks {
-            let _ = task.await;
-        }
+        server::abort_and_wait(tasks).await;
         if let Some(listeners) = listeners {
             listeners.close().await;
         }

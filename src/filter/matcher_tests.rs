@@ -104,37 +104,34 @@ fn every_hit_is_reported_and_the_winner_is_among_them() {
 fn lists_freed_while_merging_lose_no_rule() {
     // Three lists of 40,000 rules each, overlapping by thirds, each with unused capacity:
     // the merge shrinks every one of them many times (`RELEASE_STEP` is 8,192 rules).
+    let kind = |n: u32| {
+        if n.is_multiple_of(7) {
+            RuleKind::Allow
+        } else {
+            RuleKind::Block
+        }
+    };
     let mut b = MatcherBuilder::default();
+    b.lists.resize_with(3, || Vec::with_capacity(100_000));
     for list in 0..3u16 {
-        b.lists.resize_with(3, Vec::new);
-        b.lists[usize::from(list)].reserve(100_000);
-        for i in 0..40_000u32 {
-            let n = i + u32::from(list) * 20_000;
-            let kind = if n % 7 == 0 {
-                RuleKind::Allow
-            } else {
-                RuleKind::Block
-            };
-            b.add(list, kind, &format!("n{n}.example"));
+        for n in (0..40_000u32).map(|i| i + u32::from(list) * 20_000) {
+            b.add(list, kind(n), &format!("n{n}.example"));
         }
     }
     let m = b.build();
     assert_eq!(m.len(), 80_000);
     for n in (0..80_000u32).step_by(97) {
         let name = format!("x.n{n}.example");
-        let first = (n / 20_000).saturating_sub(1).min(2) as u16;
+        // Name `n` is in list `n / 20,000` and the one before it, where those exist.
+        let third = n / 20_000;
         let lists: Vec<u16> = (0..3u16)
-            .filter(|&l| n / 20_000 == u32::from(l) || n / 20_000 == u32::from(l) + 1)
+            .filter(|&l| third == u32::from(l) || third == u32::from(l) + 1)
             .collect();
         let mut seen = vec![];
         let fps = SuffixFingerprints::from_name(&name);
         m.for_each_hit(fps.as_slice(), u64::MAX, |h| seen.push(h.list));
         assert_eq!(seen, lists, "{name}");
-        let kind = if n % 7 == 0 {
-            RuleKind::Allow
-        } else {
-            RuleKind::Block
-        };
-        assert_eq!(m.lookup(&name, 1 << first).unwrap().kind, kind, "{name}");
+        let hit = m.lookup(&name, 1 << lists[0]).unwrap();
+        assert_eq!(hit.kind, kind(n), "{name}");
     }
 }

@@ -1,9 +1,10 @@
 //! Reloading: what triggers it (file changes, SIGHUP, the admin endpoint) and the swap.
 //!
 //! A reload reads the config, the profiles and every list into a new [`Snapshot`] on a
-//! thread of its own at the lowest priority, off the query path, and swaps it in with one atomic store; queries in
-//! flight finish on the snapshot they loaded. Reloads are serialised, so a burst of edits
-//! builds one snapshot at a time. Any error keeps the last good snapshot serving.
+//! thread of its own at the lowest priority, off the query path, and swaps it in with one
+//! atomic store; queries in flight finish on the snapshot they loaded. Reloads are
+//! serialised, so a burst of edits builds one snapshot at a time. Any error keeps the last
+//! good snapshot serving.
 
 mod refresh;
 mod watch;

@@ -54,6 +54,17 @@ struct Bound {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// Aborts `tasks` and returns once every one of them is gone, and with it what it owned (a
+/// socket): aborting alone only asks the runtime to drop them.
+pub async fn abort_and_wait(tasks: Vec<JoinHandle<()>>) {
+    for task in &tasks {
+        task.abort();
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
 impl Drop for Bound {
     fn drop(&mut self) {
         for task in &self.tasks {
@@ -73,12 +84,7 @@ impl Listeners {
             .flat_map(|b| std::mem::take(&mut b.tasks))
             .collect();
         drop(self);
-        for task in &tasks {
-            task.abort();
-        }
-        for task in tasks {
-            let _ = task.await;
-        }
+        abort_and_wait(tasks).await;
     }
 
     /// Binds and serves every address of `config.listen`.
