@@ -7,12 +7,14 @@
 //! writer at the lowest priority (see [`crate::priority`]): a spinning sender would keep the
 //! preempted holder off the CPU. (Against the channel it replaces, throughput was not
 //! distinguishable in separate runs, and it did not remove the latency tail after a
-//! saturating burst that the README reports.) The writer is never woken per entry: it polls.
-//! The trends' recorder hands its events over the same way.
+//! saturating burst that the README reports.) The writer is never woken per entry: it polls,
+//! taking at most once per interval, so that a busy server's rows go to the database in a
+//! few large transactions rather than many small ones (each commit rewrites the pages it
+//! touched). The trends' recorder hands its events over the same way.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Entries waiting for the writer, at most `capacity` of them.
 pub(crate) struct Queue<T> {
@@ -27,6 +29,8 @@ pub(crate) struct Queue<T> {
 struct Pending<T> {
     entries: Vec<T>,
     closed: bool,
+    /// When the writer last took the entries.
+    taken: Instant,
 }
 
 impl<T> Queue<T> {
@@ -35,6 +39,7 @@ impl<T> Queue<T> {
             pending: Mutex::new(Pending {
                 entries: Vec::new(),
                 closed: false,
+                taken: Instant::now(),
             }),
             closed: Condvar::new(),
             capacity: capacity.max(1),
@@ -67,13 +72,20 @@ impl<T> Queue<T> {
     }
 
     /// Everything waiting, swapped for `empty` (the writer's last, drained buffer, so that
-    /// neither side allocates in the steady state); when nothing waits, first sleeps up to
-    /// `idle` or until the log closes. The flag says whether the log is closed.
-    pub(crate) fn take(&self, empty: Vec<T>, idle: Duration) -> (Vec<T>, bool) {
+    /// neither side allocates in the steady state), once `interval` has passed since the
+    /// previous take or the log closed: the writer sleeps until then. The flag says whether
+    /// the log is closed.
+    pub(crate) fn take(&self, empty: Vec<T>, interval: Duration) -> (Vec<T>, bool) {
         let mut p = self.pending.lock().expect("not poisoned");
-        if p.entries.is_empty() && !p.closed {
-            p = self.closed.wait_timeout(p, idle).expect("not poisoned").0;
+        let due = p.taken + interval;
+        while !p.closed {
+            let left = due.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            p = self.closed.wait_timeout(p, left).expect("not poisoned").0;
         }
+        p.taken = Instant::now();
         let closed = p.closed;
         self.full.store(false, Ordering::Relaxed);
         (std::mem::replace(&mut p.entries, empty), closed)

@@ -178,3 +178,17 @@ fn a_full_queue_drops_and_counts_instead_of_waiting() {
     log.record_with(LogMode::Full, make);
     assert_eq!((built.get(), dropped.get()), (1, 4));
 }
+
+#[test]
+fn closing_the_log_ends_the_writers_wait_for_its_interval() {
+    let queue = std::sync::Arc::new(queue::Queue::new(8));
+    assert!(queue.push(1));
+    let closer = {
+        let queue = queue.clone();
+        std::thread::spawn(move || queue.close())
+    };
+    // An hour's interval: only the close can end this take.
+    let (taken, closed) = queue.take(Vec::new(), Duration::from_secs(3600));
+    assert_eq!((taken, closed), (vec![1], true));
+    closer.join().unwrap();
+}

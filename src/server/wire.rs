@@ -4,7 +4,7 @@
 //! cached paths (a `Message` assembled per answer, every record cloned into it, a label
 //! table hashed for compression). This writes the same bytes straight from the request and
 //! the [`Reply`]: a name already written (the question, an owner, a CNAME target) becomes a
-//! pointer, A/AAAA/CNAME data are written in place, and any other record data goes through
+//! pointer, A/AAAA/CNAME/SOA data are written in place, and any other record data goes through
 //! hickory's own encoder, uncompressed (RFC 3597 §4 forbids compressing new types anyway).
 
 use hickory_proto::op::{Edns, Message, ResponseCode};
@@ -130,6 +130,17 @@ impl<'r> Writer<'r> {
             RData::A(a) => self.bytes.extend_from_slice(&a.0.octets()),
             RData::AAAA(aaaa) => self.bytes.extend_from_slice(&aaaa.0.octets()),
             RData::CNAME(target) => self.name(&target.0)?,
+            // Every block and NODATA carries one: written here, its names compressed as
+            // RFC 1035 allows, rather than through hickory's encoder.
+            RData::SOA(soa) => {
+                self.name(&soa.mname)?;
+                self.name(&soa.rname)?;
+                self.bytes.extend_from_slice(&soa.serial.to_be_bytes());
+                for field in [soa.refresh, soa.retry, soa.expire] {
+                    self.bytes.extend_from_slice(&field.to_be_bytes());
+                }
+                self.bytes.extend_from_slice(&soa.minimum.to_be_bytes());
+            }
             data => {
                 let offset = u32::try_from(self.bytes.len()).ok()?;
                 let mut encoder = BinEncoder::with_offset(&mut self.bytes, offset);

@@ -142,11 +142,13 @@ fn upstream_answers_of_every_kind_encode_as_hickory_does() {
     let authority = Record::from_rdata(
         name("example.com."),
         3600,
+        // The primary spelled as the owner: written as a pointer to it. A negative
+        // refresh (the field is signed in hickory) keeps its bits.
         RData::SOA(SOA::new(
-            name("ns.example.com."),
+            name("example.com."),
             name("h.example.com."),
             7,
-            1,
+            -1,
             2,
             3,
             4,

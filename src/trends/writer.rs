@@ -13,9 +13,9 @@ use super::{Clock, Event, TrendsError, day_of};
 use crate::config::TrendsConfig;
 use crate::querylog::queue::Queue;
 
-/// How long the writer sleeps when no event came; a day closes at most this late (plus a
+/// The writer takes what waits at most this often; a day closes at most this late (plus a
 /// batch's writing) after the clock leaves it.
-const IDLE_WAIT: Duration = Duration::from_millis(100);
+const TAKE_EVERY: Duration = Duration::from_millis(100);
 
 /// What the writer needs besides the connection.
 pub(super) struct Writer {
@@ -39,7 +39,7 @@ impl Writer {
             // Today is open even when nothing is counted, so that a day with no blocked
             // lookup still closes into cells (of zeros and noise) like any other.
             open_day(&mut open, &conn, today)?;
-            let (mut taken, closed) = queue.take(spare, IDLE_WAIT);
+            let (mut taken, closed) = queue.take(spare, TAKE_EVERY);
             let tx = conn.transaction()?;
             for event in &taken {
                 let day = day_of(event.at);
