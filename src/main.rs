@@ -349,13 +349,18 @@ fn with_config(
 fn serve(config: PathBuf) -> ExitCode {
     familydns::reload::tune_malloc();
     // One worker per CPU this process may run on (its affinity, not the machine's count):
-    // pinned to one core, a second worker only takes turns with the first.
+    // pinned to one core, a second worker only takes turns with the first, and the one
+    // worker runs on the current-thread scheduler, which pays no work-stealing bookkeeping
+    // each time it sleeps and wakes.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores)
-        .enable_all()
-        .build()
-    {
+    let mut builder = if cores == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(cores);
+        builder
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
