@@ -37,35 +37,31 @@ pub fn lowest_for_this_thread() {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    #[test]
-    fn the_thread_gets_sched_idle_and_nice_19_and_the_others_keep_theirs() {
-        // SAFETY: reading this thread's own nice value.
-        let before = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
-        let (nice, policy) = std::thread::spawn(|| {
-            super::lowest_for_this_thread();
-            // SAFETY: reading this thread's own nice value and scheduling policy.
-            unsafe {
-                let tid = libc::gettid();
-                (
-                    libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t),
-                    libc::sched_getscheduler(tid),
-                )
-            }
-        })
-        .join()
-        .unwrap();
-        assert_eq!((nice, policy), (19, libc::SCHED_IDLE));
+    /// The calling thread's nice value and scheduling policy.
+    fn own_priority() -> (i32, i32) {
         // SAFETY: reading this thread's own nice value and scheduling policy.
-        let after = unsafe {
+        unsafe {
             let tid = libc::gettid();
             (
                 libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t),
                 libc::sched_getscheduler(tid),
             )
-        };
+        }
+    }
+
+    #[test]
+    fn the_thread_gets_sched_idle_and_nice_19_and_the_others_keep_theirs() {
+        let before = own_priority();
+        let inside = std::thread::spawn(|| {
+            super::lowest_for_this_thread();
+            own_priority()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(inside, (19, libc::SCHED_IDLE));
         assert_eq!(
-            after,
-            (before, libc::SCHED_OTHER),
+            own_priority(),
+            before,
             "only the writer's thread was lowered"
         );
     }
