@@ -46,7 +46,7 @@ async fn serve(upstream: SocketAddr, one_core: bool) -> (Daemon, TestConfig, Soc
     (daemon, cfg, addr)
 }
 
-/// Forwards an allowed name, blocks a listed one and its subdomain, over UDP.
+/// Forwards an allowed name; blocks a listed name, its subdomain and a listed name in capitals.
 async fn answers_and_blocks(one_core: bool) {
     let upstream = start_upstream().await;
     let (_daemon, _cfg, addr) = serve(upstream.addr, one_core).await;
